@@ -1,0 +1,2 @@
+//! logexp: learning multiplicative relations with neural networks.
+pub mod expr;
