@@ -1,2 +1,48 @@
-//! logexp: learning multiplicative relations with neural networks.
+//! # logexp
+//!
+//! Learning multiplicative relations with neural networks: a Rust implementation of
+//! "Estimating Multiplicative Relations in Neural Networks" (Goel), whose *symmetric logarithm*
+//! and *symmetric exponential* activations let a shallow dense network turn products of its
+//! inputs into sums of logarithms and back, so that it keeps predicting far outside the range it
+//! was trained on.
+//!
+//! The library holds every decision; the `logexp` binary only parses arguments and prints.
+//!
+//! ```
+//! use logexp::experiment::{run, Pair, RunSpec};
+//! // The paper's protocol, shortened so the example runs quickly.
+//! let spec = RunSpec { epochs: 5, n_train: 1000, ..RunSpec::paper("x1*x2/10", Pair::lg()) };
+//! let record = run(&spec).unwrap();
+//! println!("test % error: {:?}", record.test_pct_err);
+//! ```
+//!
+//! ## What logexp is not
+//!
+//! It is not a general deep-learning framework: its models are the tiny networks of the paper
+//! (and their peers), trained on the CPU with hand-written forward and backward passes that are
+//! fast precisely because they are small. For large models use a framework such as burn or
+//! candle.
+//!
+//! ## Modules
+//!
+//! - [`activation`]: symlog, symexp and the 11 Keras activations, with exact derivatives.
+//! - [`expr`]: target expressions such as `x1*(x2+x3)+x4`.
+//! - [`data`]: datasets and the paper's uniform sampling.
+//! - [`model`]: the [`model::Network`] trait and the dense network.
+//! - [`optim`]: Adam with Keras's defaults.
+//! - [`train`]: the fit loop, loss history and divergence detection.
+//! - [`metrics`]: MAE and the paper's mean percentage error.
+//! - [`experiment`]: run specs and records.
+//! - [`error`]: the error type.
+
+pub mod activation;
+pub mod data;
+pub mod error;
+pub mod experiment;
 pub mod expr;
+pub mod metrics;
+pub mod model;
+pub mod optim;
+pub mod train;
+
+pub use error::Error;

@@ -1,0 +1,475 @@
+//! Activation functions: the paper's symmetric logarithm and exponential, and the eleven Keras
+//! activations the paper compares them with, each with its exact derivative.
+//!
+//! Layer buffers are *unit-major*: unit `j` of sample `b` in a batch of `n` lives at `j * n + b`.
+//! That keeps each unit's batch contiguous, so the elementwise loops vectorise and softmax (which
+//! couples the units of one sample) reads with a fixed stride.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// SELU scale λ, as in Keras.
+pub const SELU_LAMBDA: f32 = 1.050_701;
+/// SELU α, as in Keras.
+pub const SELU_ALPHA: f32 = 1.673_263_2;
+
+/// One activation function, named as in Keras (plus `symlog`/`symexp` from the paper).
+///
+/// ```
+/// use logexp::activation::Activation;
+/// let a: Activation = "symlog".parse().unwrap();
+/// assert_eq!(a.forward(0.0), 0.0);
+/// assert_eq!(a.derivative(0.0), 1.0); // paper III.A
+/// assert!((a.forward(99.0) - 100f32.ln()).abs() < 1e-6);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Activation {
+    /// `x` for x ≥ 0, `eˣ − 1` below (α = 1).
+    Elu,
+    /// Keras 2's `clip(0.2x + 0.5, 0, 1)` (the definition the paper's Keras used).
+    HardSigmoid,
+    /// The identity.
+    Linear,
+    /// `max(x, 0)`.
+    Relu,
+    /// `λ·elu_α(x)` with Keras's λ and α.
+    Selu,
+    /// `1 / (1 + e⁻ˣ)`.
+    Sigmoid,
+    /// `eˣʲ / Σₖ eˣᵏ` across the units of a layer, per sample.
+    Softmax,
+    /// `ln(1 + eˣ)`.
+    Softplus,
+    /// `x / (1 + |x|)`.
+    Softsign,
+    /// `x · sigmoid(x)`.
+    Swish,
+    /// `tanh(x)`.
+    Tanh,
+    /// Paper eq. 1: `sign(x) · ln(1 + |x|)`.
+    Symlog,
+    /// Paper eq. 2: `sign(x) · (e^|x| − 1)`.
+    Symexp,
+}
+
+use Activation::*;
+
+impl Activation {
+    /// The eleven Keras activations of the paper's comparison, in the paper's order.
+    pub const KERAS: [Activation; 11] = [
+        Elu,
+        HardSigmoid,
+        Linear,
+        Relu,
+        Selu,
+        Sigmoid,
+        Softmax,
+        Softplus,
+        Softsign,
+        Swish,
+        Tanh,
+    ];
+
+    /// Every activation logexp knows.
+    pub const ALL: [Activation; 13] = [
+        Elu,
+        HardSigmoid,
+        Linear,
+        Relu,
+        Selu,
+        Sigmoid,
+        Softmax,
+        Softplus,
+        Softsign,
+        Swish,
+        Tanh,
+        Symlog,
+        Symexp,
+    ];
+
+    /// The Keras name (`hard_sigmoid`, `symlog`, …).
+    pub fn name(self) -> &'static str {
+        match self {
+            Elu => "elu",
+            HardSigmoid => "hard_sigmoid",
+            Linear => "linear",
+            Relu => "relu",
+            Selu => "selu",
+            Sigmoid => "sigmoid",
+            Softmax => "softmax",
+            Softplus => "softplus",
+            Softsign => "softsign",
+            Swish => "swish",
+            Tanh => "tanh",
+            Symlog => "symlog",
+            Symexp => "symexp",
+        }
+    }
+
+    /// Whether the activation acts on each unit alone (all but softmax).
+    pub fn is_elementwise(self) -> bool {
+        self != Softmax
+    }
+
+    /// The value at `x`. Softmax has no scalar form: for it this returns the value of a one-unit
+    /// layer, which is 1.
+    pub fn forward(self, x: f32) -> f32 {
+        match self {
+            Elu => {
+                if x > 0.0 {
+                    x
+                } else {
+                    x.exp_m1()
+                }
+            }
+            HardSigmoid => (0.2 * x + 0.5).clamp(0.0, 1.0),
+            Linear => x,
+            Relu => x.max(0.0),
+            Selu => {
+                if x > 0.0 {
+                    SELU_LAMBDA * x
+                } else {
+                    SELU_LAMBDA * SELU_ALPHA * x.exp_m1()
+                }
+            }
+            Sigmoid => sigmoid(x),
+            Softmax => 1.0,
+            // max(x,0) + ln(1 + e^-|x|) never overflows and keeps precision for very negative x.
+            Softplus => x.max(0.0) + (-x.abs()).exp().ln_1p(),
+            Softsign => x / (1.0 + x.abs()),
+            Swish => x * sigmoid(x),
+            Tanh => x.tanh(),
+            Symlog => x.abs().ln_1p().copysign(x),
+            Symexp => x.abs().exp_m1().copysign(x),
+        }
+    }
+
+    /// The exact derivative at `x`. At kinks it takes the side TensorFlow takes (relu: 0 at 0;
+    /// elu and selu: the right side; hard_sigmoid: 0.2 on the closed interval [-2.5, 2.5]).
+    /// Softmax has no scalar derivative; for it this returns 0 (a one-unit softmax is constant).
+    pub fn derivative(self, x: f32) -> f32 {
+        self.derivative_given_output(x, self.forward(x))
+    }
+
+    /// The derivative at `x` when the output `y = forward(x)` is already known, which saves the
+    /// transcendental for most activations.
+    #[inline]
+    pub fn derivative_given_output(self, x: f32, y: f32) -> f32 {
+        match self {
+            Elu => {
+                if x >= 0.0 {
+                    1.0
+                } else {
+                    y + 1.0
+                }
+            }
+            HardSigmoid => {
+                if (-2.5..=2.5).contains(&x) {
+                    0.2
+                } else {
+                    0.0
+                }
+            }
+            Linear => 1.0,
+            Relu => {
+                if x > 0.0 {
+                    1.0
+                } else {
+                    0.0
+                }
+            }
+            Selu => {
+                if x >= 0.0 {
+                    SELU_LAMBDA
+                } else {
+                    y + SELU_LAMBDA * SELU_ALPHA
+                }
+            }
+            Sigmoid => y * (1.0 - y),
+            Softmax => 0.0,
+            Softplus => sigmoid(x),
+            Softsign => {
+                let d = 1.0 + x.abs();
+                1.0 / (d * d)
+            }
+            Swish => {
+                let s = sigmoid(x);
+                s * (1.0 + x * (1.0 - s))
+            }
+            Tanh => 1.0 - y * y,
+            Symlog => 1.0 / (1.0 + x.abs()),
+            // d/dx (e^|x| - 1) = e^|x| = |y| + 1
+            Symexp => y.abs() + 1.0,
+        }
+    }
+
+    /// Applies the activation to a unit-major layer `z` (`units × n`), writing `out`.
+    pub fn forward_layer(self, z: &[f32], out: &mut [f32], units: usize, n: usize) {
+        debug_assert!(z.len() >= units * n && out.len() >= units * n);
+        let (z, out) = (&z[..units * n], &mut out[..units * n]);
+        if self == Softmax {
+            softmax_forward(z, out, units, n);
+        } else {
+            for (o, &x) in out.iter_mut().zip(z) {
+                *o = self.forward(x);
+            }
+        }
+    }
+
+    /// Back-propagates through the activation: given the layer input `z`, its output `out` and
+    /// the gradient `d_out` with respect to the output, writes the gradient `d_z` with respect
+    /// to the input. All buffers are unit-major `units × n`.
+    pub fn backward_layer(
+        self,
+        z: &[f32],
+        out: &[f32],
+        d_out: &[f32],
+        d_z: &mut [f32],
+        units: usize,
+        n: usize,
+    ) {
+        let len = units * n;
+        let (z, out, d_out, d_z) = (&z[..len], &out[..len], &d_out[..len], &mut d_z[..len]);
+        if self == Softmax {
+            softmax_backward(out, d_out, d_z, units, n);
+        } else {
+            for (((dz, &x), &y), &dy) in d_z.iter_mut().zip(z).zip(out).zip(d_out) {
+                *dz = dy * self.derivative_given_output(x, y);
+            }
+        }
+    }
+}
+
+/// Sigmoid that never forms `e^x` for large positive `x` (so never inf/inf = NaN).
+#[inline]
+fn sigmoid(x: f32) -> f32 {
+    if x >= 0.0 {
+        1.0 / (1.0 + (-x).exp())
+    } else {
+        let e = x.exp();
+        e / (1.0 + e)
+    }
+}
+
+/// Softmax across units for each sample, shifted by the per-sample maximum so that no
+/// exponential overflows.
+fn softmax_forward(z: &[f32], out: &mut [f32], units: usize, n: usize) {
+    for b in 0..n {
+        let mut max = f32::NEG_INFINITY;
+        for j in 0..units {
+            max = max.max(z[j * n + b]);
+        }
+        let mut sum = 0.0f32;
+        for j in 0..units {
+            let e = (z[j * n + b] - max).exp();
+            out[j * n + b] = e;
+            sum += e;
+        }
+        let inv = 1.0 / sum;
+        for j in 0..units {
+            out[j * n + b] *= inv;
+        }
+    }
+}
+
+/// Softmax Jacobian-vector product: `dz_j = s_j (dy_j − Σ_k dy_k s_k)`.
+fn softmax_backward(out: &[f32], d_out: &[f32], d_z: &mut [f32], units: usize, n: usize) {
+    for b in 0..n {
+        let mut dot = 0.0f32;
+        for j in 0..units {
+            dot += d_out[j * n + b] * out[j * n + b];
+        }
+        for j in 0..units {
+            let s = out[j * n + b];
+            d_z[j * n + b] = s * (d_out[j * n + b] - dot);
+        }
+    }
+}
+
+impl fmt::Display for Activation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// An activation name that logexp does not know.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown activation '{name}': valid names are {}", valid_names())]
+pub struct UnknownActivation {
+    /// The name as given.
+    pub name: String,
+}
+
+fn valid_names() -> String {
+    Activation::ALL.map(Activation::name).join(", ")
+}
+
+impl FromStr for Activation {
+    type Err = UnknownActivation;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let wanted = s.trim();
+        Activation::ALL
+            .into_iter()
+            .find(|a| a.name().eq_ignore_ascii_case(wanted))
+            .ok_or_else(|| UnknownActivation {
+                name: s.to_string(),
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Reference values from TensorFlow (copied from the project's shared reference data).
+    const KERAS_CSV: &str = include_str!("../tests/data/keras-activations.csv");
+    const SOFTMAX_CSV: &str = include_str!("../tests/data/keras-softmax.csv");
+
+    /// f32 accuracy: 4 ulps relative, or 2 ulps of 1.0 absolute. The absolute part is needed
+    /// because TF forms some values by cancellation near 1 (`exp(x) - 1` for elu, `1 - y²` for
+    /// tanh's derivative, `1 - sigmoid(20)` = 0), which is only accurate to an ulp of 1.
+    fn close(ours: f32, theirs: f32) -> bool {
+        let diff = (f64::from(ours) - f64::from(theirs)).abs();
+        diff <= 4.0 * f64::from(f32::EPSILON) * f64::from(theirs.abs())
+            || diff <= 2.0 * f64::from(f32::EPSILON)
+    }
+
+    fn reference_rows() -> Vec<(Activation, f32, f32, f32)> {
+        KERAS_CSV
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.starts_with("activation"))
+            .map(|l| {
+                let f: Vec<&str> = l.split(',').collect();
+                (
+                    f[0].parse().unwrap(),
+                    f[1].parse().unwrap(),
+                    f[2].parse().unwrap(),
+                    f[3].parse().unwrap(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn values_and_derivatives_match_tensorflow() {
+        let rows = reference_rows();
+        assert!(rows.len() >= 290, "reference file truncated");
+        let mut failures = Vec::new();
+        for (act, x, value, deriv) in rows {
+            let (v, d) = (act.forward(x), act.derivative(x));
+            if !close(v, value) || !close(d, deriv) {
+                failures.push(format!("{act}({x}): ours {v} / {d}, tf {value} / {deriv}"));
+            }
+        }
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
+    }
+
+    #[test]
+    fn every_keras_activation_and_the_pair_is_in_the_reference() {
+        let rows = reference_rows();
+        for act in Activation::ALL.into_iter().filter(|a| a.is_elementwise()) {
+            assert!(rows.iter().any(|r| r.0 == act), "{act} missing");
+        }
+    }
+
+    #[test]
+    fn softmax_matches_tensorflow_across_units() {
+        for line in SOFTMAX_CSV.lines().skip(2) {
+            let parts: Vec<Vec<f32>> = line
+                .split("\",\"")
+                .map(|p| {
+                    p.trim_matches('"')
+                        .split(' ')
+                        .map(|v| v.parse().unwrap())
+                        .collect()
+                })
+                .collect();
+            let (input, expected) = (&parts[0], &parts[1]);
+            let units = input.len();
+            let mut out = vec![0.0; units];
+            Softmax.forward_layer(input, &mut out, units, 1);
+            for (o, e) in out.iter().zip(expected) {
+                assert!(
+                    close(*o, *e),
+                    "softmax({input:?}) = {out:?}, tf {expected:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn softmax_backward_matches_finite_differences() {
+        // Two samples, three units, unit-major.
+        let (units, n) = (3, 2);
+        let z = [0.3f32, -1.0, 1.2, 0.5, -0.7, 2.0];
+        let upstream = [0.4f32, -0.3, 1.1, 0.2, -0.9, 0.6];
+        let mut out = [0.0; 6];
+        Softmax.forward_layer(&z, &mut out, units, n);
+        let mut dz = [0.0; 6];
+        Softmax.backward_layer(&z, &out, &upstream, &mut dz, units, n);
+        let objective = |z: &[f32]| {
+            let mut o = [0.0f32; 6];
+            Softmax.forward_layer(z, &mut o, units, n);
+            o.iter()
+                .zip(&upstream)
+                .map(|(a, b)| f64::from(*a) * f64::from(*b))
+                .sum::<f64>()
+        };
+        for k in 0..6 {
+            let h = 1e-3;
+            let (mut plus, mut minus) = (z, z);
+            plus[k] += h;
+            minus[k] -= h;
+            let numeric = (objective(&plus) - objective(&minus)) / (2.0 * f64::from(h));
+            assert!(
+                (numeric - f64::from(dz[k])).abs() < 2e-3,
+                "unit {k}: {numeric} vs {}",
+                dz[k]
+            );
+        }
+    }
+
+    #[test]
+    fn stable_for_huge_inputs() {
+        for act in Activation::ALL {
+            if act == Symexp {
+                continue;
+            }
+            for x in [-1e30f32, -1e4, -100.0, 100.0, 1e4, 1e30, f32::MAX, f32::MIN] {
+                assert!(!act.forward(x).is_nan(), "{act}({x}) is NaN");
+                assert!(!act.derivative(x).is_nan(), "{act}'({x}) is NaN");
+            }
+        }
+        let z = [1e30f32, -1e30, 0.0, 3e38];
+        let mut out = [0.0; 4];
+        Softmax.forward_layer(&z, &mut out, 4, 1);
+        assert!(out.iter().all(|v| v.is_finite()), "{out:?}");
+        assert!((out.iter().sum::<f32>() - 1.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn the_pair_is_odd_with_unit_slope_at_zero() {
+        for x in [0.01f32, 0.7, 3.0, 40.0] {
+            assert_eq!(Symlog.forward(-x), -Symlog.forward(x));
+            assert_eq!(Symexp.forward(-x), -Symexp.forward(x));
+            // symexp undoes symlog
+            let back = Symexp.forward(Symlog.forward(x));
+            assert!((back - x).abs() <= 1e-5 * x.max(1.0), "{x} -> {back}");
+        }
+        assert_eq!(Symlog.derivative(0.0), 1.0);
+        assert_eq!(Symexp.derivative(0.0), 1.0);
+        assert_eq!(Symexp.forward(100.0), f32::INFINITY);
+    }
+
+    #[test]
+    fn names_round_trip_and_unknown_names_list_the_valid_ones() {
+        for act in Activation::ALL {
+            assert_eq!(act.name().parse::<Activation>(), Ok(act));
+        }
+        let err = "gelu".parse::<Activation>().unwrap_err().to_string();
+        assert!(err.contains("gelu") && err.contains("hard_sigmoid") && err.contains("symexp"));
+    }
+}

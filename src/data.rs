@@ -1,0 +1,326 @@
+//! Datasets: rows of `f32` inputs (records) with `f64` targets, and the paper's uniform sampler.
+
+use crate::expr::Expr;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+/// A half-open interval `[low, high)` that inputs are drawn from.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Range {
+    /// Inclusive lower end.
+    pub low: f64,
+    /// Exclusive upper end.
+    pub high: f64,
+}
+
+impl Range {
+    /// The paper's training range, `[10, 100)`.
+    pub const PAPER_TRAIN: Range = Range {
+        low: 10.0,
+        high: 100.0,
+    };
+    /// The paper's test (extrapolation) range, `[100, 1000)`.
+    pub const PAPER_TEST: Range = Range {
+        low: 100.0,
+        high: 1000.0,
+    };
+
+    /// `[low, high)`, refusing empty, reversed and non-finite intervals.
+    pub fn new(low: f64, high: f64) -> Result<Range, DataError> {
+        if !(low.is_finite() && high.is_finite()) || low >= high {
+            return Err(DataError::BadRange { low, high });
+        }
+        Ok(Range { low, high })
+    }
+
+    /// Width of the interval.
+    pub fn width(&self) -> f64 {
+        self.high - self.low
+    }
+}
+
+impl std::fmt::Display for Range {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "[{}, {})", self.low, self.high)
+    }
+}
+
+impl std::str::FromStr for Range {
+    type Err = DataError;
+
+    /// Parses `LOW,HIGH`, e.g. `10,100`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || DataError::RangeSyntax(s.to_string());
+        let (low, high) = s.split_once(',').ok_or_else(bad)?;
+        let low: f64 = low.trim().parse().map_err(|_| bad())?;
+        let high: f64 = high.trim().parse().map_err(|_| bad())?;
+        Range::new(low, high)
+    }
+}
+
+/// Why a dataset could not be built.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum DataError {
+    /// An interval with `low >= high` or a non-finite end.
+    #[error(
+        "range [{low}, {high}) is empty or not finite: give LOW,HIGH with LOW < HIGH, e.g. 10,100"
+    )]
+    BadRange {
+        /// Lower end given.
+        low: f64,
+        /// Upper end given.
+        high: f64,
+    },
+    /// A range that is not two numbers.
+    #[error("cannot read range '{0}': give two numbers LOW,HIGH, e.g. 10,100")]
+    RangeSyntax(String),
+    /// Zero rows requested.
+    #[error("a dataset needs at least one row")]
+    NoRows,
+    /// The target is NaN or infinite on a sampled row.
+    #[error(
+        "the target '{expression}' is not finite ({value}) at row {row} (x = {inputs:?}): change the expression or the input range"
+    )]
+    NonFiniteTarget {
+        /// The expression's text.
+        expression: String,
+        /// 0-based row.
+        row: usize,
+        /// The inputs of that row.
+        inputs: Vec<f64>,
+        /// The value it evaluated to.
+        value: f64,
+    },
+}
+
+/// Rows of inputs with one target each (records + targets, as linfa's datasets).
+///
+/// Inputs are `f32` (what the network sees); targets are kept in `f64`, exactly as the expression
+/// evaluates on those `f32` inputs, so metrics compare against the true value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dataset {
+    n_features: usize,
+    /// Row-major: feature `i` of row `r` is `records[r * n_features + i]`.
+    records: Vec<f32>,
+    targets: Vec<f64>,
+}
+
+impl Dataset {
+    /// A dataset from row-major records and one target per row.
+    ///
+    /// # Panics
+    /// If `records.len() != targets.len() * n_features`.
+    pub fn new(n_features: usize, records: Vec<f32>, targets: Vec<f64>) -> Self {
+        assert_eq!(records.len(), targets.len() * n_features, "ragged dataset");
+        Dataset {
+            n_features,
+            records,
+            targets,
+        }
+    }
+
+    /// Samples `n_rows` rows with every input uniform in `range` and the target `expr(x)`.
+    ///
+    /// The rows depend only on `(expr's variable count, seed, n_rows, range)` and on `stream`,
+    /// which keeps the training and test sets independent draws from the same seed.
+    ///
+    /// ```
+    /// use logexp::data::{Dataset, Range};
+    /// use logexp::expr::Expr;
+    /// let f = Expr::parse("x1*x2/10").unwrap();
+    /// let train = Dataset::sample(&f, 100, Range::PAPER_TRAIN, 0, 0).unwrap();
+    /// assert_eq!((train.len(), train.n_features()), (100, 2));
+    /// let x = train.row(0);
+    /// assert_eq!(train.target(0), f64::from(x[0]) * f64::from(x[1]) / 10.0);
+    /// ```
+    pub fn sample(
+        expr: &Expr,
+        n_rows: usize,
+        range: Range,
+        seed: u64,
+        stream: u64,
+    ) -> Result<Dataset, DataError> {
+        if n_rows == 0 {
+            return Err(DataError::NoRows);
+        }
+        let n_features = expr.n_vars().max(1);
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        rng.set_stream(stream);
+        let mut records = Vec::with_capacity(n_rows * n_features);
+        let mut targets = Vec::with_capacity(n_rows);
+        let mut row = vec![0.0f64; n_features];
+        for r in 0..n_rows {
+            for x in row.iter_mut() {
+                let v = uniform_f32(&mut rng, range);
+                records.push(v);
+                *x = f64::from(v);
+            }
+            let y = expr.eval(&row);
+            if !y.is_finite() {
+                return Err(DataError::NonFiniteTarget {
+                    expression: expr.source().to_string(),
+                    row: r,
+                    inputs: row.clone(),
+                    value: y,
+                });
+            }
+            targets.push(y);
+        }
+        Ok(Dataset::new(n_features, records, targets))
+    }
+
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        self.targets.len()
+    }
+
+    /// Whether there are no rows.
+    pub fn is_empty(&self) -> bool {
+        self.targets.is_empty()
+    }
+
+    /// Number of input features per row.
+    pub fn n_features(&self) -> usize {
+        self.n_features
+    }
+
+    /// The inputs of row `r`.
+    pub fn row(&self, r: usize) -> &[f32] {
+        &self.records[r * self.n_features..(r + 1) * self.n_features]
+    }
+
+    /// The target of row `r`.
+    pub fn target(&self, r: usize) -> f64 {
+        self.targets[r]
+    }
+
+    /// All targets.
+    pub fn targets(&self) -> &[f64] {
+        &self.targets
+    }
+
+    /// All inputs, row-major.
+    pub fn records(&self) -> &[f32] {
+        &self.records
+    }
+
+    /// Copies the rows `indices` into the feature-major batch `x` (`x[i * n + b]`) and their
+    /// targets into `y`, where `n = indices.len()`.
+    pub fn gather(&self, indices: &[u32], x: &mut [f32], y: &mut [f32]) {
+        let n = indices.len();
+        for (b, &r) in indices.iter().enumerate() {
+            let row = self.row(r as usize);
+            for (i, &v) in row.iter().enumerate() {
+                x[i * n + b] = v;
+            }
+            y[b] = self.targets[r as usize] as f32;
+        }
+    }
+
+    /// Copies the contiguous rows `start..start + n` into the feature-major batch `x`.
+    pub fn gather_range(&self, start: usize, n: usize, x: &mut [f32]) {
+        for b in 0..n {
+            for (i, &v) in self.row(start + b).iter().enumerate() {
+                x[i * n + b] = v;
+            }
+        }
+    }
+}
+
+/// A uniform draw from `[low, high)` rounded to `f32`, never rounding up onto `high`.
+fn uniform_f32(rng: &mut ChaCha8Rng, range: Range) -> f32 {
+    let u: f64 = rng.random();
+    let v = (range.low + range.width() * u) as f32;
+    if f64::from(v) >= range.high {
+        // The f32 just below `high`.
+        f32::from_bits(v.to_bits() - 1)
+    } else {
+        v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn expr(s: &str) -> Expr {
+        Expr::parse(s).unwrap()
+    }
+
+    #[test]
+    fn sampling_stays_in_range_and_spreads_over_it() {
+        let d = Dataset::sample(&expr("x1*x2*x3"), 5000, Range::PAPER_TEST, 3, 1).unwrap();
+        let xs: Vec<f32> = d.records().to_vec();
+        assert!(xs.iter().all(|&x| (100.0..1000.0).contains(&x)));
+        let mean = xs.iter().map(|&x| f64::from(x)).sum::<f64>() / xs.len() as f64;
+        assert!((mean - 550.0).abs() < 10.0, "mean {mean}");
+        let low_tenth = xs.iter().filter(|&&x| x < 190.0).count() as f64 / xs.len() as f64;
+        assert!((low_tenth - 0.1).abs() < 0.02, "{low_tenth}");
+    }
+
+    #[test]
+    fn same_seed_same_rows_other_seed_or_stream_other_rows() {
+        let f = expr("x1*x2");
+        let a = Dataset::sample(&f, 50, Range::PAPER_TRAIN, 9, 0).unwrap();
+        assert_eq!(
+            a,
+            Dataset::sample(&f, 50, Range::PAPER_TRAIN, 9, 0).unwrap()
+        );
+        assert_ne!(
+            a,
+            Dataset::sample(&f, 50, Range::PAPER_TRAIN, 10, 0).unwrap()
+        );
+        assert_ne!(
+            a,
+            Dataset::sample(&f, 50, Range::PAPER_TRAIN, 9, 1).unwrap()
+        );
+        // The rows depend on the variable count, not on the formula.
+        let g = Dataset::sample(&expr("x1+x2"), 50, Range::PAPER_TRAIN, 9, 0).unwrap();
+        assert_eq!(a.records(), g.records());
+    }
+
+    #[test]
+    fn non_finite_targets_are_refused_with_the_expression() {
+        let err = Dataset::sample(&expr("x1/(x1-x1)"), 10, Range::PAPER_TRAIN, 0, 0).unwrap_err();
+        assert!(err.to_string().contains("x1/(x1-x1)"), "{err}");
+        assert_eq!(
+            Dataset::sample(&expr("x1"), 0, Range::PAPER_TRAIN, 0, 0),
+            Err(DataError::NoRows)
+        );
+    }
+
+    #[test]
+    fn ranges_parse_and_refuse_nonsense() {
+        assert_eq!("10,100".parse::<Range>().unwrap(), Range::PAPER_TRAIN);
+        assert!(matches!(
+            "100,10".parse::<Range>(),
+            Err(DataError::BadRange { .. })
+        ));
+        assert!(matches!(
+            "5,5".parse::<Range>(),
+            Err(DataError::BadRange { .. })
+        ));
+        assert!(matches!(
+            "ten,100".parse::<Range>(),
+            Err(DataError::RangeSyntax(_))
+        ));
+        assert!(matches!(
+            "10".parse::<Range>(),
+            Err(DataError::RangeSyntax(_))
+        ));
+    }
+
+    #[test]
+    fn gather_builds_a_feature_major_batch() {
+        let d = Dataset::new(
+            2,
+            vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+            vec![10.0, 20.0, 30.0],
+        );
+        let (mut x, mut y) = ([0.0; 4], [0.0; 2]);
+        d.gather(&[2, 0], &mut x, &mut y);
+        assert_eq!(x, [5.0, 1.0, 6.0, 2.0]);
+        assert_eq!(y, [30.0, 10.0]);
+    }
+}

@@ -1,0 +1,554 @@
+//! One run of the protocol: a [`RunSpec`] (everything that defines a run, seeds included) goes in,
+//! a [`RunRecord`] (the JSON line that sweeps store and reports read) comes out.
+
+use crate::activation::Activation;
+use crate::data::{Dataset, Range};
+use crate::error::Error;
+use crate::expr::Expr;
+use crate::metrics::{Scores, score};
+use crate::model::{Dense, Network};
+use crate::train::{Loss, TrainConfig, fit};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+use std::time::Instant;
+
+/// Version of the [`RunRecord`] JSON layout; bumped on any incompatible change.
+pub const RECORD_SCHEMA: u32 = 1;
+
+/// The hidden-layer activations of a dense network, one per layer, written `A1,A2,…`.
+/// `lg` is the paper's pair `symlog,symexp`.
+///
+/// ```
+/// use logexp::experiment::Pair;
+/// let lg: Pair = "lg".parse().unwrap();
+/// assert_eq!(lg.to_string(), "symlog,symexp");
+/// assert!(lg.is_lg());
+/// assert!("relu,nope".parse::<Pair>().unwrap_err().to_string().contains("valid names"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Pair(pub Vec<Activation>);
+
+impl Pair {
+    /// The paper's proposed pair, symlog then symexp.
+    pub fn lg() -> Pair {
+        Pair(vec![Activation::Symlog, Activation::Symexp])
+    }
+
+    /// Whether this is the paper's pair.
+    pub fn is_lg(&self) -> bool {
+        *self == Pair::lg()
+    }
+
+    /// The 121 pairs of the 11 Keras activations, first activation major, in the paper's order.
+    pub fn keras_grid() -> Vec<Pair> {
+        let k = Activation::KERAS;
+        k.iter()
+            .flat_map(|&a| k.iter().map(move |&b| Pair(vec![a, b])))
+            .collect()
+    }
+
+    /// The paper's 122 pairs: lg first, then the 121 Keras pairs.
+    pub fn paper_grid() -> Vec<Pair> {
+        std::iter::once(Pair::lg())
+            .chain(Pair::keras_grid())
+            .collect()
+    }
+
+    /// A short label: `lg` for the paper's pair, else `A1,A2`.
+    pub fn label(&self) -> String {
+        if self.is_lg() {
+            "lg".to_string()
+        } else {
+            self.to_string()
+        }
+    }
+}
+
+impl fmt::Display for Pair {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = self.0.iter().map(|a| a.name()).collect();
+        f.write_str(&names.join(","))
+    }
+}
+
+impl FromStr for Pair {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self, Error> {
+        if s.trim().eq_ignore_ascii_case("lg") {
+            return Ok(Pair::lg());
+        }
+        let acts = s
+            .split(',')
+            .map(|a| a.parse::<Activation>())
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Pair(acts))
+    }
+}
+
+impl TryFrom<String> for Pair {
+    type Error = Error;
+    fn try_from(s: String) -> Result<Self, Error> {
+        s.parse()
+    }
+}
+
+impl From<Pair> for String {
+    fn from(p: Pair) -> String {
+        p.to_string()
+    }
+}
+
+/// Which kind of model a run trains. Only the paper's dense network so far; peer units (NMU,
+/// NALU, …) become further variants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelKind {
+    /// Dense layers with the activations of [`RunSpec::pair`] and a linear output.
+    #[default]
+    Dense,
+}
+
+/// Everything that defines a run. A run is a pure function of its spec.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunSpec {
+    /// The target expression over x1..xn.
+    pub function: String,
+    /// The model kind.
+    #[serde(default)]
+    pub model: ModelKind,
+    /// One activation per hidden layer.
+    pub pair: Pair,
+    /// Hidden layer widths.
+    pub hidden: Vec<usize>,
+    /// Seed of initialisation and shuffling.
+    pub seed: u64,
+    /// Seed of the data; all pairs with the same data seed see identical rows.
+    pub data_seed: u64,
+    /// Epochs requested.
+    pub epochs: usize,
+    /// Minibatch size.
+    pub batch_size: usize,
+    /// Adam learning rate.
+    pub lr: f64,
+    /// Training loss.
+    pub loss: Loss,
+    /// Training rows.
+    pub n_train: usize,
+    /// Test rows.
+    pub n_test: usize,
+    /// Range of every training input.
+    #[serde(with = "range_pair")]
+    pub train_range: Range,
+    /// Range of every test input.
+    #[serde(with = "range_pair")]
+    pub test_range: Range,
+}
+
+/// Ranges are written `[low, high]` in records.
+mod range_pair {
+    use crate::data::Range;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(r: &Range, s: S) -> Result<S::Ok, S::Error> {
+        [r.low, r.high].serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Range, D::Error> {
+        let [low, high] = <[f64; 2]>::deserialize(d)?;
+        Range::new(low, high).map_err(serde::de::Error::custom)
+    }
+}
+
+impl RunSpec {
+    /// The paper's protocol for `function` and `pair`: hidden 16,12; 100 epochs; batch 32;
+    /// Adam 1e-3; MAE; 10,000 training rows in [10,100); 2,000 test rows in [100,1000);
+    /// seed 0 and data seed 0.
+    pub fn paper(function: &str, pair: Pair) -> RunSpec {
+        RunSpec {
+            function: function.to_string(),
+            model: ModelKind::Dense,
+            pair,
+            hidden: vec![16, 12],
+            seed: 0,
+            data_seed: 0,
+            epochs: 100,
+            batch_size: 32,
+            lr: 1e-3,
+            loss: Loss::Mae,
+            n_train: 10_000,
+            n_test: 2_000,
+            train_range: Range::PAPER_TRAIN,
+            test_range: Range::PAPER_TEST,
+        }
+    }
+
+    /// Checks every field, returning the parsed target expression. Each error names the
+    /// offending setting and how to fix it.
+    pub fn validate(&self) -> Result<Expr, Error> {
+        let invalid = |field: &'static str, message: &str| {
+            Err(Error::InvalidSetting {
+                field,
+                message: message.to_string(),
+            })
+        };
+        if self.epochs == 0 {
+            return invalid("epochs", "must be at least 1");
+        }
+        if self.batch_size == 0 {
+            return invalid("batch-size", "must be at least 1 (the paper uses 32)");
+        }
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            return invalid("lr", "must be a positive number, e.g. 0.001");
+        }
+        if self.n_train == 0 || self.n_train > u32::MAX as usize {
+            return invalid("n-train", "must be between 1 and 4294967295");
+        }
+        if self.n_test == 0 {
+            return invalid("n-test", "must be at least 1");
+        }
+        Range::new(self.train_range.low, self.train_range.high)?;
+        Range::new(self.test_range.low, self.test_range.high)?;
+        let expr = Expr::parse(&self.function)?;
+        self.dense(expr.n_vars().max(1))?;
+        Ok(expr)
+    }
+
+    /// The network this spec trains, for `n_inputs` inputs.
+    fn dense(&self, n_inputs: usize) -> Result<Dense, Error> {
+        Ok(Dense::new(n_inputs, &self.hidden, &self.pair.0)?)
+    }
+
+    /// The training configuration part of the spec.
+    pub fn train_config(&self) -> TrainConfig {
+        TrainConfig {
+            epochs: self.epochs,
+            batch_size: self.batch_size,
+            learning_rate: self.lr,
+            loss: self.loss,
+        }
+    }
+
+    /// The training and test sets of this spec. They depend only on the expression's variable
+    /// count, the data seed, the sizes and the ranges.
+    pub fn datasets(&self, expr: &Expr) -> Result<(Dataset, Dataset), Error> {
+        let train = Dataset::sample(expr, self.n_train, self.train_range, self.data_seed, 0)?;
+        let test = Dataset::sample(expr, self.n_test, self.test_range, self.data_seed, 1)?;
+        Ok((train, test))
+    }
+
+    /// A string that identifies the run: two specs with the same key are the same run.
+    pub fn key(&self) -> String {
+        serde_json::to_string(self).expect("specs always serialise")
+    }
+}
+
+/// The outcome of one run: its spec, the loss history and the scores. This is the JSON line
+/// that `train --json` prints and sweeps append; reports read nothing else.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// Layout version ([`RECORD_SCHEMA`]).
+    pub schema: u32,
+    /// The spec that defines the run.
+    #[serde(flatten)]
+    pub spec: RunSpec,
+    /// Model inputs (the highest variable index of the expression).
+    pub n_inputs: usize,
+    /// Trainable parameters.
+    pub n_params: usize,
+    /// The training loss of each epoch actually run.
+    pub train_loss: Vec<f64>,
+    /// MAE on the training set after training (`null` if not finite or diverged).
+    pub train_mae: Option<f64>,
+    /// Percentage error on the training set.
+    pub train_pct_err: Option<f64>,
+    /// MAE on the test (extrapolation) set.
+    pub test_mae: Option<f64>,
+    /// Percentage error on the test set (paper eq. 3): the paper's headline figure.
+    pub test_pct_err: Option<f64>,
+    /// Whether the loss or a parameter became non-finite.
+    pub diverged: bool,
+    /// The 1-based epoch in which it did.
+    pub diverged_at_epoch: Option<usize>,
+    /// Wall-clock time of data generation, training and evaluation.
+    pub wall_seconds: f64,
+    /// The logexp version that produced the record.
+    pub logexp_version: String,
+}
+
+impl RunRecord {
+    /// The training loss after the last epoch run.
+    pub fn final_train_loss(&self) -> Option<f64> {
+        self.train_loss.last().copied()
+    }
+
+    /// A short human-readable account: the loss every `every` epochs (and the last), then the
+    /// final scores.
+    pub fn summary(&self, every: usize) -> String {
+        use std::fmt::Write;
+        let s = &self.spec;
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "function {}  pair {}  hidden {:?}  seed {}  data seed {}",
+            s.function,
+            s.pair.label(),
+            s.hidden,
+            s.seed,
+            s.data_seed
+        );
+        let _ = writeln!(
+            out,
+            "{} train rows in {}, {} test rows in {}, {} params",
+            s.n_train, s.train_range, s.n_test, s.test_range, self.n_params
+        );
+        let last = self.train_loss.len();
+        for (i, loss) in self.train_loss.iter().enumerate() {
+            let epoch = i + 1;
+            if epoch == 1 || epoch % every.max(1) == 0 || epoch == last {
+                let _ = writeln!(out, "epoch {epoch:>4}  {} loss {loss:.6}", s.loss);
+            }
+        }
+        if let Some(epoch) = self.diverged_at_epoch {
+            let _ = writeln!(
+                out,
+                "diverged in epoch {epoch}: the loss or a parameter became non-finite"
+            );
+        }
+        let show = |v: Option<f64>| v.map_or("n/a (not finite)".to_string(), |v| format!("{v:.6}"));
+        let _ = writeln!(
+            out,
+            "train  MAE {}  % error {}",
+            show(self.train_mae),
+            show(self.train_pct_err)
+        );
+        let _ = writeln!(
+            out,
+            "test   MAE {}  % error {}",
+            show(self.test_mae),
+            show(self.test_pct_err)
+        );
+        let _ = write!(out, "took {:.3} s", self.wall_seconds);
+        out
+    }
+}
+
+/// A finished run together with the trained model.
+#[derive(Debug, Clone)]
+pub struct TrainedRun {
+    /// The record.
+    pub record: RunRecord,
+    /// The trained network.
+    pub network: Dense,
+    /// Its parameters after training.
+    pub params: Vec<f32>,
+}
+
+/// Runs `spec`: samples the data, initialises and trains the model, scores it.
+///
+/// ```
+/// use logexp::experiment::{run, Pair, RunSpec};
+/// let spec = RunSpec { epochs: 3, n_train: 256, n_test: 64, ..RunSpec::paper("x1*x2/10", Pair::lg()) };
+/// let record = run(&spec).unwrap();
+/// assert_eq!(record.train_loss.len(), 3);
+/// assert!(record.test_pct_err.is_some());
+/// ```
+pub fn run(spec: &RunSpec) -> Result<RunRecord, Error> {
+    Ok(train(spec)?.record)
+}
+
+/// Like [`run`], also returning the trained network and parameters.
+pub fn train(spec: &RunSpec) -> Result<TrainedRun, Error> {
+    let started = Instant::now();
+    let expr = spec.validate()?;
+    let (train_set, test_set) = spec.datasets(&expr)?;
+    let net = spec.dense(train_set.n_features())?;
+
+    // Initialisation and shuffling draw from their own streams of the run seed, so neither
+    // depends on the other (nor on the data seed).
+    let mut init_rng = ChaCha8Rng::seed_from_u64(spec.seed);
+    let mut shuffle_rng = ChaCha8Rng::seed_from_u64(spec.seed);
+    shuffle_rng.set_stream(1);
+    let mut params = vec![0.0f32; net.n_params()];
+    net.init_params(&mut init_rng, &mut params);
+
+    let history = fit(
+        &net,
+        &mut params,
+        &train_set,
+        &spec.train_config(),
+        &mut shuffle_rng,
+    );
+    let diverged = history.diverged_at_epoch.is_some();
+    let unscored = Scores {
+        mae: None,
+        pct_err: None,
+    };
+    let (train_scores, test_scores) = if diverged {
+        (unscored, unscored)
+    } else {
+        (
+            score(&net, &params, &train_set),
+            score(&net, &params, &test_set),
+        )
+    };
+    let record = RunRecord {
+        schema: RECORD_SCHEMA,
+        spec: spec.clone(),
+        n_inputs: net.n_inputs(),
+        n_params: net.n_params(),
+        train_loss: history.epoch_loss,
+        train_mae: train_scores.mae,
+        train_pct_err: train_scores.pct_err,
+        test_mae: test_scores.mae,
+        test_pct_err: test_scores.pct_err,
+        diverged,
+        diverged_at_epoch: history.diverged_at_epoch,
+        wall_seconds: started.elapsed().as_secs_f64(),
+        logexp_version: env!("CARGO_PKG_VERSION").to_string(),
+    };
+    Ok(TrainedRun {
+        record,
+        network: net,
+        params,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn small(function: &str, pair: &str) -> RunSpec {
+        RunSpec {
+            epochs: 4,
+            n_train: 300,
+            n_test: 100,
+            ..RunSpec::paper(function, pair.parse().unwrap())
+        }
+    }
+
+    #[test]
+    fn the_paper_grid_has_122_distinct_pairs_with_lg_first() {
+        let grid = Pair::paper_grid();
+        assert_eq!(grid.len(), 122);
+        assert!(grid[0].is_lg());
+        let mut unique = grid.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), 122);
+    }
+
+    #[test]
+    fn same_spec_same_record_except_wall_time() {
+        let spec = small("x1*x2/10", "lg");
+        let mut a = run(&spec).unwrap();
+        let mut b = run(&spec).unwrap();
+        a.wall_seconds = 0.0;
+        b.wall_seconds = 0.0;
+        assert_eq!(
+            serde_json::to_string(&a).unwrap(),
+            serde_json::to_string(&b).unwrap()
+        );
+        let other_seed = run(&RunSpec { seed: 1, ..spec }).unwrap();
+        assert_ne!(a.train_loss, other_seed.train_loss);
+    }
+
+    #[test]
+    fn records_round_trip_through_json() {
+        let record = run(&small("x1*(x2+x3)+x4", "relu,linear")).unwrap();
+        let line = serde_json::to_string(&record).unwrap();
+        let back: RunRecord = serde_json::from_str(&line).unwrap();
+        assert_eq!(back, record);
+        assert!(line.contains("\"pair\":\"relu,linear\""));
+        assert!(line.contains("\"train_range\":[10.0,100.0]"));
+        assert_eq!(record.n_inputs, 4);
+    }
+
+    #[test]
+    fn every_pair_sees_the_same_rows() {
+        let a = small("x1*x2", "lg");
+        let b = RunSpec {
+            seed: 5,
+            ..small("x1*x2", "tanh,relu")
+        };
+        let expr = a.validate().unwrap();
+        assert_eq!(a.datasets(&expr).unwrap(), b.datasets(&expr).unwrap());
+    }
+
+    #[test]
+    fn divergence_is_recorded_not_raised() {
+        // A huge learning rate through symexp overflows within the first epoch.
+        let spec = RunSpec {
+            lr: 1e6,
+            ..small("x1*x2*x3*x4", "lg")
+        };
+        let record = run(&spec).unwrap();
+        assert!(record.diverged);
+        let epoch = record.diverged_at_epoch.unwrap();
+        assert_eq!(record.train_loss.len(), epoch - 1);
+        assert!(record.train_loss.iter().all(|l| l.is_finite()));
+        assert_eq!(record.test_pct_err, None);
+        // and the record still serialises to valid JSON
+        let line = serde_json::to_string(&record).unwrap();
+        assert!(line.contains("\"diverged\":true"));
+    }
+
+    #[test]
+    fn invalid_settings_name_the_field() {
+        let cases = [
+            (
+                RunSpec {
+                    epochs: 0,
+                    ..small("x1", "relu")
+                },
+                "epochs",
+            ),
+            (
+                RunSpec {
+                    batch_size: 0,
+                    ..small("x1", "relu")
+                },
+                "batch-size",
+            ),
+            (
+                RunSpec {
+                    lr: -1.0,
+                    ..small("x1", "relu")
+                },
+                "lr",
+            ),
+            (
+                RunSpec {
+                    n_train: 0,
+                    ..small("x1", "relu")
+                },
+                "n-train",
+            ),
+            (
+                RunSpec {
+                    n_test: 0,
+                    ..small("x1", "relu")
+                },
+                "n-test",
+            ),
+        ];
+        for (spec, field) in cases {
+            let err = run(&spec).unwrap_err().to_string();
+            assert!(err.contains(field), "{err}");
+        }
+        let one_activation = RunSpec {
+            pair: "relu".parse().unwrap(),
+            ..small("x1", "relu")
+        };
+        assert!(
+            run(&one_activation)
+                .unwrap_err()
+                .to_string()
+                .contains("activation")
+        );
+    }
+}

@@ -1,0 +1,455 @@
+//! Models: the [`Network`] trait the trainer sees, and the paper's dense network.
+//!
+//! Every model keeps all its parameters in one flat `f32` slice owned by the caller, so the
+//! optimizer, gradient checks and serialization see a single buffer. Scratch memory lives in a
+//! workspace created once per run: the forward and backward passes allocate nothing.
+//!
+//! Batches are *feature-major*: input feature `i` of sample `b` in a batch of `n` lives at
+//! `i * n + b`. Each feature's batch is contiguous, so the inner loops run over the batch and
+//! vectorise.
+
+use crate::activation::Activation;
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+
+/// A differentiable model with a flat parameter vector: what the trainer needs and nothing more.
+///
+/// Peer units (NMU, NALU, …) implement this trait beside [`Dense`], so training, metrics and
+/// records never assume a dense net.
+pub trait Network {
+    /// Scratch buffers for a batch of at most `capacity` rows.
+    type Workspace;
+
+    /// Number of input features.
+    fn n_inputs(&self) -> usize;
+    /// Number of parameters in the flat buffer.
+    fn n_params(&self) -> usize;
+    /// Writes initial parameters (drawn from `rng`) into `params`.
+    fn init_params(&self, rng: &mut ChaCha8Rng, params: &mut [f32]);
+    /// Allocates scratch for batches of up to `capacity` rows.
+    fn workspace(&self, capacity: usize) -> Self::Workspace;
+    /// Predicts the `n` rows of the feature-major batch `x` into `out[..n]`, keeping in `ws`
+    /// what [`Network::backward`] needs.
+    fn forward(
+        &self,
+        params: &[f32],
+        x: &[f32],
+        n: usize,
+        ws: &mut Self::Workspace,
+        out: &mut [f32],
+    );
+    /// Given `d_out` (the loss gradient with respect to each of the `n` predictions of the last
+    /// [`Network::forward`] call with this workspace), overwrites `grad` with the gradient with
+    /// respect to every parameter.
+    fn backward(
+        &self,
+        params: &[f32],
+        x: &[f32],
+        n: usize,
+        ws: &mut Self::Workspace,
+        d_out: &[f32],
+        grad: &mut [f32],
+    );
+}
+
+/// Where one dense layer's weights and biases sit in the flat parameter buffer.
+#[derive(Debug, Clone, PartialEq)]
+struct LayerShape {
+    inputs: usize,
+    units: usize,
+    /// Offset of the `units × inputs` weight matrix (row `j` feeds unit `j`).
+    weights: usize,
+    /// Offset of the `units` biases.
+    biases: usize,
+    activation: Activation,
+}
+
+/// A fully connected network: hidden layers with one activation each, then one linear output
+/// unit. The paper's model is `Dense::new(n_inputs, &[16, 12], &[A1, A2])`.
+///
+/// ```
+/// use logexp::activation::Activation::{Symexp, Symlog};
+/// use logexp::model::{Dense, Network};
+/// let net = Dense::new(4, &[16, 12], &[Symlog, Symexp]).unwrap();
+/// assert_eq!(net.n_params(), 297); // as the paper's Fig. 6
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dense {
+    n_inputs: usize,
+    layers: Vec<LayerShape>,
+    n_params: usize,
+}
+
+/// Why a [`Dense`] network could not be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ShapeError {
+    /// The network has no inputs.
+    #[error("the network needs at least one input")]
+    NoInputs,
+    /// A hidden layer was given zero units.
+    #[error("hidden layer {layer} has 0 units: give every layer at least 1 (e.g. --hidden 16,12)")]
+    EmptyLayer {
+        /// 1-based layer number.
+        layer: usize,
+    },
+    /// Hidden widths and activations differ in number.
+    #[error(
+        "{layers} hidden layers but {activations} activations: give one activation per hidden layer"
+    )]
+    ActivationCount {
+        /// Number of hidden layers.
+        layers: usize,
+        /// Number of activations.
+        activations: usize,
+    },
+}
+
+impl Dense {
+    /// Builds the shape of a network; parameters are set by [`Network::init_params`].
+    pub fn new(
+        n_inputs: usize,
+        hidden: &[usize],
+        activations: &[Activation],
+    ) -> Result<Self, ShapeError> {
+        if n_inputs == 0 {
+            return Err(ShapeError::NoInputs);
+        }
+        if hidden.len() != activations.len() {
+            return Err(ShapeError::ActivationCount {
+                layers: hidden.len(),
+                activations: activations.len(),
+            });
+        }
+        if let Some(i) = hidden.iter().position(|&w| w == 0) {
+            return Err(ShapeError::EmptyLayer { layer: i + 1 });
+        }
+        let mut layers = Vec::with_capacity(hidden.len() + 1);
+        let mut offset = 0;
+        let mut inputs = n_inputs;
+        let widths = hidden.iter().copied().chain(std::iter::once(1));
+        let acts = activations
+            .iter()
+            .copied()
+            .chain(std::iter::once(Activation::Linear));
+        for (units, activation) in widths.zip(acts) {
+            layers.push(LayerShape {
+                inputs,
+                units,
+                weights: offset,
+                biases: offset + units * inputs,
+                activation,
+            });
+            offset += units * inputs + units;
+            inputs = units;
+        }
+        Ok(Dense {
+            n_inputs,
+            layers,
+            n_params: offset,
+        })
+    }
+
+    /// Hidden layer widths.
+    pub fn hidden(&self) -> Vec<usize> {
+        self.layers[..self.layers.len() - 1]
+            .iter()
+            .map(|l| l.units)
+            .collect()
+    }
+
+    /// Hidden layer activations.
+    pub fn activations(&self) -> Vec<Activation> {
+        self.layers[..self.layers.len() - 1]
+            .iter()
+            .map(|l| l.activation)
+            .collect()
+    }
+}
+
+/// Scratch for [`Dense`]: per layer, the pre-activations `z`, the outputs `a`, and one gradient
+/// buffer per layer for back-propagation.
+#[derive(Debug, Clone)]
+pub struct DenseWorkspace {
+    capacity: usize,
+    z: Vec<Vec<f32>>,
+    a: Vec<Vec<f32>>,
+    d_a: Vec<f32>,
+    d_z: Vec<f32>,
+}
+
+impl Network for Dense {
+    type Workspace = DenseWorkspace;
+
+    fn n_inputs(&self) -> usize {
+        self.n_inputs
+    }
+
+    fn n_params(&self) -> usize {
+        self.n_params
+    }
+
+    /// Glorot-uniform weights (`±√(6 / (fan_in + fan_out))`) and zero biases, as Keras.
+    fn init_params(&self, rng: &mut ChaCha8Rng, params: &mut [f32]) {
+        assert_eq!(params.len(), self.n_params, "parameter buffer size");
+        for layer in &self.layers {
+            let limit = (6.0 / (layer.inputs + layer.units) as f64).sqrt();
+            let weights = &mut params[layer.weights..layer.biases];
+            for w in weights {
+                *w = rng.random_range(-limit..limit) as f32;
+            }
+            params[layer.biases..layer.biases + layer.units].fill(0.0);
+        }
+    }
+
+    fn workspace(&self, capacity: usize) -> DenseWorkspace {
+        let widest = self.layers.iter().map(|l| l.units).max().unwrap_or(1);
+        DenseWorkspace {
+            capacity,
+            z: self
+                .layers
+                .iter()
+                .map(|l| vec![0.0; l.units * capacity])
+                .collect(),
+            a: self
+                .layers
+                .iter()
+                .map(|l| vec![0.0; l.units * capacity])
+                .collect(),
+            d_a: vec![0.0; widest.max(self.n_inputs) * capacity],
+            d_z: vec![0.0; widest * capacity],
+        }
+    }
+
+    fn forward(
+        &self,
+        params: &[f32],
+        x: &[f32],
+        n: usize,
+        ws: &mut DenseWorkspace,
+        out: &mut [f32],
+    ) {
+        assert!(n <= ws.capacity, "batch of {n} exceeds workspace capacity");
+        for (l, layer) in self.layers.iter().enumerate() {
+            let (before, rest) = ws.a.split_at_mut(l);
+            let input: &[f32] = if l == 0 { x } else { &before[l - 1] };
+            let z = &mut ws.z[l];
+            affine_forward(params, layer, input, n, z);
+            layer
+                .activation
+                .forward_layer(z, &mut rest[0], layer.units, n);
+        }
+        out[..n].copy_from_slice(&ws.a[self.layers.len() - 1][..n]);
+    }
+
+    fn backward(
+        &self,
+        params: &[f32],
+        x: &[f32],
+        n: usize,
+        ws: &mut DenseWorkspace,
+        d_out: &[f32],
+        grad: &mut [f32],
+    ) {
+        ws.d_a[..n].copy_from_slice(&d_out[..n]);
+        for (l, layer) in self.layers.iter().enumerate().rev() {
+            let len = layer.units * n;
+            layer.activation.backward_layer(
+                &ws.z[l],
+                &ws.a[l],
+                &ws.d_a[..len],
+                &mut ws.d_z[..len],
+                layer.units,
+                n,
+            );
+            let input: &[f32] = if l == 0 { x } else { &ws.a[l - 1] };
+            affine_backward(layer, input, n, &ws.d_z[..len], grad);
+            if l > 0 {
+                // Gradient with respect to this layer's input, which is the previous output.
+                propagate_to_input(params, layer, n, &ws.d_z[..len], &mut ws.d_a);
+            }
+        }
+    }
+}
+
+/// `z[j] = b[j] + Σᵢ W[j,i] · x[i]`, every row of the batch at once.
+fn affine_forward(params: &[f32], layer: &LayerShape, x: &[f32], n: usize, z: &mut [f32]) {
+    let weights = &params[layer.weights..layer.biases];
+    let biases = &params[layer.biases..layer.biases + layer.units];
+    for (j, z_row) in z[..layer.units * n].chunks_exact_mut(n).enumerate() {
+        z_row.fill(biases[j]);
+        let w_row = &weights[j * layer.inputs..(j + 1) * layer.inputs];
+        for (i, &w) in w_row.iter().enumerate() {
+            let x_row = &x[i * n..(i + 1) * n];
+            for (zb, &xb) in z_row.iter_mut().zip(x_row) {
+                *zb += w * xb;
+            }
+        }
+    }
+}
+
+/// Weight and bias gradients of one layer from its pre-activation gradient `d_z`.
+fn affine_backward(layer: &LayerShape, x: &[f32], n: usize, d_z: &[f32], grad: &mut [f32]) {
+    for (j, dz_row) in d_z.chunks_exact(n).enumerate().take(layer.units) {
+        for i in 0..layer.inputs {
+            let x_row = &x[i * n..(i + 1) * n];
+            grad[layer.weights + j * layer.inputs + i] = dot(dz_row, x_row);
+        }
+        grad[layer.biases + j] = dz_row.iter().sum();
+    }
+}
+
+/// `d_x[i] = Σⱼ W[j,i] · d_z[j]`: the gradient with respect to the layer's input.
+fn propagate_to_input(params: &[f32], layer: &LayerShape, n: usize, d_z: &[f32], d_x: &mut [f32]) {
+    let weights = &params[layer.weights..layer.biases];
+    let d_x = &mut d_x[..layer.inputs * n];
+    d_x.fill(0.0);
+    for (j, dz_row) in d_z.chunks_exact(n).enumerate().take(layer.units) {
+        let w_row = &weights[j * layer.inputs..(j + 1) * layer.inputs];
+        for (dx_row, &w) in d_x.chunks_exact_mut(n).zip(w_row) {
+            for (dx, &dz) in dx_row.iter_mut().zip(dz_row) {
+                *dx += w * dz;
+            }
+        }
+    }
+}
+
+/// A dot product in a fixed summation order (so results never depend on the machine).
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::activation::Activation::*;
+    use rand::SeedableRng;
+
+    #[test]
+    fn paper_network_has_297_parameters() {
+        let net = Dense::new(4, &[16, 12], &[Symlog, Symexp]).unwrap();
+        assert_eq!(net.n_params(), 4 * 16 + 16 + 16 * 12 + 12 + 12 + 1);
+        assert_eq!(net.n_params(), 297);
+        assert_eq!(net.hidden(), vec![16, 12]);
+        assert_eq!(net.activations(), vec![Symlog, Symexp]);
+    }
+
+    #[test]
+    fn bad_shapes_are_refused() {
+        assert_eq!(Dense::new(0, &[4], &[Relu]), Err(ShapeError::NoInputs));
+        assert_eq!(
+            Dense::new(2, &[4, 0], &[Relu, Relu]),
+            Err(ShapeError::EmptyLayer { layer: 2 })
+        );
+        assert!(matches!(
+            Dense::new(2, &[4], &[Relu, Relu]),
+            Err(ShapeError::ActivationCount { .. })
+        ));
+    }
+
+    #[test]
+    fn glorot_init_is_bounded_with_zero_biases() {
+        let net = Dense::new(2, &[16, 12], &[Relu, Relu]).unwrap();
+        let mut params = vec![f32::NAN; net.n_params()];
+        net.init_params(&mut ChaCha8Rng::seed_from_u64(7), &mut params);
+        let l0 = &net.layers[0];
+        let limit = (6.0f32 / 18.0).sqrt();
+        assert!(
+            params[l0.weights..l0.biases]
+                .iter()
+                .all(|w| w.abs() <= limit)
+        );
+        assert!(params[l0.biases..l0.biases + 16].iter().all(|&b| b == 0.0));
+        // Not degenerate: the weights spread over most of the interval.
+        let max = params[l0.weights..l0.biases]
+            .iter()
+            .fold(0.0f32, |m, w| m.max(w.abs()));
+        assert!(max > 0.8 * limit);
+    }
+
+    #[test]
+    fn forward_matches_a_hand_computation() {
+        // 1 input -> 2 relu units -> linear output.
+        let net = Dense::new(1, &[2], &[Relu]).unwrap();
+        // W1 = [2, -1], b1 = [0.5, 0], W2 = [3, 4], b2 = [1]
+        let params = [2.0, -1.0, 0.5, 0.0, 3.0, 4.0, 1.0];
+        let mut ws = net.workspace(2);
+        let mut out = [0.0; 2];
+        net.forward(&params, &[1.0, -2.0], 2, &mut ws, &mut out);
+        // x=1: h = [2.5, 0] -> 3*2.5 + 1 = 8.5; x=-2: h = [0, 2] -> 4*2 + 1 = 9
+        assert_eq!(out, [8.5, 9.0]);
+    }
+
+    /// Central finite differences of the batch loss against the analytic gradient, for every
+    /// activation in each hidden position, with both losses.
+    #[test]
+    fn gradient_matches_finite_differences_for_every_activation() {
+        use crate::train::Loss;
+        use rand::Rng;
+        let mut rng = ChaCha8Rng::seed_from_u64(11);
+        let (n_in, n) = (3, 7);
+        let x: Vec<f32> = (0..n_in * n).map(|_| rng.random_range(-1.5..1.5)).collect();
+        let y: Vec<f32> = (0..n).map(|_| rng.random_range(-2.0..2.0)).collect();
+        let mut failures = Vec::new();
+        for first in Activation::ALL {
+            for (second, loss) in [(Linear, Loss::Mae), (first, Loss::Mse), (Tanh, Loss::Mse)] {
+                let net = Dense::new(n_in, &[5, 4], &[first, second]).unwrap();
+                let mut params = vec![0.0; net.n_params()];
+                let mut ws = net.workspace(n);
+                // Finite differences are only valid away from kinks (relu at 0, hard_sigmoid at
+                // ±2.5): redraw until no pre-activation is within reach of one.
+                for attempt in 0.. {
+                    assert!(attempt < 1000, "no kink-free draw for {first},{second}");
+                    net.init_params(&mut rng, &mut params);
+                    for b in params.iter_mut() {
+                        // Non-zero biases so that every bias gradient is exercised.
+                        *b += rng.random_range(-0.1..0.1);
+                    }
+                    net.forward(&params, &x, n, &mut ws, &mut vec![0.0; n]);
+                    let near_kink = |layer: usize| {
+                        let act = net.layers[layer].activation;
+                        ws.z[layer][..net.layers[layer].units * n]
+                            .iter()
+                            .any(|&z| match act {
+                                Relu => z.abs() < 0.05,
+                                HardSigmoid => (z.abs() - 2.5).abs() < 0.05,
+                                _ => false,
+                            })
+                    };
+                    if !near_kink(0) && !near_kink(1) {
+                        break;
+                    }
+                }
+                let objective = |p: &[f32], ws: &mut DenseWorkspace| {
+                    let mut out = vec![0.0; n];
+                    let mut d = vec![0.0; n];
+                    net.forward(p, &x, n, ws, &mut out);
+                    loss.value_and_gradient(&out, &y, &mut d)
+                };
+                let mut out = vec![0.0; n];
+                let mut d_out = vec![0.0; n];
+                let mut grad = vec![0.0; net.n_params()];
+                net.forward(&params, &x, n, &mut ws, &mut out);
+                loss.value_and_gradient(&out, &y, &mut d_out);
+                net.backward(&params, &x, n, &mut ws, &d_out, &mut grad);
+                let scale = grad.iter().fold(0.0f32, |m, g| m.max(g.abs())).max(1e-3);
+                for k in 0..params.len() {
+                    let h = 1e-3f32;
+                    let mut p = params.clone();
+                    p[k] = params[k] + h;
+                    let plus = objective(&p, &mut ws);
+                    p[k] = params[k] - h;
+                    let minus = objective(&p, &mut ws);
+                    let numeric = (plus - minus) / (2.0 * f64::from(h));
+                    let analytic = f64::from(grad[k]);
+                    if (numeric - analytic).abs() > 2e-2 * f64::from(scale) + 2e-2 * analytic.abs()
+                    {
+                        failures.push(format!(
+                            "{first},{second} {loss}: param {k}: numeric {numeric:.5} analytic {analytic:.5}"
+                        ));
+                    }
+                }
+            }
+        }
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
+    }
+}

@@ -1,0 +1,120 @@
+//! Optimizers over a flat parameter buffer.
+
+/// Adam with Keras's defaults and Keras's update rule (ε added to `√v`, bias correction folded
+/// into the step size).
+///
+/// ```
+/// use logexp::optim::Adam;
+/// let mut params = [1.0f32];
+/// let mut adam = Adam::new(1);
+/// adam.step(&mut params, &[0.5]);
+/// // Adam's first step moves each parameter by about lr against the gradient's sign.
+/// assert!((params[0] - (1.0 - 1e-3)).abs() < 1e-6);
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Adam {
+    /// Learning rate (Keras: 1e-3).
+    pub learning_rate: f64,
+    /// First-moment decay (Keras: 0.9).
+    pub beta_1: f64,
+    /// Second-moment decay (Keras: 0.999).
+    pub beta_2: f64,
+    /// Added to `√v` (Keras: 1e-7).
+    pub epsilon: f32,
+    m: Vec<f32>,
+    v: Vec<f32>,
+    iterations: u64,
+}
+
+impl Adam {
+    /// Adam for `n_params` parameters with the Keras defaults.
+    pub fn new(n_params: usize) -> Self {
+        Self::with_learning_rate(n_params, 1e-3)
+    }
+
+    /// Adam with the Keras defaults except the learning rate.
+    pub fn with_learning_rate(n_params: usize, learning_rate: f64) -> Self {
+        Adam {
+            learning_rate,
+            beta_1: 0.9,
+            beta_2: 0.999,
+            epsilon: 1e-7,
+            m: vec![0.0; n_params],
+            v: vec![0.0; n_params],
+            iterations: 0,
+        }
+    }
+
+    /// Number of steps taken.
+    pub fn iterations(&self) -> u64 {
+        self.iterations
+    }
+
+    /// One update of `params` against `grad`.
+    pub fn step(&mut self, params: &mut [f32], grad: &[f32]) {
+        assert_eq!(params.len(), self.m.len(), "parameter count");
+        assert_eq!(grad.len(), self.m.len(), "gradient length");
+        self.iterations += 1;
+        let t = self.iterations as f64;
+        // Bias corrections in f64: β^t underflows gracefully and costs nothing per parameter.
+        let alpha = (self.learning_rate * (1.0 - self.beta_2.powf(t)).sqrt()
+            / (1.0 - self.beta_1.powf(t))) as f32;
+        let (one_minus_b1, one_minus_b2) = ((1.0 - self.beta_1) as f32, (1.0 - self.beta_2) as f32);
+        let eps = self.epsilon;
+        for (((p, &g), m), v) in params
+            .iter_mut()
+            .zip(grad)
+            .zip(&mut self.m)
+            .zip(&mut self.v)
+        {
+            *m += (g - *m) * one_minus_b1;
+            *v += (g * g - *v) * one_minus_b2;
+            *p -= alpha * *m / (v.sqrt() + eps);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Adam's update written out in f64 from Kingma & Ba, in Keras's ε placement.
+    fn reference(grads: &[f64], lr: f64) -> f64 {
+        let (b1, b2, eps) = (0.9f64, 0.999f64, 1e-7f64);
+        let (mut p, mut m, mut v) = (0.0f64, 0.0, 0.0);
+        for (k, g) in grads.iter().enumerate() {
+            let t = (k + 1) as f64;
+            m = b1 * m + (1.0 - b1) * g;
+            v = b2 * v + (1.0 - b2) * g * g;
+            let alpha = lr * (1.0 - b2.powf(t)).sqrt() / (1.0 - b1.powf(t));
+            p -= alpha * m / (v.sqrt() + eps);
+        }
+        p
+    }
+
+    #[test]
+    fn matches_the_textbook_update() {
+        let grads = [0.3, -1.2, 0.05, 2.0, -0.7, 0.0, 0.4];
+        let mut adam = Adam::with_learning_rate(1, 0.01);
+        let mut p = [0.0f32];
+        for g in grads {
+            adam.step(&mut p, &[g as f32]);
+        }
+        let expected = reference(&grads, 0.01);
+        assert!(
+            (f64::from(p[0]) - expected).abs() < 1e-6,
+            "{} vs {expected}",
+            p[0]
+        );
+        assert_eq!(adam.iterations(), 7);
+    }
+
+    #[test]
+    fn first_step_size_is_the_learning_rate() {
+        let mut adam = Adam::new(2);
+        let mut p = [0.0f32, 0.0];
+        adam.step(&mut p, &[100.0, -0.5]);
+        assert!((p[0] + 1e-3).abs() < 1e-7);
+        assert!((p[1] - 1e-3).abs() < 1e-6);
+    }
+}

@@ -1,0 +1,289 @@
+//! The fit loop: epochs of reshuffled minibatches, Adam, the loss history Keras would print, and
+//! divergence detection.
+
+use crate::data::Dataset;
+use crate::model::Network;
+use crate::optim::Adam;
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+/// The training loss.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Loss {
+    /// Mean absolute error (the paper's loss).
+    #[default]
+    Mae,
+    /// Mean squared error.
+    Mse,
+}
+
+impl std::str::FromStr for Loss {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "mae" => Ok(Loss::Mae),
+            "mse" => Ok(Loss::Mse),
+            _ => Err(format!("unknown loss '{s}': use mae or mse")),
+        }
+    }
+}
+
+impl std::fmt::Display for Loss {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Loss::Mae => "mae",
+            Loss::Mse => "mse",
+        })
+    }
+}
+
+impl Loss {
+    /// The mean loss over a batch (in `f64`) and its gradient with respect to each prediction.
+    pub fn value_and_gradient(
+        self,
+        predictions: &[f32],
+        targets: &[f32],
+        d_out: &mut [f32],
+    ) -> f64 {
+        let n = predictions.len();
+        let inv_n = 1.0 / n as f32;
+        let mut sum = 0.0f64;
+        for ((&p, &y), d) in predictions.iter().zip(targets).zip(d_out.iter_mut()) {
+            let r = p - y;
+            match self {
+                Loss::Mae => {
+                    sum += f64::from(r.abs());
+                    // TF's sign(0) is 0: an exact fit contributes no gradient.
+                    *d = if r > 0.0 {
+                        inv_n
+                    } else if r < 0.0 {
+                        -inv_n
+                    } else {
+                        0.0
+                    };
+                }
+                Loss::Mse => {
+                    sum += f64::from(r) * f64::from(r);
+                    *d = 2.0 * r * inv_n;
+                }
+            }
+        }
+        sum / n as f64
+    }
+}
+
+/// What a training run is asked to do.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TrainConfig {
+    /// Passes over the training set.
+    pub epochs: usize,
+    /// Rows per minibatch; the last partial batch of an epoch is kept.
+    pub batch_size: usize,
+    /// Adam's learning rate.
+    pub learning_rate: f64,
+    /// The loss minimised.
+    pub loss: Loss,
+}
+
+impl Default for TrainConfig {
+    /// The paper's protocol: 100 epochs, batch 32, Adam 1e-3, MAE.
+    fn default() -> Self {
+        TrainConfig {
+            epochs: 100,
+            batch_size: 32,
+            learning_rate: 1e-3,
+            loss: Loss::Mae,
+        }
+    }
+}
+
+/// What happened during training.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct History {
+    /// Per completed epoch, the sample-weighted mean of its batch losses (what Keras prints).
+    pub epoch_loss: Vec<f64>,
+    /// The 1-based epoch in which the loss or a parameter became non-finite, if any.
+    pub diverged_at_epoch: Option<usize>,
+}
+
+/// Owns every buffer one training run needs, so that [`Trainer::step`] allocates nothing.
+pub struct Trainer<'n, N: Network> {
+    net: &'n N,
+    loss: Loss,
+    batch_size: usize,
+    workspace: N::Workspace,
+    x: Vec<f32>,
+    y: Vec<f32>,
+    predictions: Vec<f32>,
+    d_out: Vec<f32>,
+    grad: Vec<f32>,
+    order: Vec<u32>,
+    adam: Adam,
+}
+
+impl<'n, N: Network> Trainer<'n, N> {
+    /// Buffers for training `net` on `n_rows` rows with `config`.
+    ///
+    /// # Panics
+    /// If `config.batch_size` is 0 or `n_rows` does not fit in `u32` (validate specs first, see
+    /// [`crate::experiment::RunSpec::validate`]).
+    pub fn new(net: &'n N, config: &TrainConfig, n_rows: usize) -> Self {
+        assert!(config.batch_size > 0, "batch size must be positive");
+        let rows = u32::try_from(n_rows).expect("at most 2^32 rows");
+        let b = config.batch_size.min(n_rows.max(1));
+        Trainer {
+            net,
+            loss: config.loss,
+            batch_size: b,
+            workspace: net.workspace(b),
+            x: vec![0.0; b * net.n_inputs()],
+            y: vec![0.0; b],
+            predictions: vec![0.0; b],
+            d_out: vec![0.0; b],
+            grad: vec![0.0; net.n_params()],
+            order: (0..rows).collect(),
+            adam: Adam::with_learning_rate(net.n_params(), config.learning_rate),
+        }
+    }
+
+    /// One minibatch step on the rows `indices` of `data`: forward, loss, backward, Adam.
+    /// Returns the batch's mean loss before the update.
+    pub fn step(&mut self, params: &mut [f32], data: &Dataset, indices: &[u32]) -> f64 {
+        let n = indices.len();
+        let x = &mut self.x[..n * data.n_features()];
+        data.gather(indices, x, &mut self.y[..n]);
+        self.net
+            .forward(params, x, n, &mut self.workspace, &mut self.predictions);
+        let loss = self.loss.value_and_gradient(
+            &self.predictions[..n],
+            &self.y[..n],
+            &mut self.d_out[..n],
+        );
+        self.net.backward(
+            params,
+            x,
+            n,
+            &mut self.workspace,
+            &self.d_out[..n],
+            &mut self.grad,
+        );
+        self.adam.step(params, &self.grad);
+        loss
+    }
+
+    /// One epoch: reshuffle, then every minibatch. Returns the sample-weighted mean batch loss,
+    /// or `None` as soon as a batch loss is not finite.
+    pub fn epoch(
+        &mut self,
+        params: &mut [f32],
+        data: &Dataset,
+        rng: &mut ChaCha8Rng,
+    ) -> Option<f64> {
+        shuffle(&mut self.order, rng);
+        // Taking the order out lets `step` borrow `self` mutably; it is put back below.
+        let order = std::mem::take(&mut self.order);
+        let mut weighted = 0.0f64;
+        let mut finite = true;
+        for batch in order.chunks(self.batch_size) {
+            let loss = self.step(params, data, batch);
+            if !loss.is_finite() {
+                finite = false;
+                break;
+            }
+            weighted += loss * batch.len() as f64;
+        }
+        self.order = order;
+        finite.then(|| weighted / data.len() as f64)
+    }
+}
+
+/// Trains `net` from `params` on `data`, shuffling with `rng`. Stops at the first epoch whose loss
+/// or parameters are not finite and records it: divergence is a result, not an error.
+///
+/// ```
+/// use logexp::activation::Activation::{Symexp, Symlog};
+/// use logexp::data::{Dataset, Range};
+/// use logexp::expr::Expr;
+/// use logexp::model::{Dense, Network};
+/// use logexp::train::{fit, TrainConfig};
+/// use rand::SeedableRng;
+/// use rand_chacha::ChaCha8Rng;
+///
+/// let f = Expr::parse("x1*x2/10").unwrap();
+/// let data = Dataset::sample(&f, 512, Range::PAPER_TRAIN, 0, 0).unwrap();
+/// let net = Dense::new(2, &[16, 12], &[Symlog, Symexp]).unwrap();
+/// let mut rng = ChaCha8Rng::seed_from_u64(1);
+/// let mut params = vec![0.0; net.n_params()];
+/// net.init_params(&mut rng, &mut params);
+/// let config = TrainConfig { epochs: 5, ..TrainConfig::default() };
+/// let history = fit(&net, &mut params, &data, &config, &mut rng);
+/// assert_eq!(history.epoch_loss.len(), 5);
+/// assert!(history.epoch_loss[4] < history.epoch_loss[0]);
+/// ```
+pub fn fit<N: Network>(
+    net: &N,
+    params: &mut [f32],
+    data: &Dataset,
+    config: &TrainConfig,
+    rng: &mut ChaCha8Rng,
+) -> History {
+    let mut trainer = Trainer::new(net, config, data.len());
+    let mut history = History::default();
+    for epoch in 1..=config.epochs {
+        match trainer.epoch(params, data, rng) {
+            Some(loss) if params.iter().all(|p| p.is_finite()) => history.epoch_loss.push(loss),
+            _ => {
+                history.diverged_at_epoch = Some(epoch);
+                break;
+            }
+        }
+    }
+    history
+}
+
+/// Fisher–Yates with `u32` draws, whose sequence rand documents as portable across platforms.
+fn shuffle(order: &mut [u32], rng: &mut ChaCha8Rng) {
+    for i in (1..order.len()).rev() {
+        let j = rng.random_range(0..=i as u32) as usize;
+        order.swap(i, j);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    #[test]
+    fn mae_gradient_is_sign_over_n_and_zero_on_exact_fit() {
+        let mut d = [0.0; 3];
+        let loss = Loss::Mae.value_and_gradient(&[3.0, 1.0, 2.0], &[1.0, 2.0, 2.0], &mut d);
+        assert!((loss - 1.0).abs() < 1e-12);
+        assert_eq!(d, [1.0 / 3.0, -1.0 / 3.0, 0.0]);
+        let loss = Loss::Mse.value_and_gradient(&[3.0, 1.0, 2.0], &[1.0, 2.0, 2.0], &mut d);
+        assert!((loss - 5.0 / 3.0).abs() < 1e-12);
+        assert_eq!(d, [4.0 / 3.0, -2.0 / 3.0, 0.0]);
+    }
+
+    #[test]
+    fn shuffle_is_a_permutation_and_depends_on_the_seed() {
+        let mut a: Vec<u32> = (0..100).collect();
+        shuffle(&mut a, &mut ChaCha8Rng::seed_from_u64(1));
+        let mut sorted = a.clone();
+        sorted.sort();
+        assert_eq!(sorted, (0..100).collect::<Vec<_>>());
+        let mut b: Vec<u32> = (0..100).collect();
+        shuffle(&mut b, &mut ChaCha8Rng::seed_from_u64(2));
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn loss_names_parse() {
+        assert_eq!("MAE".parse::<Loss>(), Ok(Loss::Mae));
+        assert_eq!("mse".parse::<Loss>(), Ok(Loss::Mse));
+        assert!("huber".parse::<Loss>().unwrap_err().contains("mae or mse"));
+    }
+}
