@@ -43,6 +43,7 @@ pub mod expr;
 pub mod metrics;
 pub mod model;
 pub mod optim;
+pub mod protocol;
 pub mod train;
 
 pub use error::Error;
