@@ -29,8 +29,21 @@ pub enum Error {
     /// Data that cannot be built or read.
     #[error(transparent)]
     Data(#[from] DataError),
+    /// A results file with a line that is not a run record.
+    #[error(
+        "{}, line {line}: not a run record ({message}); fix or delete that line, the other lines are kept",
+        path.display()
+    )]
+    CorruptResults {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: usize,
+        /// What the JSON parser said.
+        message: String,
+    },
     /// A file that cannot be read or written.
-    #[error("{action} {path}: {source}")]
+    #[error("{action} {}: {source}", path.display())]
     Io {
         /// What was being done ("cannot write", …).
         action: &'static str,
@@ -45,7 +58,7 @@ impl Error {
     /// Whether the error is the user's input (a bad flag, name, expression or range) rather
     /// than the environment; command-line front ends exit with status 2 for these.
     pub fn is_usage(&self) -> bool {
-        !matches!(self, Error::Io { .. })
+        !matches!(self, Error::Io { .. } | Error::CorruptResults { .. })
     }
 
     /// An I/O error with the file and what was being done.

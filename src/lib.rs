@@ -44,6 +44,7 @@ pub mod metrics;
 pub mod model;
 pub mod optim;
 pub mod protocol;
+pub mod sweep;
 pub mod train;
 
 pub use error::Error;
