@@ -2,10 +2,16 @@
 
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
 use logexp::data::Range;
 use logexp::experiment::{Pair, RunSpec};
+use logexp::sweep::{Grid, Progress, Shard, parse_functions, parse_pairs, run_sweep};
 use logexp::train::Loss;
+use std::io::IsTerminal;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 /// Learn multiplicative relations with neural networks: train the paper's network
 /// (symmetric log / exp activations) or any of the Keras activation pairs on a target formula
@@ -21,16 +27,44 @@ struct Cli {
 enum Command {
     /// Train one network on one target function and report its extrapolation error.
     Train(TrainArgs),
+    /// Run a grid of functions × pairs × seeds in parallel, appending one JSON line per run;
+    /// rerunning the same command resumes.
+    Sweep(SweepArgs),
 }
 
-/// Everything that defines one run; shared by the commands that train.
+#[derive(Args)]
+struct SweepArgs {
+    /// `paper` (the seven Table I functions), `reproduce` (those and the normaliser study), or
+    /// expressions separated by commas, e.g. "x1*x2,x1*x2/10".
+    #[arg(long)]
+    functions: String,
+    /// `all` (lg and the 121 Keras pairs), `keras` (the 121), or pairs separated by ';', e.g.
+    /// "lg;relu,linear". May be repeated.
+    #[arg(long, default_value = "all")]
+    pairs: Vec<String>,
+    /// Number of seeds: runs seeds 0..N-1.
+    #[arg(long, default_value_t = 1)]
+    seeds: u64,
+    /// A fixed data seed for every run [default: each run's seed, so every seed draws new data
+    /// and all pairs of one seed see the same rows].
+    #[arg(long)]
+    data_seed: Option<u64>,
+    /// The results file (JSON Lines); runs already in it are skipped.
+    #[arg(long)]
+    out: PathBuf,
+    /// Run only the K-th of N disjoint slices of the grid, e.g. 3/8 (for job arrays).
+    #[arg(long)]
+    shard: Option<Shard>,
+    /// Worker threads [default: one per core]. Results do not depend on it.
+    #[arg(long)]
+    threads: Option<usize>,
+    #[command(flatten)]
+    protocol: ProtocolArgs,
+}
+
+/// The training protocol, shared by every command that trains.
 #[derive(Args, Clone)]
-struct RunArgs {
-    /// Hidden-layer activations, one per hidden layer, comma-separated (e.g. relu,linear).
-    /// `lg` is the paper's pair symlog,symexp. Names: elu, hard_sigmoid, linear, relu, selu,
-    /// sigmoid, softmax, softplus, softsign, swish, tanh, symlog, symexp.
-    #[arg(long, default_value = "lg")]
-    pair: Pair,
+struct ProtocolArgs {
     /// Passes over the training set.
     #[arg(long, default_value_t = 100)]
     epochs: usize,
@@ -58,23 +92,13 @@ struct RunArgs {
     /// Range LOW,HIGH of every test input (half-open); the paper tests outside the training range.
     #[arg(long, default_value = "100,1000", allow_hyphen_values = true)]
     test_range: Range,
-    /// Seed of initialisation and shuffling.
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
-    /// Seed of the data [default: the value of --seed]. All pairs with the same data seed see
-    /// identical rows.
-    #[arg(long)]
-    data_seed: Option<u64>,
 }
 
-impl RunArgs {
-    fn spec(&self, function: &str) -> RunSpec {
+impl ProtocolArgs {
+    /// A spec with these settings (function, pair and seeds filled in by the caller).
+    fn template(&self, function: &str, pair: Pair) -> RunSpec {
         RunSpec {
-            function: function.to_string(),
-            pair: self.pair.clone(),
             hidden: self.hidden.clone(),
-            seed: self.seed,
-            data_seed: self.data_seed.unwrap_or(self.seed),
             epochs: self.epochs,
             batch_size: self.batch_size,
             lr: self.lr,
@@ -83,7 +107,7 @@ impl RunArgs {
             n_test: self.n_test,
             train_range: self.train_range,
             test_range: self.test_range,
-            ..RunSpec::paper(function, self.pair.clone())
+            ..RunSpec::paper(function, pair)
         }
     }
 }
@@ -94,15 +118,31 @@ struct TrainArgs {
     /// (+ - * / ^, unary minus, parentheses, numbers such as 1e3).
     #[arg(long)]
     function: String,
+    /// Hidden-layer activations, one per hidden layer, comma-separated (e.g. relu,linear).
+    /// `lg` is the paper's pair symlog,symexp. Names: elu, hard_sigmoid, linear, relu, selu,
+    /// sigmoid, softmax, softplus, softsign, swish, tanh, symlog, symexp.
+    #[arg(long, default_value = "lg")]
+    pair: Pair,
+    /// Seed of initialisation and shuffling.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Seed of the data [default: the value of --seed]. All pairs with the same data seed see
+    /// identical rows.
+    #[arg(long)]
+    data_seed: Option<u64>,
     #[command(flatten)]
-    run: RunArgs,
+    protocol: ProtocolArgs,
     /// Print exactly one JSON record on stdout instead of the human summary.
     #[arg(long)]
     json: bool,
 }
 
 fn train(args: &TrainArgs) -> Result<(), logexp::Error> {
-    let spec = args.run.spec(&args.function);
+    let spec = RunSpec {
+        seed: args.seed,
+        data_seed: args.data_seed.unwrap_or(args.seed),
+        ..args.protocol.template(&args.function, args.pair.clone())
+    };
     let record = logexp::experiment::run(&spec)?;
     if args.json {
         println!(
@@ -115,10 +155,85 @@ fn train(args: &TrainArgs) -> Result<(), logexp::Error> {
     Ok(())
 }
 
+/// Reports progress on stderr: a bar on a terminal, a plain line every few seconds otherwise.
+fn progress_reporter(label: &'static str) -> impl Fn(&Progress) + Sync {
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let bar = ProgressBar::new(0);
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{prefix} [{elapsed_precise}] {wide_bar} {pos}/{len} runs, ETA {eta}",
+            )
+            .expect("valid template"),
+        );
+        bar.set_prefix(label);
+        bar
+    });
+    let last_line = Mutex::new(Instant::now());
+    move |p: &Progress| match &bar {
+        Some(bar) => {
+            bar.set_length(p.total as u64);
+            bar.set_position(p.done as u64);
+            if p.done == p.total {
+                bar.finish_and_clear();
+            }
+        }
+        None => {
+            let mut last = last_line.lock().unwrap_or_else(|e| e.into_inner());
+            if p.done == p.total || last.elapsed() >= Duration::from_secs(10) {
+                *last = Instant::now();
+                let eta = p
+                    .eta()
+                    .map_or("?".into(), |d| format!("{:.0} s", d.as_secs_f64()));
+                eprintln!(
+                    "{label}: {}/{} runs done ({} diverged), {:.0} s elapsed, ETA {eta}",
+                    p.done,
+                    p.total,
+                    p.diverged,
+                    p.elapsed.as_secs_f64()
+                );
+            }
+        }
+    }
+}
+
+fn thread_pool(threads: Option<usize>) -> Result<rayon::ThreadPool, logexp::Error> {
+    if threads == Some(0) {
+        return Err(logexp::Error::InvalidSetting {
+            field: "threads",
+            message: "must be at least 1 (or leave it out to use every core)".into(),
+        });
+    }
+    Ok(rayon::ThreadPoolBuilder::new()
+        .num_threads(threads.unwrap_or(0))
+        .build()
+        .expect("thread pool"))
+}
+
+fn sweep(args: &SweepArgs) -> Result<(), logexp::Error> {
+    let grid = Grid {
+        functions: parse_functions(&args.functions)?,
+        pairs: parse_pairs(&args.pairs)?,
+        seeds: args.seeds,
+        data_seed: args.data_seed,
+        template: args.protocol.template("", Pair::lg()),
+    };
+    grid.validate()?;
+    let mut specs = grid.specs();
+    if let Some(shard) = args.shard {
+        specs = shard.select(specs);
+    }
+    let pool = thread_pool(args.threads)?;
+    let report = progress_reporter("sweep");
+    let summary = pool.install(|| run_sweep(&specs, &args.out, &report))?;
+    eprintln!("{}", summary.describe(&args.out));
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Train(args) => train(args),
+        Command::Sweep(args) => sweep(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -7,6 +7,8 @@
 
 use crate::error::Error;
 use crate::experiment::{Pair, RunRecord, RunSpec, run};
+use crate::expr::Expr;
+use crate::protocol::{PAPER_FUNCTIONS, reproduce_functions};
 use rayon::prelude::*;
 use std::collections::HashSet;
 use std::fs::{File, OpenOptions};
@@ -113,6 +115,53 @@ impl Grid {
         }
         Ok(())
     }
+}
+
+/// Reads a function list: `paper` for the seven Table I functions, `reproduce` for those plus
+/// the normaliser study, or expressions separated by commas.
+pub fn parse_functions(list: &str) -> Result<Vec<String>, Error> {
+    let list = list.trim();
+    match list {
+        "paper" => return Ok(PAPER_FUNCTIONS.iter().map(|f| f.to_string()).collect()),
+        "reproduce" => return Ok(reproduce_functions()),
+        _ => {}
+    }
+    if list.contains(';') {
+        return Err(Error::InvalidSetting {
+            field: "functions",
+            message: format!(
+                "cannot read '{list}': separate functions with ',' (e.g. 'x1*x2,x1*x2/10'), or give 'paper'"
+            ),
+        });
+    }
+    let functions: Vec<String> = list.split(',').map(|f| f.trim().to_string()).collect();
+    for f in &functions {
+        Expr::parse(f)?;
+    }
+    Ok(functions)
+}
+
+/// Reads pair lists: each value is `all` (lg and the 121 Keras pairs), `keras` (the 121) or
+/// pairs separated by `;` such as `lg;relu,linear`. Values are concatenated, duplicates dropped.
+pub fn parse_pairs(values: &[String]) -> Result<Vec<Pair>, Error> {
+    let mut pairs: Vec<Pair> = Vec::new();
+    for value in values {
+        let found = match value.trim() {
+            "all" => Pair::paper_grid(),
+            "keras" => Pair::keras_grid(),
+            list => list
+                .split(';')
+                .filter(|p| !p.trim().is_empty())
+                .map(str::parse)
+                .collect::<Result<Vec<Pair>, Error>>()?,
+        };
+        for pair in found {
+            if !pairs.contains(&pair) {
+                pairs.push(pair);
+            }
+        }
+    }
+    Ok(pairs)
 }
 
 /// The `index`-th of `count` disjoint slices of a grid (`--shard K/N`, 1-based `K`). Runs are
@@ -280,6 +329,26 @@ pub struct SweepSummary {
     pub repaired_tail: bool,
     /// Wall time.
     pub elapsed: Duration,
+}
+
+impl SweepSummary {
+    /// One line saying what happened, for people.
+    pub fn describe(&self, out: &Path) -> String {
+        let repaired = if self.repaired_tail {
+            " (an interrupted last line was cut away and its run redone)"
+        } else {
+            ""
+        };
+        format!(
+            "{} runs planned: {} already in {}, {} run now ({} diverged) in {:.1} s{repaired}",
+            self.planned,
+            self.skipped,
+            out.display(),
+            self.ran,
+            self.diverged,
+            self.elapsed.as_secs_f64()
+        )
+    }
 }
 
 /// Runs every spec not yet in `out`, in parallel on the current rayon pool, appending each
@@ -485,6 +554,27 @@ mod tests {
         let err = run_sweep(&specs, &out, &|_| {}).unwrap_err().to_string();
         assert!(err.contains("line 3"), "{err}");
         assert_eq!(std::fs::read(&out).unwrap(), before);
+    }
+
+    #[test]
+    fn function_and_pair_lists_parse() {
+        assert_eq!(parse_functions("paper").unwrap().len(), 7);
+        assert_eq!(parse_functions("reproduce").unwrap().len(), 13);
+        assert_eq!(
+            parse_functions("x1*x2, x1+x2").unwrap(),
+            vec!["x1*x2".to_string(), "x1+x2".to_string()]
+        );
+        let err = parse_functions("x1*x2;x1+x2").unwrap_err().to_string();
+        assert!(err.contains("separate functions with ','"), "{err}");
+        assert!(parse_functions("x1*").is_err());
+        assert_eq!(parse_pairs(&["all".into()]).unwrap().len(), 122);
+        assert_eq!(
+            parse_pairs(&["keras".into(), "lg".into()]).unwrap().len(),
+            122
+        );
+        let two = parse_pairs(&["lg;relu,linear".into(), "relu,linear".into()]).unwrap();
+        assert_eq!(two, vec![Pair::lg(), "relu,linear".parse().unwrap()]);
+        assert!(parse_pairs(&["relu,gelu".into()]).is_err());
     }
 
     #[test]
