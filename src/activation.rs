@@ -54,7 +54,66 @@ pub enum Activation {
     Symexp,
 }
 
+use crate::fastmath as fm;
 use Activation::*;
+
+/// Runs `$body` with `$a` bound to a constant equal to the elementwise activation `$act`, so
+/// that the compiler specialises the body for each activation.
+macro_rules! with_constant_activation {
+    ($act:expr, $a:ident => $body:block) => {
+        match $act {
+            Elu => {
+                const $a: Activation = Elu;
+                $body
+            }
+            HardSigmoid => {
+                const $a: Activation = HardSigmoid;
+                $body
+            }
+            Linear => {
+                const $a: Activation = Linear;
+                $body
+            }
+            Relu => {
+                const $a: Activation = Relu;
+                $body
+            }
+            Selu => {
+                const $a: Activation = Selu;
+                $body
+            }
+            Sigmoid => {
+                const $a: Activation = Sigmoid;
+                $body
+            }
+            Softplus => {
+                const $a: Activation = Softplus;
+                $body
+            }
+            Softsign => {
+                const $a: Activation = Softsign;
+                $body
+            }
+            Swish => {
+                const $a: Activation = Swish;
+                $body
+            }
+            Tanh => {
+                const $a: Activation = Tanh;
+                $body
+            }
+            Symlog => {
+                const $a: Activation = Symlog;
+                $body
+            }
+            Symexp => {
+                const $a: Activation = Symexp;
+                $body
+            }
+            Softmax => unreachable!("softmax is not elementwise"),
+        }
+    };
+}
 
 impl Activation {
     /// The eleven Keras activations of the paper's comparison, in the paper's order.
@@ -115,13 +174,14 @@ impl Activation {
 
     /// The value at `x`. Softmax has no scalar form: for it this returns the value of a one-unit
     /// layer, which is 1.
+    #[inline(always)]
     pub fn forward(self, x: f32) -> f32 {
         match self {
             Elu => {
                 if x > 0.0 {
                     x
                 } else {
-                    x.exp_m1()
+                    fm::exp_m1(x.min(0.0))
                 }
             }
             HardSigmoid => (0.2 * x + 0.5).clamp(0.0, 1.0),
@@ -131,18 +191,18 @@ impl Activation {
                 if x > 0.0 {
                     SELU_LAMBDA * x
                 } else {
-                    SELU_LAMBDA * SELU_ALPHA * x.exp_m1()
+                    SELU_LAMBDA * SELU_ALPHA * fm::exp_m1(x.min(0.0))
                 }
             }
-            Sigmoid => sigmoid(x),
+            Sigmoid => fm::sigmoid(x),
             Softmax => 1.0,
             // max(x,0) + ln(1 + e^-|x|) never overflows and keeps precision for very negative x.
-            Softplus => x.max(0.0) + (-x.abs()).exp().ln_1p(),
+            Softplus => x.max(0.0) + fm::ln_1p(fm::exp(-x.abs())),
             Softsign => x / (1.0 + x.abs()),
-            Swish => x * sigmoid(x),
-            Tanh => x.tanh(),
-            Symlog => x.abs().ln_1p().copysign(x),
-            Symexp => x.abs().exp_m1().copysign(x),
+            Swish => x * fm::sigmoid(x),
+            Tanh => fm::tanh(x),
+            Symlog => fm::ln_1p(x.abs()).copysign(x),
+            Symexp => fm::exp_m1(x.abs()).copysign(x),
         }
     }
 
@@ -155,7 +215,7 @@ impl Activation {
 
     /// The derivative at `x` when the output `y = forward(x)` is already known, which saves the
     /// transcendental for most activations.
-    #[inline]
+    #[inline(always)]
     pub fn derivative_given_output(self, x: f32, y: f32) -> f32 {
         match self {
             Elu => {
@@ -189,13 +249,13 @@ impl Activation {
             }
             Sigmoid => y * (1.0 - y),
             Softmax => 0.0,
-            Softplus => sigmoid(x),
+            Softplus => fm::sigmoid(x),
             Softsign => {
                 let d = 1.0 + x.abs();
                 1.0 / (d * d)
             }
             Swish => {
-                let s = sigmoid(x);
+                let s = fm::sigmoid(x);
                 s * (1.0 + x * (1.0 - s))
             }
             Tanh => 1.0 - y * y,
@@ -206,21 +266,27 @@ impl Activation {
     }
 
     /// Applies the activation to a unit-major layer `z` (`units × n`), writing `out`.
+    #[inline(always)]
     pub fn forward_layer(self, z: &[f32], out: &mut [f32], units: usize, n: usize) {
-        debug_assert!(z.len() >= units * n && out.len() >= units * n);
-        let (z, out) = (&z[..units * n], &mut out[..units * n]);
+        let len = units * n;
+        let (z, out) = (&z[..len], &mut out[..len]);
         if self == Softmax {
             softmax_forward(z, out, units, n);
-        } else {
-            for (o, &x) in out.iter_mut().zip(z) {
-                *o = self.forward(x);
-            }
+            return;
         }
+        // One loop per activation, with the activation a constant inside it, so that each
+        // loop is branch-free and vectorises.
+        with_constant_activation!(self, A => {
+            for (o, &x) in out.iter_mut().zip(z) {
+                *o = A.forward(x);
+            }
+        });
     }
 
     /// Back-propagates through the activation: given the layer input `z`, its output `out` and
     /// the gradient `d_out` with respect to the output, writes the gradient `d_z` with respect
     /// to the input. All buffers are unit-major `units × n`.
+    #[inline(always)]
     pub fn backward_layer(
         self,
         z: &[f32],
@@ -234,22 +300,13 @@ impl Activation {
         let (z, out, d_out, d_z) = (&z[..len], &out[..len], &d_out[..len], &mut d_z[..len]);
         if self == Softmax {
             softmax_backward(out, d_out, d_z, units, n);
-        } else {
-            for (((dz, &x), &y), &dy) in d_z.iter_mut().zip(z).zip(out).zip(d_out) {
-                *dz = dy * self.derivative_given_output(x, y);
-            }
+            return;
         }
-    }
-}
-
-/// Sigmoid that never forms `e^x` for large positive `x` (so never inf/inf = NaN).
-#[inline]
-fn sigmoid(x: f32) -> f32 {
-    if x >= 0.0 {
-        1.0 / (1.0 + (-x).exp())
-    } else {
-        let e = x.exp();
-        e / (1.0 + e)
+        with_constant_activation!(self, A => {
+            for i in 0..len {
+                d_z[i] = d_out[i] * A.derivative_given_output(z[i], out[i]);
+            }
+        });
     }
 }
 
@@ -263,7 +320,7 @@ fn softmax_forward(z: &[f32], out: &mut [f32], units: usize, n: usize) {
         }
         let mut sum = 0.0f32;
         for j in 0..units {
-            let e = (z[j * n + b] - max).exp();
+            let e = fm::exp(z[j * n + b] - max);
             out[j * n + b] = e;
             sum += e;
         }

@@ -1,6 +1,7 @@
 //! Datasets: rows of `f32` inputs (records) with `f64` targets, and the paper's uniform sampler.
 
 use crate::expr::Expr;
+use crate::model::padded;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -205,25 +206,40 @@ impl Dataset {
         &self.records
     }
 
-    /// Copies the rows `indices` into the feature-major batch `x` (`x[i * n + b]`) and their
-    /// targets into `y`, where `n = indices.len()`.
+    /// Copies the rows `indices` into the feature-major batch `x` (feature `i` of batch row `b`
+    /// at `i * stride + b`, with `stride = `[`padded`]`(indices.len())` and zeros in the padding
+    /// lanes) and their targets into `y`.
     pub fn gather(&self, indices: &[u32], x: &mut [f32], y: &mut [f32]) {
-        let n = indices.len();
+        let (n, stride) = (indices.len(), padded(indices.len()));
+        let x = &mut x[..self.n_features * stride];
         for (b, &r) in indices.iter().enumerate() {
             let row = self.row(r as usize);
             for (i, &v) in row.iter().enumerate() {
-                x[i * n + b] = v;
+                x[i * stride + b] = v;
             }
             y[b] = self.targets[r as usize] as f32;
         }
+        zero_padding(x, n, stride);
     }
 
-    /// Copies the contiguous rows `start..start + n` into the feature-major batch `x`.
+    /// Copies the contiguous rows `start..start + n` into the feature-major batch `x`, laid out
+    /// as in [`Dataset::gather`].
     pub fn gather_range(&self, start: usize, n: usize, x: &mut [f32]) {
+        let stride = padded(n);
+        let x = &mut x[..self.n_features * stride];
         for b in 0..n {
             for (i, &v) in self.row(start + b).iter().enumerate() {
-                x[i * n + b] = v;
+                x[i * stride + b] = v;
             }
+        }
+        zero_padding(x, n, stride);
+    }
+}
+
+fn zero_padding(x: &mut [f32], n: usize, stride: usize) {
+    if n < stride {
+        for feature in x.chunks_exact_mut(stride) {
+            feature[n..].fill(0.0);
         }
     }
 }
@@ -312,15 +328,18 @@ mod tests {
     }
 
     #[test]
-    fn gather_builds_a_feature_major_batch() {
+    fn gather_builds_a_padded_feature_major_batch() {
         let d = Dataset::new(
             2,
             vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
             vec![10.0, 20.0, 30.0],
         );
-        let (mut x, mut y) = ([0.0; 4], [0.0; 2]);
+        let (mut x, mut y) = ([f32::NAN; 16], [0.0; 2]);
         d.gather(&[2, 0], &mut x, &mut y);
-        assert_eq!(x, [5.0, 1.0, 6.0, 2.0]);
+        let mut expected = [0.0; 16];
+        expected[..2].copy_from_slice(&[5.0, 1.0]);
+        expected[8..10].copy_from_slice(&[6.0, 2.0]);
+        assert_eq!(x, expected);
         assert_eq!(y, [30.0, 10.0]);
     }
 }

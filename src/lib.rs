@@ -40,6 +40,7 @@ pub mod data;
 pub mod error;
 pub mod experiment;
 pub mod expr;
+pub mod fastmath;
 pub mod metrics;
 pub mod model;
 pub mod optim;

@@ -49,13 +49,7 @@ pub fn predict<N: Network>(net: &N, params: &[f32], data: &Dataset) -> Vec<f32> 
     while start < data.len() {
         let n = EVAL_BATCH.min(data.len() - start);
         data.gather_range(start, n, &mut x);
-        net.forward(
-            params,
-            &x[..n * data.n_features()],
-            n,
-            &mut ws,
-            &mut out[start..],
-        );
+        net.forward(params, &x, n, &mut ws, &mut out[start..]);
         start += n;
     }
     out

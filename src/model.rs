@@ -4,9 +4,10 @@
 //! optimizer, gradient checks and serialization see a single buffer. Scratch memory lives in a
 //! workspace created once per run: the forward and backward passes allocate nothing.
 //!
-//! Batches are *feature-major*: input feature `i` of sample `b` in a batch of `n` lives at
-//! `i * n + b`. Each feature's batch is contiguous, so the inner loops run over the batch and
-//! vectorise.
+//! Batches are *feature-major* and padded: input feature `i` of sample `b` in a batch of `n`
+//! rows lives at `i * padded(n) + b`, where [`padded`] rounds up to the SIMD width [`LANES`] and
+//! the padding lanes hold zeros. Each feature's batch is contiguous, so the inner loops run over
+//! the batch in blocks of 8 lanes held in registers and vectorise.
 
 use crate::activation::Activation;
 use rand::Rng;
@@ -28,7 +29,8 @@ pub trait Network {
     fn init_params(&self, rng: &mut ChaCha8Rng, params: &mut [f32]);
     /// Allocates scratch for batches of up to `capacity` rows.
     fn workspace(&self, capacity: usize) -> Self::Workspace;
-    /// Predicts the `n` rows of the feature-major batch `x` into `out[..n]`, keeping in `ws`
+    /// Predicts the `n` rows of the feature-major batch `x` (row stride [`padded`]`(n)`,
+    /// padding lanes zero) into `out[..n]`, keeping in `ws`
     /// what [`Network::backward`] needs.
     fn forward(
         &self,
@@ -202,24 +204,19 @@ impl Network for Dense {
     }
 
     fn workspace(&self, capacity: usize) -> DenseWorkspace {
+        let capacity = padded(capacity.max(1));
         let widest = self.layers.iter().map(|l| l.units).max().unwrap_or(1);
+        let per_layer = |_: &LayerShape| vec![0.0; widest * capacity];
         DenseWorkspace {
             capacity,
-            z: self
-                .layers
-                .iter()
-                .map(|l| vec![0.0; l.units * capacity])
-                .collect(),
-            a: self
-                .layers
-                .iter()
-                .map(|l| vec![0.0; l.units * capacity])
-                .collect(),
+            z: self.layers.iter().map(per_layer).collect(),
+            a: self.layers.iter().map(per_layer).collect(),
             d_a: vec![0.0; widest.max(self.n_inputs) * capacity],
             d_z: vec![0.0; widest * capacity],
         }
     }
 
+    #[inline(always)]
     fn forward(
         &self,
         params: &[f32],
@@ -228,19 +225,25 @@ impl Network for Dense {
         ws: &mut DenseWorkspace,
         out: &mut [f32],
     ) {
-        assert!(n <= ws.capacity, "batch of {n} exceeds workspace capacity");
+        let stride = padded(n);
+        assert!(
+            stride <= ws.capacity,
+            "batch of {n} exceeds workspace capacity"
+        );
         for (l, layer) in self.layers.iter().enumerate() {
             let (before, rest) = ws.a.split_at_mut(l);
             let input: &[f32] = if l == 0 { x } else { &before[l - 1] };
             let z = &mut ws.z[l];
-            affine_forward(params, layer, input, n, z);
-            layer
-                .activation
-                .forward_layer(z, &mut rest[0], layer.units, n);
+            let a = &mut rest[0];
+            affine_forward(params, layer, input, stride, z);
+            layer.activation.forward_layer(z, a, layer.units, stride);
+            // Padding lanes carry zeros, so they stay finite and add nothing downstream.
+            zero_padding(a, layer.units, n, stride);
         }
         out[..n].copy_from_slice(&ws.a[self.layers.len() - 1][..n]);
     }
 
+    #[inline(always)]
     fn backward(
         &self,
         params: &[f32],
@@ -250,72 +253,136 @@ impl Network for Dense {
         d_out: &[f32],
         grad: &mut [f32],
     ) {
+        let stride = padded(n);
         ws.d_a[..n].copy_from_slice(&d_out[..n]);
+        ws.d_a[n..stride].fill(0.0);
         for (l, layer) in self.layers.iter().enumerate().rev() {
-            let len = layer.units * n;
+            let len = layer.units * stride;
             layer.activation.backward_layer(
                 &ws.z[l],
                 &ws.a[l],
                 &ws.d_a[..len],
                 &mut ws.d_z[..len],
                 layer.units,
-                n,
+                stride,
             );
+            zero_padding(&mut ws.d_z, layer.units, n, stride);
             let input: &[f32] = if l == 0 { x } else { &ws.a[l - 1] };
-            affine_backward(layer, input, n, &ws.d_z[..len], grad);
+            affine_backward(layer, input, stride, &ws.d_z[..len], grad);
             if l > 0 {
                 // Gradient with respect to this layer's input, which is the previous output.
-                propagate_to_input(params, layer, n, &ws.d_z[..len], &mut ws.d_a);
+                propagate_to_input(params, layer, stride, &ws.d_z[..len], &mut ws.d_a);
             }
         }
     }
 }
 
-/// `z[j] = b[j] + Σᵢ W[j,i] · x[i]`, every row of the batch at once.
-fn affine_forward(params: &[f32], layer: &LayerShape, x: &[f32], n: usize, z: &mut [f32]) {
+/// SIMD width the kernels are written for: 8 `f32` lanes (one AVX register, two SSE registers).
+/// Batches are padded to a multiple of it.
+pub const LANES: usize = 8;
+
+/// The row stride of a feature-major batch of `n` rows: `n` rounded up to [`LANES`].
+#[inline(always)]
+pub fn padded(n: usize) -> usize {
+    n.next_multiple_of(LANES)
+}
+
+type Lanes = [f32; LANES];
+
+#[inline(always)]
+fn lanes(buf: &[f32], at: usize) -> &Lanes {
+    buf[at..at + LANES].try_into().expect("LANES elements")
+}
+
+/// Sums 8 lanes in a fixed tree order, so results never depend on the machine.
+#[inline(always)]
+fn sum_lanes(v: &Lanes) -> f32 {
+    ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]))
+}
+
+/// Sets the padding lanes `n..stride` of each unit to zero (nothing to do for full batches).
+#[inline(always)]
+fn zero_padding(buf: &mut [f32], units: usize, n: usize, stride: usize) {
+    if n < stride {
+        for row in buf[..units * stride].chunks_exact_mut(stride) {
+            row[n..].fill(0.0);
+        }
+    }
+}
+
+/// `z[j] = b[j] + Σᵢ W[j,i] · x[i]` for every row of the batch, 8 rows at a time held in
+/// registers.
+#[inline(always)]
+fn affine_forward(params: &[f32], layer: &LayerShape, x: &[f32], stride: usize, z: &mut [f32]) {
     let weights = &params[layer.weights..layer.biases];
     let biases = &params[layer.biases..layer.biases + layer.units];
-    for (j, z_row) in z[..layer.units * n].chunks_exact_mut(n).enumerate() {
-        z_row.fill(biases[j]);
+    let x = &x[..layer.inputs * stride];
+    for j in 0..layer.units {
         let w_row = &weights[j * layer.inputs..(j + 1) * layer.inputs];
-        for (i, &w) in w_row.iter().enumerate() {
-            let x_row = &x[i * n..(i + 1) * n];
-            for (zb, &xb) in z_row.iter_mut().zip(x_row) {
-                *zb += w * xb;
+        for block in (0..stride).step_by(LANES) {
+            let mut acc: Lanes = [biases[j]; LANES];
+            for (i, &w) in w_row.iter().enumerate() {
+                let xs = lanes(x, i * stride + block);
+                for l in 0..LANES {
+                    acc[l] += w * xs[l];
+                }
             }
+            z[j * stride + block..j * stride + block + LANES].copy_from_slice(&acc);
         }
     }
 }
 
 /// Weight and bias gradients of one layer from its pre-activation gradient `d_z`.
-fn affine_backward(layer: &LayerShape, x: &[f32], n: usize, d_z: &[f32], grad: &mut [f32]) {
-    for (j, dz_row) in d_z.chunks_exact(n).enumerate().take(layer.units) {
-        for i in 0..layer.inputs {
-            let x_row = &x[i * n..(i + 1) * n];
-            grad[layer.weights + j * layer.inputs + i] = dot(dz_row, x_row);
+#[inline(always)]
+fn affine_backward(layer: &LayerShape, x: &[f32], stride: usize, d_z: &[f32], grad: &mut [f32]) {
+    let x = &x[..layer.inputs * stride];
+    for j in 0..layer.units {
+        let dz_row = &d_z[j * stride..(j + 1) * stride];
+        let mut bias: Lanes = [0.0; LANES];
+        for block in (0..stride).step_by(LANES) {
+            let dz = lanes(dz_row, block);
+            for l in 0..LANES {
+                bias[l] += dz[l];
+            }
         }
-        grad[layer.biases + j] = dz_row.iter().sum();
+        grad[layer.biases + j] = sum_lanes(&bias);
+        for i in 0..layer.inputs {
+            let x_row = &x[i * stride..(i + 1) * stride];
+            let mut acc: Lanes = [0.0; LANES];
+            for block in (0..stride).step_by(LANES) {
+                let (dz, xs) = (lanes(dz_row, block), lanes(x_row, block));
+                for l in 0..LANES {
+                    acc[l] += dz[l] * xs[l];
+                }
+            }
+            grad[layer.weights + j * layer.inputs + i] = sum_lanes(&acc);
+        }
     }
 }
 
 /// `d_x[i] = Σⱼ W[j,i] · d_z[j]`: the gradient with respect to the layer's input.
-fn propagate_to_input(params: &[f32], layer: &LayerShape, n: usize, d_z: &[f32], d_x: &mut [f32]) {
+#[inline(always)]
+fn propagate_to_input(
+    params: &[f32],
+    layer: &LayerShape,
+    stride: usize,
+    d_z: &[f32],
+    d_x: &mut [f32],
+) {
     let weights = &params[layer.weights..layer.biases];
-    let d_x = &mut d_x[..layer.inputs * n];
-    d_x.fill(0.0);
-    for (j, dz_row) in d_z.chunks_exact(n).enumerate().take(layer.units) {
-        let w_row = &weights[j * layer.inputs..(j + 1) * layer.inputs];
-        for (dx_row, &w) in d_x.chunks_exact_mut(n).zip(w_row) {
-            for (dx, &dz) in dx_row.iter_mut().zip(dz_row) {
-                *dx += w * dz;
+    for i in 0..layer.inputs {
+        for block in (0..stride).step_by(LANES) {
+            let mut acc: Lanes = [0.0; LANES];
+            for j in 0..layer.units {
+                let w = weights[j * layer.inputs + i];
+                let dz = lanes(d_z, j * stride + block);
+                for l in 0..LANES {
+                    acc[l] += w * dz[l];
+                }
             }
+            d_x[i * stride + block..i * stride + block + LANES].copy_from_slice(&acc);
         }
     }
-}
-
-/// A dot product in a fixed summation order (so results never depend on the machine).
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
 #[cfg(test)]
@@ -374,7 +441,9 @@ mod tests {
         let params = [2.0, -1.0, 0.5, 0.0, 3.0, 4.0, 1.0];
         let mut ws = net.workspace(2);
         let mut out = [0.0; 2];
-        net.forward(&params, &[1.0, -2.0], 2, &mut ws, &mut out);
+        let mut x = [0.0; LANES];
+        x[..2].copy_from_slice(&[1.0, -2.0]);
+        net.forward(&params, &x, 2, &mut ws, &mut out);
         // x=1: h = [2.5, 0] -> 3*2.5 + 1 = 8.5; x=-2: h = [0, 2] -> 4*2 + 1 = 9
         assert_eq!(out, [8.5, 9.0]);
     }
@@ -387,7 +456,13 @@ mod tests {
         use rand::Rng;
         let mut rng = ChaCha8Rng::seed_from_u64(11);
         let (n_in, n) = (3, 7);
-        let x: Vec<f32> = (0..n_in * n).map(|_| rng.random_range(-1.5..1.5)).collect();
+        let stride = padded(n);
+        let mut x = vec![0.0f32; n_in * stride];
+        for row in x.chunks_exact_mut(stride) {
+            for v in &mut row[..n] {
+                *v = rng.random_range(-1.5..1.5);
+            }
+        }
         let y: Vec<f32> = (0..n).map(|_| rng.random_range(-2.0..2.0)).collect();
         let mut failures = Vec::new();
         for first in Activation::ALL {
@@ -407,8 +482,9 @@ mod tests {
                     net.forward(&params, &x, n, &mut ws, &mut vec![0.0; n]);
                     let near_kink = |layer: usize| {
                         let act = net.layers[layer].activation;
-                        ws.z[layer][..net.layers[layer].units * n]
-                            .iter()
+                        ws.z[layer][..net.layers[layer].units * stride]
+                            .chunks_exact(stride)
+                            .flat_map(|row| &row[..n])
                             .any(|&z| match act {
                                 Relu => z.abs() < 0.05,
                                 HardSigmoid => (z.abs() - 2.5).abs() < 0.05,

@@ -2,7 +2,7 @@
 //! divergence detection.
 
 use crate::data::Dataset;
-use crate::model::Network;
+use crate::model::{Network, padded};
 use crate::optim::Adam;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -139,7 +139,7 @@ impl<'n, N: Network> Trainer<'n, N> {
             loss: config.loss,
             batch_size: b,
             workspace: net.workspace(b),
-            x: vec![0.0; b * net.n_inputs()],
+            x: vec![0.0; padded(b) * net.n_inputs()],
             y: vec![0.0; b],
             predictions: vec![0.0; b],
             d_out: vec![0.0; b],
@@ -153,7 +153,7 @@ impl<'n, N: Network> Trainer<'n, N> {
     /// Returns the batch's mean loss before the update.
     pub fn step(&mut self, params: &mut [f32], data: &Dataset, indices: &[u32]) -> f64 {
         let n = indices.len();
-        let x = &mut self.x[..n * data.n_features()];
+        let x = &mut self.x[..padded(n) * data.n_features()];
         data.gather(indices, x, &mut self.y[..n]);
         self.net
             .forward(params, x, n, &mut self.workspace, &mut self.predictions);
