@@ -209,6 +209,7 @@ impl Dataset {
     /// Copies the rows `indices` into the feature-major batch `x` (feature `i` of batch row `b`
     /// at `i * stride + b`, with `stride = `[`padded`]`(indices.len())` and zeros in the padding
     /// lanes) and their targets into `y`.
+    #[inline(always)]
     pub fn gather(&self, indices: &[u32], x: &mut [f32], y: &mut [f32]) {
         let (n, stride) = (indices.len(), padded(indices.len()));
         let x = &mut x[..self.n_features * stride];

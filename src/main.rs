@@ -7,7 +7,7 @@ use logexp::data::Range;
 use logexp::experiment::{Pair, RunSpec};
 use logexp::sweep::{Grid, Progress, Shard, parse_functions, parse_pairs, run_sweep};
 use logexp::train::Loss;
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Mutex;
@@ -43,11 +43,11 @@ struct SweepArgs {
     #[arg(long, default_value = "all")]
     pairs: Vec<String>,
     /// Number of seeds: runs seeds 0..N-1.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 1)]
     seeds: u64,
     /// A fixed data seed for every run [default: each run's seed, so every seed draws new data
     /// and all pairs of one seed see the same rows].
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     data_seed: Option<u64>,
     /// The results file (JSON Lines); runs already in it are skipped.
     #[arg(long)]
@@ -56,7 +56,7 @@ struct SweepArgs {
     #[arg(long)]
     shard: Option<Shard>,
     /// Worker threads [default: one per core]. Results do not depend on it.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     threads: Option<usize>,
     #[command(flatten)]
     protocol: ProtocolArgs,
@@ -66,13 +66,13 @@ struct SweepArgs {
 #[derive(Args, Clone)]
 struct ProtocolArgs {
     /// Passes over the training set.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 100)]
     epochs: usize,
     /// Rows per minibatch (the last partial batch of each epoch is kept).
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 32)]
     batch_size: usize,
     /// Adam learning rate.
-    #[arg(long, default_value_t = 1e-3)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 1e-3)]
     lr: f64,
     /// Hidden layer widths, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "16,12")]
@@ -81,10 +81,10 @@ struct ProtocolArgs {
     #[arg(long, default_value = "mae")]
     loss: Loss,
     /// Training rows.
-    #[arg(long, default_value_t = 10_000)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 10_000)]
     n_train: usize,
     /// Test rows.
-    #[arg(long, default_value_t = 2_000)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 2_000)]
     n_test: usize,
     /// Range LOW,HIGH of every training input (half-open).
     #[arg(long, default_value = "10,100", allow_hyphen_values = true)]
@@ -124,11 +124,11 @@ struct TrainArgs {
     #[arg(long, default_value = "lg")]
     pair: Pair,
     /// Seed of initialisation and shuffling.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 0)]
     seed: u64,
     /// Seed of the data [default: the value of --seed]. All pairs with the same data seed see
     /// identical rows.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     data_seed: Option<u64>,
     #[command(flatten)]
     protocol: ProtocolArgs,
@@ -144,15 +144,12 @@ fn train(args: &TrainArgs) -> Result<(), logexp::Error> {
         ..args.protocol.template(&args.function, args.pair.clone())
     };
     let record = logexp::experiment::run(&spec)?;
-    if args.json {
-        println!(
-            "{}",
-            serde_json::to_string(&record).expect("records always serialise")
-        );
+    let text = if args.json {
+        serde_json::to_string(&record).expect("records always serialise")
     } else {
-        println!("{}", record.summary(10));
-    }
-    Ok(())
+        record.summary(10)
+    };
+    print_stdout(&text)
 }
 
 /// Reports progress on stderr: a bar on a terminal, a plain line every few seconds otherwise.
@@ -227,6 +224,18 @@ fn sweep(args: &SweepArgs) -> Result<(), logexp::Error> {
     let summary = pool.install(|| run_sweep(&specs, &args.out, &report))?;
     eprintln!("{}", summary.describe(&args.out));
     Ok(())
+}
+
+/// Prints a line on stdout. A closed pipe (`logexp ... | head`) is not an error worth a panic:
+/// the reader has what it wanted.
+fn print_stdout(text: &str) -> Result<(), logexp::Error> {
+    let mut out = std::io::stdout().lock();
+    match writeln!(out, "{text}").and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(logexp::Error::io("cannot write", "standard output", e))
+        }
+        _ => Ok(()),
+    }
 }
 
 fn main() -> ExitCode {

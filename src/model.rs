@@ -96,7 +96,7 @@ pub enum ShapeError {
     },
     /// Hidden widths and activations differ in number.
     #[error(
-        "{layers} hidden layers but {activations} activations: give one activation per hidden layer"
+        "--hidden gives {layers} hidden layer(s) but --pair gives {activations} activation(s): give one activation per hidden layer, e.g. --hidden 16,12 --pair relu,linear"
     )]
     ActivationCount {
         /// Number of hidden layers.
@@ -294,10 +294,14 @@ fn lanes(buf: &[f32], at: usize) -> &Lanes {
     buf[at..at + LANES].try_into().expect("LANES elements")
 }
 
-/// Sums 8 lanes in a fixed tree order, so results never depend on the machine.
+/// Sums 8 lanes in a fixed order, so results never depend on the machine: upper half onto
+/// lower half, then again, then the last pair — the order a SIMD horizontal sum takes, which
+/// lets the compiler keep the accumulators in vector registers.
 #[inline(always)]
 fn sum_lanes(v: &Lanes) -> f32 {
-    ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]))
+    let h = [v[0] + v[4], v[1] + v[5], v[2] + v[6], v[3] + v[7]];
+    let g = [h[0] + h[2], h[1] + h[3]];
+    g[0] + g[1]
 }
 
 /// Sets the padding lanes `n..stride` of each unit to zero (nothing to do for full batches).
@@ -310,54 +314,104 @@ fn zero_padding(buf: &mut [f32], units: usize, n: usize, stride: usize) {
     }
 }
 
-/// `z[j] = b[j] + Σᵢ W[j,i] · x[i]` for every row of the batch, 8 rows at a time held in
-/// registers.
+/// Rows processed together by the kernels: 4 blocks of [`LANES`], i.e. a full batch of 32,
+/// held in registers as independent accumulators so that additions do not wait on each other.
+const TILE: usize = 4;
+
+/// Calls `kernel::<TILE>` on each full tile of the batch, then `kernel::<1>` on the remaining
+/// blocks; `kernel` receives the first row of its tile.
+macro_rules! for_each_tile {
+    ($stride:expr, $kernel:ident ( $($arg:expr),* )) => {{
+        let stride = $stride;
+        let mut block = 0;
+        while block + TILE * LANES <= stride {
+            $kernel::<TILE>($($arg,)* block);
+            block += TILE * LANES;
+        }
+        while block < stride {
+            $kernel::<1>($($arg,)* block);
+            block += LANES;
+        }
+    }};
+}
+
+/// `z[j] = b[j] + Σᵢ W[j,i] · x[i]` for every row of the batch.
 #[inline(always)]
 fn affine_forward(params: &[f32], layer: &LayerShape, x: &[f32], stride: usize, z: &mut [f32]) {
+    for_each_tile!(stride, affine_forward_tile(params, layer, x, stride, z));
+}
+
+#[inline(always)]
+fn affine_forward_tile<const T: usize>(
+    params: &[f32],
+    layer: &LayerShape,
+    x: &[f32],
+    stride: usize,
+    z: &mut [f32],
+    block: usize,
+) {
     let weights = &params[layer.weights..layer.biases];
     let biases = &params[layer.biases..layer.biases + layer.units];
-    let x = &x[..layer.inputs * stride];
     for j in 0..layer.units {
         let w_row = &weights[j * layer.inputs..(j + 1) * layer.inputs];
-        for block in (0..stride).step_by(LANES) {
-            let mut acc: Lanes = [biases[j]; LANES];
-            for (i, &w) in w_row.iter().enumerate() {
-                let xs = lanes(x, i * stride + block);
+        let mut acc: [Lanes; T] = [[biases[j]; LANES]; T];
+        for (i, &w) in w_row.iter().enumerate() {
+            for (t, acc) in acc.iter_mut().enumerate() {
+                let xs = lanes(x, i * stride + block + t * LANES);
                 for l in 0..LANES {
                     acc[l] += w * xs[l];
                 }
             }
-            z[j * stride + block..j * stride + block + LANES].copy_from_slice(&acc);
+        }
+        for (t, acc) in acc.iter().enumerate() {
+            let at = j * stride + block + t * LANES;
+            z[at..at + LANES].copy_from_slice(acc);
         }
     }
 }
 
-/// Weight and bias gradients of one layer from its pre-activation gradient `d_z`.
+/// Weight and bias gradients of one layer from its pre-activation gradient `d_z`:
+/// `∂W[j,i] = Σ_b d_z[j,b] · x[i,b]`, `∂b[j] = Σ_b d_z[j,b]`.
 #[inline(always)]
 fn affine_backward(layer: &LayerShape, x: &[f32], stride: usize, d_z: &[f32], grad: &mut [f32]) {
-    let x = &x[..layer.inputs * stride];
     for j in 0..layer.units {
         let dz_row = &d_z[j * stride..(j + 1) * stride];
-        let mut bias: Lanes = [0.0; LANES];
-        for block in (0..stride).step_by(LANES) {
-            let dz = lanes(dz_row, block);
-            for l in 0..LANES {
-                bias[l] += dz[l];
-            }
-        }
-        grad[layer.biases + j] = sum_lanes(&bias);
+        grad[layer.biases + j] = reduce(dz_row, dz_row, |a, _| a);
         for i in 0..layer.inputs {
             let x_row = &x[i * stride..(i + 1) * stride];
-            let mut acc: Lanes = [0.0; LANES];
-            for block in (0..stride).step_by(LANES) {
-                let (dz, xs) = (lanes(dz_row, block), lanes(x_row, block));
-                for l in 0..LANES {
-                    acc[l] += dz[l] * xs[l];
-                }
-            }
-            grad[layer.weights + j * layer.inputs + i] = sum_lanes(&acc);
+            grad[layer.weights + j * layer.inputs + i] = reduce(dz_row, x_row, |a, b| a * b);
         }
     }
+}
+
+/// `Σ_b f(a[b], c[b])` over a padded row in a fixed order: [`TILE`] independent lane
+/// accumulators, combined pairwise, then across lanes.
+#[inline(always)]
+fn reduce(a: &[f32], c: &[f32], f: impl Fn(f32, f32) -> f32) -> f32 {
+    let len = a.len();
+    let mut acc = [[0.0f32; LANES]; TILE];
+    let mut block = 0;
+    while block + TILE * LANES <= len {
+        for (t, acc) in acc.iter_mut().enumerate() {
+            let (xa, xc) = (lanes(a, block + t * LANES), lanes(c, block + t * LANES));
+            for l in 0..LANES {
+                acc[l] += f(xa[l], xc[l]);
+            }
+        }
+        block += TILE * LANES;
+    }
+    while block < len {
+        let (xa, xc) = (lanes(a, block), lanes(c, block));
+        for l in 0..LANES {
+            acc[0][l] += f(xa[l], xc[l]);
+        }
+        block += LANES;
+    }
+    let mut total: Lanes = [0.0; LANES];
+    for l in 0..LANES {
+        total[l] = (acc[0][l] + acc[1][l]) + (acc[2][l] + acc[3][l]);
+    }
+    sum_lanes(&total)
 }
 
 /// `d_x[i] = Σⱼ W[j,i] · d_z[j]`: the gradient with respect to the layer's input.
@@ -369,18 +423,33 @@ fn propagate_to_input(
     d_z: &[f32],
     d_x: &mut [f32],
 ) {
+    for_each_tile!(stride, propagate_tile(params, layer, stride, d_z, d_x));
+}
+
+#[inline(always)]
+fn propagate_tile<const T: usize>(
+    params: &[f32],
+    layer: &LayerShape,
+    stride: usize,
+    d_z: &[f32],
+    d_x: &mut [f32],
+    block: usize,
+) {
     let weights = &params[layer.weights..layer.biases];
     for i in 0..layer.inputs {
-        for block in (0..stride).step_by(LANES) {
-            let mut acc: Lanes = [0.0; LANES];
-            for j in 0..layer.units {
-                let w = weights[j * layer.inputs + i];
-                let dz = lanes(d_z, j * stride + block);
+        let mut acc: [Lanes; T] = [[0.0; LANES]; T];
+        for j in 0..layer.units {
+            let w = weights[j * layer.inputs + i];
+            for (t, acc) in acc.iter_mut().enumerate() {
+                let dz = lanes(d_z, j * stride + block + t * LANES);
                 for l in 0..LANES {
                     acc[l] += w * dz[l];
                 }
             }
-            d_x[i * stride + block..i * stride + block + LANES].copy_from_slice(&acc);
+        }
+        for (t, acc) in acc.iter().enumerate() {
+            let at = i * stride + block + t * LANES;
+            d_x[at..at + LANES].copy_from_slice(acc);
         }
     }
 }

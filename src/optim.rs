@@ -51,6 +51,7 @@ impl Adam {
     }
 
     /// One update of `params` against `grad`.
+    #[inline(always)]
     pub fn step(&mut self, params: &mut [f32], grad: &[f32]) {
         assert_eq!(params.len(), self.m.len(), "parameter count");
         assert_eq!(grad.len(), self.m.len(), "gradient length");

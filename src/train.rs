@@ -42,6 +42,7 @@ impl std::fmt::Display for Loss {
 
 impl Loss {
     /// The mean loss over a batch (in `f64`) and its gradient with respect to each prediction.
+    #[inline(always)]
     pub fn value_and_gradient(
         self,
         predictions: &[f32],
@@ -151,6 +152,7 @@ impl<'n, N: Network> Trainer<'n, N> {
 
     /// One minibatch step on the rows `indices` of `data`: forward, loss, backward, Adam.
     /// Returns the batch's mean loss before the update.
+    #[inline(always)]
     pub fn step(&mut self, params: &mut [f32], data: &Dataset, indices: &[u32]) -> f64 {
         let n = indices.len();
         let x = &mut self.x[..padded(n) * data.n_features()];
@@ -176,12 +178,37 @@ impl<'n, N: Network> Trainer<'n, N> {
 
     /// One epoch: reshuffle, then every minibatch. Returns the sample-weighted mean batch loss,
     /// or `None` as soon as a batch loss is not finite.
-    pub fn epoch(
+    ///
+    /// On x86-64 CPUs with AVX2 the whole epoch runs in code compiled for AVX2 (chosen at run
+    /// time, so the binary still runs on any x86-64). The kernels use no fused multiply-add,
+    /// so both paths give the same bits.
+    pub fn epoch(&mut self, params: &mut [f32], data: &Dataset, rng: &mut ChaCha8Rng) -> Option<f64> {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2, checked just above.
+            return unsafe { self.epoch_avx2(params, data, rng) };
+        }
+        self.epoch_portable(params, data, rng)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn epoch_avx2(&mut self, params: &mut [f32], data: &Dataset, rng: &mut ChaCha8Rng) -> Option<f64> {
+        self.epoch_body(params, data, rng)
+    }
+
+    /// The epoch compiled for the baseline instruction set only.
+    pub fn epoch_portable(
         &mut self,
         params: &mut [f32],
         data: &Dataset,
         rng: &mut ChaCha8Rng,
     ) -> Option<f64> {
+        self.epoch_body(params, data, rng)
+    }
+
+    #[inline(always)]
+    fn epoch_body(&mut self, params: &mut [f32], data: &Dataset, rng: &mut ChaCha8Rng) -> Option<f64> {
         shuffle(&mut self.order, rng);
         // Taking the order out lets `step` borrow `self` mutably; it is put back below.
         let order = std::mem::take(&mut self.order);

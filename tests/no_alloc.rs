@@ -1,0 +1,91 @@
+//! The training step and epoch allocate nothing: every buffer is created once per run.
+//!
+//! A counting global allocator wraps the system allocator; the test fails if any allocation
+//! happens inside the measured region.
+
+use logexp::activation::Activation;
+use logexp::data::{Dataset, Range};
+use logexp::expr::Expr;
+use logexp::model::{Dense, Network};
+use logexp::train::{Loss, TrainConfig, Trainer};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+struct Counting;
+
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: defers to the system allocator; only counts calls.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn allocations_during(f: impl FnOnce()) -> usize {
+    let before = ALLOCATIONS.load(Ordering::SeqCst);
+    f();
+    ALLOCATIONS.load(Ordering::SeqCst) - before
+}
+
+#[test]
+fn training_steps_and_epochs_allocate_nothing() {
+    let f = Expr::parse("x1*x2*x3*x4/1000").unwrap();
+    // 1000 rows: 31 full batches and a partial one, so the padded path is exercised too.
+    let data = Dataset::sample(&f, 1000, Range::PAPER_TRAIN, 0, 0).unwrap();
+    for pair in [
+        [Activation::Symlog, Activation::Symexp],
+        [Activation::Softmax, Activation::Tanh],
+        [Activation::Relu, Activation::Linear],
+    ] {
+        for loss in [Loss::Mae, Loss::Mse] {
+            let net = Dense::new(4, &[16, 12], &pair).unwrap();
+            let mut rng = ChaCha8Rng::seed_from_u64(0);
+            let mut params = vec![0.0; net.n_params()];
+            net.init_params(&mut rng, &mut params);
+            let config = TrainConfig {
+                loss,
+                ..TrainConfig::default()
+            };
+            let mut trainer = Trainer::new(&net, &config, data.len());
+            let batch: Vec<u32> = (0..32).collect();
+            let partial: Vec<u32> = (100..113).collect();
+            // Warm up (first use of run-time CPU feature detection may initialise state).
+            trainer.epoch(&mut params, &data, &mut rng);
+
+            let n = allocations_during(|| {
+                for _ in 0..50 {
+                    trainer.step(&mut params, &data, &batch);
+                    trainer.step(&mut params, &data, &partial);
+                }
+                for _ in 0..3 {
+                    trainer.epoch(&mut params, &data, &mut rng);
+                }
+            });
+            assert_eq!(n, 0, "{pair:?} {loss}: {n} allocations in the training loop");
+        }
+    }
+}
+
+/// The counter works: without this, a broken counter would make the test above vacuous.
+#[test]
+fn the_counter_sees_allocations() {
+    let n = allocations_during(|| {
+        let v: Vec<u64> = Vec::with_capacity(10);
+        std::hint::black_box(v);
+    });
+    assert!(n >= 1);
+}
