@@ -182,7 +182,12 @@ impl<'n, N: Network> Trainer<'n, N> {
     /// On x86-64 CPUs with AVX2 the whole epoch runs in code compiled for AVX2 (chosen at run
     /// time, so the binary still runs on any x86-64). The kernels use no fused multiply-add,
     /// so both paths give the same bits.
-    pub fn epoch(&mut self, params: &mut [f32], data: &Dataset, rng: &mut ChaCha8Rng) -> Option<f64> {
+    pub fn epoch(
+        &mut self,
+        params: &mut [f32],
+        data: &Dataset,
+        rng: &mut ChaCha8Rng,
+    ) -> Option<f64> {
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU supports AVX2, checked just above.
@@ -193,7 +198,12 @@ impl<'n, N: Network> Trainer<'n, N> {
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
-    fn epoch_avx2(&mut self, params: &mut [f32], data: &Dataset, rng: &mut ChaCha8Rng) -> Option<f64> {
+    fn epoch_avx2(
+        &mut self,
+        params: &mut [f32],
+        data: &Dataset,
+        rng: &mut ChaCha8Rng,
+    ) -> Option<f64> {
         self.epoch_body(params, data, rng)
     }
 
@@ -208,7 +218,12 @@ impl<'n, N: Network> Trainer<'n, N> {
     }
 
     #[inline(always)]
-    fn epoch_body(&mut self, params: &mut [f32], data: &Dataset, rng: &mut ChaCha8Rng) -> Option<f64> {
+    fn epoch_body(
+        &mut self,
+        params: &mut [f32],
+        data: &Dataset,
+        rng: &mut ChaCha8Rng,
+    ) -> Option<f64> {
         shuffle(&mut self.order, rng);
         // Taking the order out lets `step` borrow `self` mutably; it is put back below.
         let order = std::mem::take(&mut self.order);
@@ -305,6 +320,40 @@ mod tests {
         let mut b: Vec<u32> = (0..100).collect();
         shuffle(&mut b, &mut ChaCha8Rng::seed_from_u64(2));
         assert_ne!(a, b);
+    }
+
+    /// The AVX2 path (where the CPU has it) and the baseline path give the same bits.
+    #[test]
+    fn every_instruction_set_gives_the_same_bits() {
+        use crate::activation::Activation::*;
+        use crate::data::Range;
+        use crate::expr::Expr;
+        use crate::model::{Dense, Network};
+        let f = Expr::parse("x1*x2*x3/100").unwrap();
+        let data = Dataset::sample(&f, 500, Range::PAPER_TRAIN, 0, 0).unwrap();
+        for pair in [
+            [Symlog, Symexp],
+            [Softmax, Tanh],
+            [Softplus, Swish],
+            [Elu, Selu],
+        ] {
+            let net = Dense::new(3, &[16, 12], &pair).unwrap();
+            let mut start = vec![0.0; net.n_params()];
+            net.init_params(&mut ChaCha8Rng::seed_from_u64(3), &mut start);
+            let config = TrainConfig::default();
+            let (mut a, mut b) = (start.clone(), start);
+            let (mut rng_a, mut rng_b) =
+                (ChaCha8Rng::seed_from_u64(4), ChaCha8Rng::seed_from_u64(4));
+            let mut dispatched = Trainer::new(&net, &config, data.len());
+            let mut portable = Trainer::new(&net, &config, data.len());
+            for _ in 0..3 {
+                let la = dispatched.epoch(&mut a, &data, &mut rng_a);
+                let lb = portable.epoch_portable(&mut b, &data, &mut rng_b);
+                assert_eq!(la.map(f64::to_bits), lb.map(f64::to_bits), "{pair:?}");
+            }
+            let bits = |p: &[f32]| p.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&a), bits(&b), "{pair:?}");
+        }
     }
 
     #[test]
