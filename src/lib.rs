@@ -44,7 +44,10 @@ pub mod fastmath;
 pub mod metrics;
 pub mod model;
 pub mod optim;
+pub mod plot;
 pub mod protocol;
+pub mod report;
+pub mod reproduce;
 pub mod sweep;
 pub mod train;
 

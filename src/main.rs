@@ -5,7 +5,11 @@ use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use logexp::data::Range;
 use logexp::experiment::{Pair, RunSpec};
-use logexp::sweep::{Grid, Progress, Shard, parse_functions, parse_pairs, run_sweep};
+use logexp::report::write_report;
+use logexp::reproduce::ReproduceOptions;
+use logexp::sweep::{
+    Grid, Progress, Shard, parse_functions, parse_pairs, read_all_results, run_sweep,
+};
 use logexp::train::Loss;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -30,6 +34,43 @@ enum Command {
     /// Run a grid of functions × pairs × seeds in parallel, appending one JSON line per run;
     /// rerunning the same command resumes.
     Sweep(SweepArgs),
+    /// Build the report (Table I beside the paper, rankings, figures, report.md) from results
+    /// files; trains nothing.
+    Report(ReportArgs),
+    /// The paper's whole experiment: every activation pair on the paper's functions and the
+    /// normaliser study, several seeds, then the report. Resumable.
+    Reproduce(ReproduceArgs),
+}
+
+#[derive(Args)]
+struct ReportArgs {
+    /// Results files (JSON Lines from `sweep` or `reproduce`); runs present in several files
+    /// count once.
+    #[arg(required = true)]
+    results: Vec<PathBuf>,
+    /// Directory for report.md, CSVs and figures.
+    #[arg(long, default_value = "report")]
+    out: PathBuf,
+}
+
+#[derive(Args)]
+struct ReproduceArgs {
+    /// Directory for results.jsonl and the report [default: reproduce, or reproduce-quick with
+    /// --quick].
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Seeds per (function, pair) [default: 3, or 1 with --quick].
+    #[arg(long, allow_negative_numbers = true)]
+    seeds: Option<u64>,
+    /// Epochs per run [default: 100, or 20 with --quick].
+    #[arg(long, allow_negative_numbers = true)]
+    epochs: Option<usize>,
+    /// A first look in well under a minute: one seed, 20 epochs, the seven Table I functions.
+    #[arg(long)]
+    quick: bool,
+    /// Worker threads [default: one per core]. Results do not depend on it.
+    #[arg(long, allow_negative_numbers = true)]
+    threads: Option<usize>,
 }
 
 #[derive(Args)]
@@ -238,11 +279,53 @@ fn print_stdout(text: &str) -> Result<(), logexp::Error> {
     }
 }
 
+fn report(args: &ReportArgs) -> Result<(), logexp::Error> {
+    let records = read_all_results(&args.results)?;
+    let summary = write_report(&records, &args.out)?;
+    eprintln!(
+        "report of {} runs written to {}",
+        records.len(),
+        summary.report_md.display()
+    );
+    Ok(())
+}
+
+fn reproduce(args: &ReproduceArgs) -> Result<(), logexp::Error> {
+    let mut options = if args.quick {
+        ReproduceOptions::quick()
+    } else {
+        ReproduceOptions::default()
+    };
+    if let Some(seeds) = args.seeds {
+        options.seeds = seeds;
+    }
+    if let Some(epochs) = args.epochs {
+        options.epochs = epochs;
+    }
+    let out = args.out.clone().unwrap_or_else(|| {
+        PathBuf::from(if args.quick {
+            "reproduce-quick"
+        } else {
+            "reproduce"
+        })
+    });
+    let pool = thread_pool(args.threads)?;
+    let progress = progress_reporter("reproduce");
+    let summary = pool.install(|| logexp::reproduce::reproduce(&options, &out, &progress))?;
+    eprintln!("{}", summary.sweep.describe(&summary.results));
+    print_stdout(&format!(
+        "report written to {}",
+        summary.report.report_md.display()
+    ))
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Train(args) => train(args),
         Command::Sweep(args) => sweep(args),
+        Command::Report(args) => report(args),
+        Command::Reproduce(args) => reproduce(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

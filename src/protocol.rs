@@ -45,10 +45,12 @@ impl NormalisedProduct {
 pub fn normaliser_study() -> Vec<NormalisedProduct> {
     (2..=4)
         .flat_map(|n_factors| {
-            NORMALISERS.iter().map(move |&normaliser| NormalisedProduct {
-                n_factors,
-                normaliser,
-            })
+            NORMALISERS
+                .iter()
+                .map(move |&normaliser| NormalisedProduct {
+                    n_factors,
+                    normaliser,
+                })
         })
         .collect()
 }
@@ -73,7 +75,10 @@ mod tests {
     fn the_study_shares_the_paper_rows_and_adds_six() {
         let study: Vec<String> = normaliser_study().iter().map(|f| f.expression()).collect();
         assert_eq!(study.len(), 12);
-        let shared = study.iter().filter(|e| PAPER_FUNCTIONS.contains(&e.as_str())).count();
+        let shared = study
+            .iter()
+            .filter(|e| PAPER_FUNCTIONS.contains(&e.as_str()))
+            .count();
         assert_eq!(shared, 6);
         assert_eq!(reproduce_functions().len(), 13);
         assert!(study.contains(&"x1*x2*x3/1000".to_string()));

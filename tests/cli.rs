@@ -406,7 +406,10 @@ fn a_target_that_is_not_finite_on_the_data_is_refused() {
 
 #[test]
 fn one_activation_for_two_hidden_layers_is_refused() {
-    train_refused(&["--pair", "relu"], &["--pair", "1 activation", "2 hidden layer"]);
+    train_refused(
+        &["--pair", "relu"],
+        &["--pair", "1 activation", "2 hidden layer"],
+    );
 }
 
 #[test]

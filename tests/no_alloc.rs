@@ -75,7 +75,10 @@ fn training_steps_and_epochs_allocate_nothing() {
                     trainer.epoch(&mut params, &data, &mut rng);
                 }
             });
-            assert_eq!(n, 0, "{pair:?} {loss}: {n} allocations in the training loop");
+            assert_eq!(
+                n, 0,
+                "{pair:?} {loss}: {n} allocations in the training loop"
+            );
         }
     }
 }
