@@ -384,34 +384,21 @@ fn affine_backward(layer: &LayerShape, x: &[f32], stride: usize, d_z: &[f32], gr
     }
 }
 
-/// `Σ_b f(a[b], c[b])` over a padded row in a fixed order: [`TILE`] independent lane
-/// accumulators, combined pairwise, then across lanes.
+/// `Σ_b f(a[b], c[b])` over a padded row in a fixed order: one accumulator per lane, then
+/// [`sum_lanes`].
 #[inline(always)]
 fn reduce(a: &[f32], c: &[f32], f: impl Fn(f32, f32) -> f32) -> f32 {
-    let len = a.len();
-    let mut acc = [[0.0f32; LANES]; TILE];
-    let mut block = 0;
-    while block + TILE * LANES <= len {
-        for (t, acc) in acc.iter_mut().enumerate() {
-            let (xa, xc) = (lanes(a, block + t * LANES), lanes(c, block + t * LANES));
-            for l in 0..LANES {
-                acc[l] += f(xa[l], xc[l]);
-            }
-        }
-        block += TILE * LANES;
-    }
-    while block < len {
+    let mut acc: Lanes = [0.0; LANES];
+    for block in (0..a.len()).step_by(LANES) {
         let (xa, xc) = (lanes(a, block), lanes(c, block));
         for l in 0..LANES {
-            acc[0][l] += f(xa[l], xc[l]);
+            acc[l] += f(xa[l], xc[l]);
         }
-        block += LANES;
     }
-    let mut total: Lanes = [0.0; LANES];
-    for l in 0..LANES {
-        total[l] = (acc[0][l] + acc[1][l]) + (acc[2][l] + acc[3][l]);
-    }
-    sum_lanes(&total)
+    // Passing the accumulator through `black_box` makes the compiler keep it as one vector
+    // register in the loop; without it, it splits the lanes into 2-wide pieces to fuse them
+    // with the horizontal sum, which is several times slower.
+    sum_lanes(&std::hint::black_box(acc))
 }
 
 /// `d_x[i] = Σⱼ W[j,i] · d_z[j]`: the gradient with respect to the layer's input.
