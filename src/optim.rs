@@ -24,6 +24,10 @@ pub struct Adam {
     m: Vec<f32>,
     v: Vec<f32>,
     iterations: u64,
+    /// β1ᵗ and β2ᵗ, kept as running products (a `powf` per step cost more than the update of
+    /// a small network's parameters).
+    beta_1_power: f64,
+    beta_2_power: f64,
 }
 
 impl Adam {
@@ -42,6 +46,8 @@ impl Adam {
             m: vec![0.0; n_params],
             v: vec![0.0; n_params],
             iterations: 0,
+            beta_1_power: 1.0,
+            beta_2_power: 1.0,
         }
     }
 
@@ -56,10 +62,11 @@ impl Adam {
         assert_eq!(params.len(), self.m.len(), "parameter count");
         assert_eq!(grad.len(), self.m.len(), "gradient length");
         self.iterations += 1;
-        let t = self.iterations as f64;
+        self.beta_1_power *= self.beta_1;
+        self.beta_2_power *= self.beta_2;
         // Bias corrections in f64: β^t underflows gracefully and costs nothing per parameter.
-        let alpha = (self.learning_rate * (1.0 - self.beta_2.powf(t)).sqrt()
-            / (1.0 - self.beta_1.powf(t))) as f32;
+        let alpha = (self.learning_rate * (1.0 - self.beta_2_power).sqrt()
+            / (1.0 - self.beta_1_power)) as f32;
         let (one_minus_b1, one_minus_b2) = ((1.0 - self.beta_1) as f32, (1.0 - self.beta_2) as f32);
         let eps = self.epsilon;
         for (((p, &g), m), v) in params
