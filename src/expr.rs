@@ -618,6 +618,12 @@ fn chain(first: Node, rest: Vec<(BinOp, Node)>) -> Node {
     }
 }
 
+/// The canonical spelling of an expression: its text without whitespace, so that `x1 * x2`
+/// and `x1*x2` name the same runs in records and sweeps.
+pub fn canonical(source: &str) -> String {
+    source.split_whitespace().collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

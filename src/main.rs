@@ -182,7 +182,9 @@ fn train(args: &TrainArgs) -> Result<(), logexp::Error> {
     let spec = RunSpec {
         seed: args.seed,
         data_seed: args.data_seed.unwrap_or(args.seed),
-        ..args.protocol.template(&args.function, args.pair.clone())
+        ..args
+            .protocol
+            .template(&logexp::expr::canonical(&args.function), args.pair.clone())
     };
     let record = logexp::experiment::run(&spec)?;
     let text = if args.json {

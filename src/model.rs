@@ -96,7 +96,7 @@ pub enum ShapeError {
     },
     /// Hidden widths and activations differ in number.
     #[error(
-        "--hidden gives {layers} hidden layer(s) but --pair gives {activations} activation(s): give one activation per hidden layer, e.g. --hidden 16,12 --pair relu,linear"
+        "the network has {layers} hidden layer(s) (--hidden) but the pair names {activations} activation(s): give one activation per hidden layer, e.g. --hidden 16,12 with relu,linear"
     )]
     ActivationCount {
         /// Number of hidden layers.

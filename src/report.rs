@@ -38,7 +38,8 @@
 //! renamed, so a failed report leaves complete files only. Files of an earlier report in the
 //! same directory that this one does not rewrite are left as they are.
 //!
-//! Given no records at all, the report is a `report.md` that says so, and nothing else.
+//! Given no records at all, the report is a `report.md` that says so (and empty `figures/` and
+//! `rankings/` directories).
 
 use crate::activation::Activation;
 use crate::error::Error;

@@ -134,9 +134,12 @@ pub fn parse_functions(list: &str) -> Result<Vec<String>, Error> {
             ),
         });
     }
-    let functions: Vec<String> = list.split(',').map(|f| f.trim().to_string()).collect();
-    for f in &functions {
-        Expr::parse(f)?;
+    let mut functions: Vec<String> = Vec::new();
+    for f in list.split(',').map(crate::expr::canonical) {
+        Expr::parse(&f)?;
+        if !functions.contains(&f) {
+            functions.push(f);
+        }
     }
     Ok(functions)
 }
@@ -567,6 +570,11 @@ mod tests {
         let err = parse_functions("x1*x2;x1+x2").unwrap_err().to_string();
         assert!(err.contains("separate functions with ','"), "{err}");
         assert!(parse_functions("x1*").is_err());
+        // Spellings differing only in spaces, and repeats, are one function.
+        assert_eq!(
+            parse_functions("x1*x2, x1 * x2,x1*x2").unwrap(),
+            vec!["x1*x2".to_string()]
+        );
         assert_eq!(parse_pairs(&["all".into()]).unwrap().len(), 122);
         assert_eq!(
             parse_pairs(&["keras".into(), "lg".into()]).unwrap().len(),

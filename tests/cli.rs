@@ -408,7 +408,7 @@ fn a_target_that_is_not_finite_on_the_data_is_refused() {
 fn one_activation_for_two_hidden_layers_is_refused() {
     train_refused(
         &["--pair", "relu"],
-        &["--pair", "1 activation", "2 hidden layer"],
+        &["pair", "1 activation", "2 hidden layer"],
     );
 }
 
