@@ -311,37 +311,75 @@ impl Activation {
 }
 
 /// Softmax across units for each sample, shifted by the per-sample maximum so that no
-/// exponential overflows.
+/// exponential overflows. Works on blocks of 8 samples so every step is a vector operation
+/// over the batch.
+#[inline(always)]
 fn softmax_forward(z: &[f32], out: &mut [f32], units: usize, n: usize) {
-    for b in 0..n {
-        let mut max = f32::NEG_INFINITY;
+    for_each_block(n, |start, width| {
+        let mut max = [f32::NEG_INFINITY; BLOCK];
         for j in 0..units {
-            max = max.max(z[j * n + b]);
+            let row = &z[j * n + start..j * n + start + width];
+            for (m, &v) in max.iter_mut().zip(row) {
+                *m = m.max(v);
+            }
         }
-        let mut sum = 0.0f32;
+        let mut sum = [0.0f32; BLOCK];
         for j in 0..units {
-            let e = fm::exp(z[j * n + b] - max);
-            out[j * n + b] = e;
-            sum += e;
+            let at = j * n + start;
+            let (row, dst) = (&z[at..at + width], &mut out[at..at + width]);
+            for b in 0..width {
+                let e = fm::exp(row[b] - max[b]);
+                dst[b] = e;
+                sum[b] += e;
+            }
         }
-        let inv = 1.0 / sum;
+        let mut inv = [0.0f32; BLOCK];
+        for (i, s) in inv.iter_mut().zip(&sum) {
+            *i = 1.0 / s;
+        }
         for j in 0..units {
-            out[j * n + b] *= inv;
+            let at = j * n + start;
+            for (o, i) in out[at..at + width].iter_mut().zip(&inv) {
+                *o *= i;
+            }
         }
-    }
+    });
 }
 
-/// Softmax Jacobian-vector product: `dz_j = s_j (dy_j − Σ_k dy_k s_k)`.
+/// Softmax Jacobian-vector product: `dz_j = s_j (dy_j − Σ_k dy_k s_k)`, in blocks of samples.
+#[inline(always)]
 fn softmax_backward(out: &[f32], d_out: &[f32], d_z: &mut [f32], units: usize, n: usize) {
-    for b in 0..n {
-        let mut dot = 0.0f32;
+    for_each_block(n, |start, width| {
+        let mut dot = [0.0f32; BLOCK];
         for j in 0..units {
-            dot += d_out[j * n + b] * out[j * n + b];
+            let at = j * n + start;
+            let (s, dy) = (&out[at..at + width], &d_out[at..at + width]);
+            for b in 0..width {
+                dot[b] += dy[b] * s[b];
+            }
         }
         for j in 0..units {
-            let s = out[j * n + b];
-            d_z[j * n + b] = s * (d_out[j * n + b] - dot);
+            let at = j * n + start;
+            let (s, dy) = (&out[at..at + width], &d_out[at..at + width]);
+            let dz = &mut d_z[at..at + width];
+            for b in 0..width {
+                dz[b] = s[b] * (dy[b] - dot[b]);
+            }
         }
+    });
+}
+
+/// Samples per softmax block: a full training batch, kept in registers.
+const BLOCK: usize = 32;
+
+/// Calls `f(start, width)` on consecutive blocks of at most [`BLOCK`] samples covering `0..n`.
+#[inline(always)]
+fn for_each_block(n: usize, mut f: impl FnMut(usize, usize)) {
+    let mut start = 0;
+    while start < n {
+        let width = BLOCK.min(n - start);
+        f(start, width);
+        start += width;
     }
 }
 
