@@ -395,10 +395,111 @@ fn affine_backward(layer: &LayerShape, x: &[f32], stride: usize, d_z: &[f32], gr
     for j in 0..layer.units {
         let dz_row = &d_z[j * stride..(j + 1) * stride];
         grad[layer.biases + j] = reduce(dz_row, dz_row, |a, _| a);
-        for i in 0..layer.inputs {
-            let x_row = &x[i * stride..(i + 1) * stride];
-            grad[layer.weights + j * layer.inputs + i] = reduce(dz_row, x_row, |a, b| a * b);
+        let grad_row = &mut grad[layer.weights + j * layer.inputs..][..layer.inputs];
+        // Four inputs at a time share the loads of `dz_row` and one horizontal reduction.
+        let mut i = 0;
+        while i + 4 <= layer.inputs {
+            let row = |k: usize| &x[(i + k) * stride..(i + k + 1) * stride];
+            let xs = [row(0), row(1), row(2), row(3)];
+            grad_row[i..i + 4].copy_from_slice(&dot4(dz_row, xs));
+            i += 4;
         }
+        for (i, g) in grad_row.iter_mut().enumerate().skip(i) {
+            *g = reduce(dz_row, &x[i * stride..(i + 1) * stride], |a, b| a * b);
+        }
+    }
+}
+
+/// [`dot4`] with 8-lane AVX registers: lane `l` of each accumulator sums exactly what lanes
+/// `l` of the two SSE halves sum, so the results are the same bits.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+fn dot4_avx2(a: &[f32], xs: [&[f32]; 4]) -> [f32; 4] {
+    use std::arch::x86_64::*;
+    let len = a.len();
+    // SAFETY: the caller checked that every slice holds a multiple of 8 floats; each load reads
+    // 8 floats inside them.
+    unsafe {
+        let mut acc = [_mm256_setzero_ps(); 4];
+        let mut block = 0;
+        while block < len {
+            let va = _mm256_loadu_ps(a.as_ptr().add(block));
+            for k in 0..4 {
+                let vx = _mm256_loadu_ps(xs[k].as_ptr().add(block));
+                acc[k] = _mm256_add_ps(acc[k], _mm256_mul_ps(va, vx));
+            }
+            block += LANES;
+        }
+        let h = acc.map(|v| _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v)));
+        let t01_lo = _mm_unpacklo_ps(h[0], h[1]);
+        let t23_lo = _mm_unpacklo_ps(h[2], h[3]);
+        let t01_hi = _mm_unpackhi_ps(h[0], h[1]);
+        let t23_hi = _mm_unpackhi_ps(h[2], h[3]);
+        let t0 = _mm_movelh_ps(t01_lo, t23_lo);
+        let t1 = _mm_movehl_ps(t23_lo, t01_lo);
+        let t2 = _mm_movelh_ps(t01_hi, t23_hi);
+        let t3 = _mm_movehl_ps(t23_hi, t01_hi);
+        let sum = _mm_add_ps(_mm_add_ps(t0, t2), _mm_add_ps(t1, t3));
+        let mut out = [0.0f32; 4];
+        _mm_storeu_ps(out.as_mut_ptr(), sum);
+        out
+    }
+}
+
+/// Four dot products of `a` with `xs[k]`, each summed in the same order as [`reduce`] (so
+/// either path gives the same bits).
+#[cfg(not(target_arch = "x86_64"))]
+#[inline(always)]
+fn dot4(a: &[f32], xs: [&[f32]; 4]) -> [f32; 4] {
+    xs.map(|x| reduce(a, x, |p, q| p * q))
+}
+
+/// Four dot products of `a` with `xs[k]` with SSE (part of every x86-64): one pass over `a`,
+/// then a 4×4 transpose so the four horizontal sums are done together, in the order of
+/// [`sum_lanes`].
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn dot4(a: &[f32], xs: [&[f32]; 4]) -> [f32; 4] {
+    use std::arch::x86_64::*;
+    let len = a.len();
+    assert!(len % LANES == 0 && xs.iter().all(|x| x.len() == len));
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2, checked just above.
+        return unsafe { dot4_avx2(a, xs) };
+    }
+    // SAFETY: SSE is part of the x86-64 baseline; every load reads 4 floats inside a slice
+    // whose length is a multiple of 8 (asserted above).
+    unsafe {
+        let mut lo = [_mm_setzero_ps(); 4];
+        let mut hi = [_mm_setzero_ps(); 4];
+        let mut block = 0;
+        while block < len {
+            let a_lo = _mm_loadu_ps(a.as_ptr().add(block));
+            let a_hi = _mm_loadu_ps(a.as_ptr().add(block + 4));
+            for k in 0..4 {
+                let x = xs[k].as_ptr().add(block);
+                lo[k] = _mm_add_ps(lo[k], _mm_mul_ps(a_lo, _mm_loadu_ps(x)));
+                hi[k] = _mm_add_ps(hi[k], _mm_mul_ps(a_hi, _mm_loadu_ps(x.add(4))));
+            }
+            block += LANES;
+        }
+        // h[k] = (v[0]+v[4], v[1]+v[5], v[2]+v[6], v[3]+v[7]) of accumulator k.
+        let h = [0, 1, 2, 3].map(|k| _mm_add_ps(lo[k], hi[k]));
+        // Transpose: t[l] holds lane l of h[0..4].
+        let t01_lo = _mm_unpacklo_ps(h[0], h[1]); // h0[0] h1[0] h0[1] h1[1]
+        let t23_lo = _mm_unpacklo_ps(h[2], h[3]);
+        let t01_hi = _mm_unpackhi_ps(h[0], h[1]); // h0[2] h1[2] h0[3] h1[3]
+        let t23_hi = _mm_unpackhi_ps(h[2], h[3]);
+        let t0 = _mm_movelh_ps(t01_lo, t23_lo);
+        let t1 = _mm_movehl_ps(t23_lo, t01_lo);
+        let t2 = _mm_movelh_ps(t01_hi, t23_hi);
+        let t3 = _mm_movehl_ps(t23_hi, t01_hi);
+        // (h[0] + h[2]) + (h[1] + h[3]) for each accumulator, as `sum_lanes`.
+        let sum = _mm_add_ps(_mm_add_ps(t0, t2), _mm_add_ps(t1, t3));
+        let mut out = [0.0f32; 4];
+        _mm_storeu_ps(out.as_mut_ptr(), sum);
+        out
     }
 }
 
@@ -407,8 +508,7 @@ fn affine_backward(layer: &LayerShape, x: &[f32], stride: usize, d_z: &[f32], gr
 #[inline(always)]
 fn reduce(a: &[f32], c: &[f32], f: impl Fn(f32, f32) -> f32) -> f32 {
     let mut acc: Lanes = [0.0; LANES];
-    for block in (0..a.len()).step_by(LANES) {
-        let (xa, xc) = (lanes(a, block), lanes(c, block));
+    for (xa, xc) in a.chunks_exact(LANES).zip(c.chunks_exact(LANES)) {
         for l in 0..LANES {
             acc[l] += f(xa[l], xc[l]);
         }
@@ -502,6 +602,24 @@ mod tests {
             .iter()
             .fold(0.0f32, |m, w| m.max(w.abs()));
         assert!(max > 0.8 * limit);
+    }
+
+    #[test]
+    fn four_dot_products_at_once_give_the_bits_of_one_at_a_time() {
+        use rand::Rng;
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        for len in [8, 16, 32, 40] {
+            let mut row = || (0..len).map(|_| rng.random_range(-3.0f32..3.0)).collect::<Vec<_>>();
+            let a = row();
+            let xs = [row(), row(), row(), row()];
+            let together = dot4(&a, [&xs[0], &xs[1], &xs[2], &xs[3]]);
+            for k in 0..4 {
+                let alone = reduce(&a, &xs[k], |p, q| p * q);
+                assert_eq!(together[k].to_bits(), alone.to_bits(), "len {len}, k {k}");
+                let exact: f64 = a.iter().zip(&xs[k]).map(|(p, q)| f64::from(*p) * f64::from(*q)).sum();
+                assert!((f64::from(alone) - exact).abs() < 1e-4 * (1.0 + exact.abs()));
+            }
+        }
     }
 
     #[test]
