@@ -9,7 +9,7 @@ use logexp::data::{Dataset, Range};
 use logexp::experiment::{Pair, RunSpec, run};
 use logexp::expr::Expr;
 use logexp::metrics::predict;
-use logexp::model::{Dense, Network, padded};
+use logexp::model::{Dense, DenseWorkspace, Network, padded};
 use logexp::optim::Adam;
 use logexp::train::{TrainConfig, Trainer};
 use rand::SeedableRng;
@@ -77,8 +77,53 @@ fn step(c: &mut Criterion) {
     group.finish();
 }
 
-/// The parts of a step for lg with 4 inputs: forward, backward, Adam.
+// The parts of a step, compiled for AVX2 like the training loop (which selects AVX2 at run
+// time). The bodies are `#[inline(always)]` in the library, so they are compiled here.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn forward_avx2(net: &Dense, p: &[f32], x: &[f32], ws: &mut DenseWorkspace, out: &mut [f32]) {
+    net.forward(p, x, 32, ws, out)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn backward_avx2(
+    net: &Dense,
+    p: &[f32],
+    x: &[f32],
+    ws: &mut DenseWorkspace,
+    d_out: &[f32],
+    grad: &mut [f32],
+) {
+    net.backward(p, x, 32, ws, d_out, grad)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn adam_avx2(adam: &mut Adam, p: &mut [f32], grad: &[f32]) {
+    adam.step(p, grad)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn activation_avx2(act: Activation, z: &[f32], a: &mut [f32]) {
+    act.forward_layer(z, a, 16, 32)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn activation_backward_avx2(act: Activation, z: &[f32], a: &[f32], d: &[f32], dz: &mut [f32]) {
+    act.backward_layer(z, a, d, dz, 16, 32)
+}
+
+/// The parts of a step for lg with 4 inputs: gather, forward, backward, Adam, and the
+/// activation layers alone (16 units × 32 rows).
+#[cfg(target_arch = "x86_64")]
 fn parts(c: &mut Criterion) {
+    assert!(
+        is_x86_feature_detected!("avx2"),
+        "these benchmarks assume AVX2"
+    );
     let mut group = c.benchmark_group("step_parts");
     let Setup {
         net,
@@ -98,28 +143,40 @@ fn parts(c: &mut Criterion) {
     group.bench_function("gather", |b| {
         b.iter(|| data.gather(black_box(&indices), &mut x, &mut y))
     });
+    // SAFETY (all calls below): AVX2 is present, asserted above.
     group.bench_function("forward", |b| {
-        b.iter(|| net.forward(black_box(&params), &x, 32, &mut ws, &mut out))
+        b.iter(|| unsafe { forward_avx2(&net, black_box(&params), &x, &mut ws, &mut out) })
     });
-    net.forward(&params, &x, 32, &mut ws, &mut out);
+    unsafe { forward_avx2(&net, &params, &x, &mut ws, &mut out) };
     group.bench_function("backward", |b| {
-        b.iter(|| net.backward(black_box(&params), &x, 32, &mut ws, &d_out, &mut grad))
+        b.iter(|| unsafe {
+            backward_avx2(&net, black_box(&params), &x, &mut ws, &d_out, &mut grad)
+        })
     });
     let mut adam = Adam::new(net.n_params());
     group.bench_function("adam", |b| {
-        b.iter(|| adam.step(&mut params, black_box(&grad)))
+        b.iter(|| unsafe { adam_avx2(&mut adam, &mut params, black_box(&grad)) })
     });
     let z: Vec<f32> = (0..16 * 32)
-        .map(|i| (i as f32 * 0.37).sin() * 50.0)
+        .map(|i| (i as f32 * 0.37).sin() * 5.0)
         .collect();
+    let d: Vec<f32> = (0..16 * 32).map(|i| (i as f32 * 0.11).cos()).collect();
     let mut a = vec![0.0; 16 * 32];
-    for act in [Symlog, Symexp, Tanh] {
+    let mut dz = vec![0.0; 16 * 32];
+    for act in [Symlog, Symexp, Relu, Tanh, Softplus, Softmax] {
         group.bench_function(format!("{act}_forward_16x32"), |b| {
-            b.iter(|| act.forward_layer(black_box(&z), &mut a, 16, 32))
+            b.iter(|| unsafe { activation_avx2(act, black_box(&z), &mut a) })
+        });
+        unsafe { activation_avx2(act, &z, &mut a) };
+        group.bench_function(format!("{act}_backward_16x32"), |b| {
+            b.iter(|| unsafe { activation_backward_avx2(act, black_box(&z), &a, &d, &mut dz) })
         });
     }
     group.finish();
 }
+
+#[cfg(not(target_arch = "x86_64"))]
+fn parts(_: &mut Criterion) {}
 
 /// A whole run of the paper's protocol (10,000 rows, 100 epochs, evaluation included).
 fn full_run(c: &mut Criterion) {

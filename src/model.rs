@@ -463,7 +463,7 @@ fn dot4(a: &[f32], xs: [&[f32]; 4]) -> [f32; 4] {
 fn dot4(a: &[f32], xs: [&[f32]; 4]) -> [f32; 4] {
     use std::arch::x86_64::*;
     let len = a.len();
-    assert!(len % LANES == 0 && xs.iter().all(|x| x.len() == len));
+    assert!(len.is_multiple_of(LANES) && xs.iter().all(|x| x.len() == len));
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU supports AVX2, checked just above.
         return unsafe { dot4_avx2(a, xs) };
@@ -609,14 +609,22 @@ mod tests {
         use rand::Rng;
         let mut rng = ChaCha8Rng::seed_from_u64(5);
         for len in [8, 16, 32, 40] {
-            let mut row = || (0..len).map(|_| rng.random_range(-3.0f32..3.0)).collect::<Vec<_>>();
+            let mut row = || {
+                (0..len)
+                    .map(|_| rng.random_range(-3.0f32..3.0))
+                    .collect::<Vec<_>>()
+            };
             let a = row();
             let xs = [row(), row(), row(), row()];
             let together = dot4(&a, [&xs[0], &xs[1], &xs[2], &xs[3]]);
             for k in 0..4 {
                 let alone = reduce(&a, &xs[k], |p, q| p * q);
                 assert_eq!(together[k].to_bits(), alone.to_bits(), "len {len}, k {k}");
-                let exact: f64 = a.iter().zip(&xs[k]).map(|(p, q)| f64::from(*p) * f64::from(*q)).sum();
+                let exact: f64 = a
+                    .iter()
+                    .zip(&xs[k])
+                    .map(|(p, q)| f64::from(*p) * f64::from(*q))
+                    .sum();
                 assert!((f64::from(alone) - exact).abs() < 1e-4 * (1.0 + exact.abs()));
             }
         }

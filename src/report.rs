@@ -740,11 +740,13 @@ fn loss_chart(g: &Group<'_>, label: Option<&str>) -> LineChart {
         .first()
         .map_or("mae".to_string(), |r| r.spec.loss.to_string());
     let prefix = label.map_or(String::new(), |l| format!("Fig. {l}: "));
+    let over = if seeds == 1 {
+        "one run per pair".to_string()
+    } else {
+        format!("median over up to {seeds} runs per pair")
+    };
     LineChart {
-        title: format!(
-            "{prefix}training loss, y = {} (median of up to {seeds} runs)",
-            g.function
-        ),
+        title: format!("{prefix}training loss, y = {} ({over})", g.function),
         x: Axis::linear("epoch"),
         y: Axis::log(format!("training loss ({loss})")),
         series,
