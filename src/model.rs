@@ -230,17 +230,14 @@ impl Network for Dense {
             stride <= ws.capacity,
             "batch of {n} exceeds workspace capacity"
         );
-        for (l, layer) in self.layers.iter().enumerate() {
-            let (before, rest) = ws.a.split_at_mut(l);
-            let input: &[f32] = if l == 0 { x } else { &before[l - 1] };
-            let z = &mut ws.z[l];
-            let a = &mut rest[0];
-            affine_forward(params, layer, input, stride, z);
-            layer.activation.forward_layer(z, a, layer.units, stride);
-            // Padding lanes carry zeros, so they stay finite and add nothing downstream.
-            zero_padding(a, layer.units, n, stride);
+        // A full paper batch gets its own copy of the code with the stride a constant, which
+        // removes most of the loops' index arithmetic; the operations and their order are the
+        // same, so are the results.
+        if stride == FULL_BATCH {
+            self.forward_strided(params, x, n, FULL_BATCH, ws, out);
+        } else {
+            self.forward_strided(params, x, n, stride, ws, out);
         }
-        out[..n].copy_from_slice(&ws.a[self.layers.len() - 1][..n]);
     }
 
     #[inline(always)]
@@ -254,6 +251,53 @@ impl Network for Dense {
         grad: &mut [f32],
     ) {
         let stride = padded(n);
+        if stride == FULL_BATCH {
+            self.backward_strided(params, x, n, FULL_BATCH, ws, d_out, grad);
+        } else {
+            self.backward_strided(params, x, n, stride, ws, d_out, grad);
+        }
+    }
+}
+
+/// The paper's (and Keras's default) batch size, for which the kernels are specialised.
+const FULL_BATCH: usize = 32;
+
+impl Dense {
+    #[inline(always)]
+    fn forward_strided(
+        &self,
+        params: &[f32],
+        x: &[f32],
+        n: usize,
+        stride: usize,
+        ws: &mut DenseWorkspace,
+        out: &mut [f32],
+    ) {
+        for (l, layer) in self.layers.iter().enumerate() {
+            let (before, rest) = ws.a.split_at_mut(l);
+            let input: &[f32] = if l == 0 { x } else { &before[l - 1] };
+            let z = &mut ws.z[l];
+            let a = &mut rest[0];
+            affine_forward(params, layer, input, stride, z);
+            layer.activation.forward_layer(z, a, layer.units, stride);
+            // Padding lanes carry zeros, so they stay finite and add nothing downstream.
+            zero_padding(a, layer.units, n, stride);
+        }
+        out[..n].copy_from_slice(&ws.a[self.layers.len() - 1][..n]);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn backward_strided(
+        &self,
+        params: &[f32],
+        x: &[f32],
+        n: usize,
+        stride: usize,
+        ws: &mut DenseWorkspace,
+        d_out: &[f32],
+        grad: &mut [f32],
+    ) {
         ws.d_a[..n].copy_from_slice(&d_out[..n]);
         ws.d_a[n..stride].fill(0.0);
         for (l, layer) in self.layers.iter().enumerate().rev() {
