@@ -400,34 +400,55 @@ macro_rules! for_each_tile {
 /// `z[j] = b[j] + Σᵢ W[j,i] · x[i]` for every row of the batch.
 #[inline(always)]
 fn affine_forward(params: &[f32], layer: &LayerShape, x: &[f32], stride: usize, z: &mut [f32]) {
-    for_each_tile!(stride, affine_forward_tile(params, layer, x, stride, z));
+    let map = WeightMap {
+        weights: &params[layer.weights..layer.biases],
+        out_step: layer.inputs,
+        in_step: 1,
+        n_out: layer.units,
+        n_in: layer.inputs,
+    };
+    let biases = &params[layer.biases..layer.biases + layer.units];
+    for_each_tile!(
+        stride,
+        weighted_sums_tile(&map, |j| biases[j], x, stride, z)
+    );
 }
 
+/// A weight matrix read either way round: output `r` takes input `k` with weight
+/// `weights[r * out_step + k * in_step]`. The forward pass reads W, back-propagation Wᵀ.
+struct WeightMap<'a> {
+    weights: &'a [f32],
+    out_step: usize,
+    in_step: usize,
+    n_out: usize,
+    n_in: usize,
+}
+
+/// `out[r] = init(r) + Σ_k w(r, k) · src[k]` for the rows `block..block + T·LANES` of the batch,
+/// with those rows held in `T` independent 8-lane accumulators.
 #[inline(always)]
-fn affine_forward_tile<const T: usize>(
-    params: &[f32],
-    layer: &LayerShape,
-    x: &[f32],
+fn weighted_sums_tile<const T: usize>(
+    map: &WeightMap,
+    init: impl Fn(usize) -> f32,
+    src: &[f32],
     stride: usize,
-    z: &mut [f32],
+    out: &mut [f32],
     block: usize,
 ) {
-    let weights = &params[layer.weights..layer.biases];
-    let biases = &params[layer.biases..layer.biases + layer.units];
-    for j in 0..layer.units {
-        let w_row = &weights[j * layer.inputs..(j + 1) * layer.inputs];
-        let mut acc: [Lanes; T] = [[biases[j]; LANES]; T];
-        for (i, &w) in w_row.iter().enumerate() {
+    for r in 0..map.n_out {
+        let mut acc: [Lanes; T] = [[init(r); LANES]; T];
+        for k in 0..map.n_in {
+            let w = map.weights[r * map.out_step + k * map.in_step];
             for (t, acc) in acc.iter_mut().enumerate() {
-                let xs = lanes(x, i * stride + block + t * LANES);
+                let xs = lanes(src, k * stride + block + t * LANES);
                 for l in 0..LANES {
                     acc[l] += w * xs[l];
                 }
             }
         }
         for (t, acc) in acc.iter().enumerate() {
-            let at = j * stride + block + t * LANES;
-            z[at..at + LANES].copy_from_slice(acc);
+            let at = r * stride + block + t * LANES;
+            out[at..at + LANES].copy_from_slice(acc);
         }
     }
 }
@@ -569,35 +590,14 @@ fn propagate_to_input(
     d_z: &[f32],
     d_x: &mut [f32],
 ) {
-    for_each_tile!(stride, propagate_tile(params, layer, stride, d_z, d_x));
-}
-
-#[inline(always)]
-fn propagate_tile<const T: usize>(
-    params: &[f32],
-    layer: &LayerShape,
-    stride: usize,
-    d_z: &[f32],
-    d_x: &mut [f32],
-    block: usize,
-) {
-    let weights = &params[layer.weights..layer.biases];
-    for i in 0..layer.inputs {
-        let mut acc: [Lanes; T] = [[0.0; LANES]; T];
-        for j in 0..layer.units {
-            let w = weights[j * layer.inputs + i];
-            for (t, acc) in acc.iter_mut().enumerate() {
-                let dz = lanes(d_z, j * stride + block + t * LANES);
-                for l in 0..LANES {
-                    acc[l] += w * dz[l];
-                }
-            }
-        }
-        for (t, acc) in acc.iter().enumerate() {
-            let at = i * stride + block + t * LANES;
-            d_x[at..at + LANES].copy_from_slice(acc);
-        }
-    }
+    let map = WeightMap {
+        weights: &params[layer.weights..layer.biases],
+        out_step: 1,
+        in_step: layer.inputs,
+        n_out: layer.inputs,
+        n_in: layer.units,
+    };
+    for_each_tile!(stride, weighted_sums_tile(&map, |_| 0.0, d_z, stride, d_x));
 }
 
 #[cfg(test)]

@@ -1,26 +1,14 @@
 //! Integration tests of the `logexp train` command line: they run the built binary as a user
 //! would and check its exit status, stdout and stderr.
 
-use serde_json::{Map, Value};
-use std::process::{Command, Output, Stdio};
+mod common;
 
-const BIN: &str = env!("CARGO_BIN_EXE_logexp");
+use common::{BIN, logexp, text};
+use serde_json::{Map, Value};
+use std::process::{Command, Stdio};
 
 /// Settings that make a run take milliseconds; appended for every flag a case does not set.
 const SMALL: [(&str, &str); 3] = [("--epochs", "3"), ("--n-train", "200"), ("--n-test", "50")];
-
-/// Runs the binary with `args` and returns its output. Stdin is closed so nothing can hang.
-fn logexp(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("the logexp binary runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8(bytes.to_vec()).expect("output is UTF-8")
-}
 
 /// `train ARGS`, plus the small settings of [`SMALL`] for each flag `args` does not give.
 fn train_small_args<'a>(args: &[&'a str]) -> Vec<&'a str> {

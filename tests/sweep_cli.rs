@@ -2,14 +2,15 @@
 //! built binary as a user would (including killing it with SIGKILL mid-sweep) and check the
 //! results file, the report files, the exit status and stderr.
 
+mod common;
+
+use common::{BIN, logexp, text};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-const BIN: &str = env!("CARGO_BIN_EXE_logexp");
 
 /// The eleven Keras activations of the paper's grid.
 const KERAS: [&str; 11] = [
@@ -50,19 +51,6 @@ const SMALL_GRID: [&str; 6] = [
     "2",
 ];
 const SMALL_GRID_RUNS: usize = 16;
-
-/// Runs the binary with `args` and returns its output. Stdin is closed so nothing can hang.
-fn logexp<S: AsRef<OsStr>>(args: &[S]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("the logexp binary runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8(bytes.to_vec()).expect("output is UTF-8")
-}
 
 /// `logexp ARGS`, which must succeed without a panic; returns its stderr.
 fn succeed<S: AsRef<OsStr>>(args: &[S]) -> String {
