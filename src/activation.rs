@@ -277,7 +277,14 @@ impl Activation {
         // One loop per activation, with the activation a constant inside it, so that each
         // loop is branch-free and vectorises.
         with_constant_activation!(self, A => {
-            for (o, &x) in out.iter_mut().zip(z) {
+            let mut outs = out.chunks_exact_mut(UNROLL);
+            let mut zs = z.chunks_exact(UNROLL);
+            for (o, x) in (&mut outs).zip(&mut zs) {
+                for b in 0..UNROLL {
+                    o[b] = A.forward(x[b]);
+                }
+            }
+            for (o, &x) in outs.into_remainder().iter_mut().zip(zs.remainder()) {
                 *o = A.forward(x);
             }
         });
@@ -303,7 +310,15 @@ impl Activation {
             return;
         }
         with_constant_activation!(self, A => {
-            for i in 0..len {
+            let full = len - len % UNROLL;
+            for at in (0..full).step_by(UNROLL) {
+                let (z, out) = (&z[at..at + UNROLL], &out[at..at + UNROLL]);
+                let (d_out, d_z) = (&d_out[at..at + UNROLL], &mut d_z[at..at + UNROLL]);
+                for b in 0..UNROLL {
+                    d_z[b] = d_out[b] * A.derivative_given_output(z[b], out[b]);
+                }
+            }
+            for i in full..len {
                 d_z[i] = d_out[i] * A.derivative_given_output(z[i], out[i]);
             }
         });
@@ -368,6 +383,10 @@ fn softmax_backward(out: &[f32], d_out: &[f32], d_z: &mut [f32], units: usize, n
         }
     });
 }
+
+/// Elements per iteration of the elementwise loops: two 8-lane vectors, so that two independent
+/// polynomial chains are in flight (measured 5–9 % faster than one; four spilled registers).
+const UNROLL: usize = 16;
 
 /// Samples per softmax block: a full training batch, kept in registers.
 const BLOCK: usize = 32;
