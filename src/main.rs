@@ -1,6 +1,5 @@
 //! The `logexp` command line: parses arguments, calls the library, prints.
 
-use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use logexp::data::Range;
