@@ -496,19 +496,7 @@ fn dot4_avx2(a: &[f32], xs: [&[f32]; 4]) -> [f32; 4] {
             }
             block += LANES;
         }
-        let h = acc.map(|v| _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v)));
-        let t01_lo = _mm_unpacklo_ps(h[0], h[1]);
-        let t23_lo = _mm_unpacklo_ps(h[2], h[3]);
-        let t01_hi = _mm_unpackhi_ps(h[0], h[1]);
-        let t23_hi = _mm_unpackhi_ps(h[2], h[3]);
-        let t0 = _mm_movelh_ps(t01_lo, t23_lo);
-        let t1 = _mm_movehl_ps(t23_lo, t01_lo);
-        let t2 = _mm_movelh_ps(t01_hi, t23_hi);
-        let t3 = _mm_movehl_ps(t23_hi, t01_hi);
-        let sum = _mm_add_ps(_mm_add_ps(t0, t2), _mm_add_ps(t1, t3));
-        let mut out = [0.0f32; 4];
-        _mm_storeu_ps(out.as_mut_ptr(), sum);
-        out
+        sum_four(acc.map(|v| _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v))))
     }
 }
 
@@ -549,18 +537,27 @@ fn dot4(a: &[f32], xs: [&[f32]; 4]) -> [f32; 4] {
             }
             block += LANES;
         }
-        // h[k] = (v[0]+v[4], v[1]+v[5], v[2]+v[6], v[3]+v[7]) of accumulator k.
-        let h = [0, 1, 2, 3].map(|k| _mm_add_ps(lo[k], hi[k]));
-        // Transpose: t[l] holds lane l of h[0..4].
+        sum_four([0, 1, 2, 3].map(|k| _mm_add_ps(lo[k], hi[k])))
+    }
+}
+
+/// The four horizontal sums that end [`dot4`]: `h[k]` holds accumulator `k` folded to 4 lanes,
+/// `(v[0]+v[4], v[1]+v[5], v[2]+v[6], v[3]+v[7])`; a 4×4 transpose lets all four finish as
+/// `(h[0] + h[2]) + (h[1] + h[3])`, the order of [`sum_lanes`].
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn sum_four(h: [std::arch::x86_64::__m128; 4]) -> [f32; 4] {
+    use std::arch::x86_64::*;
+    // SAFETY: SSE is part of the x86-64 baseline; the store writes the 4 floats of `out`.
+    unsafe {
         let t01_lo = _mm_unpacklo_ps(h[0], h[1]); // h0[0] h1[0] h0[1] h1[1]
         let t23_lo = _mm_unpacklo_ps(h[2], h[3]);
         let t01_hi = _mm_unpackhi_ps(h[0], h[1]); // h0[2] h1[2] h0[3] h1[3]
         let t23_hi = _mm_unpackhi_ps(h[2], h[3]);
-        let t0 = _mm_movelh_ps(t01_lo, t23_lo);
+        let t0 = _mm_movelh_ps(t01_lo, t23_lo); // lane 0 of every h
         let t1 = _mm_movehl_ps(t23_lo, t01_lo);
         let t2 = _mm_movelh_ps(t01_hi, t23_hi);
         let t3 = _mm_movehl_ps(t23_hi, t01_hi);
-        // (h[0] + h[2]) + (h[1] + h[3]) for each accumulator, as `sum_lanes`.
         let sum = _mm_add_ps(_mm_add_ps(t0, t2), _mm_add_ps(t1, t3));
         let mut out = [0.0f32; 4];
         _mm_storeu_ps(out.as_mut_ptr(), sum);

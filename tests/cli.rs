@@ -264,58 +264,9 @@ fn the_data_seed_defaults_to_the_seed_and_can_be_set_on_its_own() {
 // ---------------------------------------------------------------------------------------------
 // 4. Bad input.
 
-/// Runs `logexp ARGS` and requires a usage-error refusal: exit status 2, nothing on stdout, no
-/// panic, and one `error:` line naming the problem (each of `needles`, case-insensitively).
-/// Besides that line, stderr may only hold clap's usage/help hint.
+/// A usage error: exit status 2 (see [`common::assert_refused`]).
 fn refused(args: &[&str], needles: &[&str]) {
-    let out = logexp(args);
-    let stdout = text(&out.stdout);
-    let stderr = text(&out.stderr);
-    assert_eq!(
-        out.status.code(),
-        Some(2),
-        "logexp {args:?}: expected exit status 2\nstdout: {stdout}\nstderr: {stderr}"
-    );
-    assert!(
-        stdout.is_empty(),
-        "logexp {args:?}: stdout not empty: {stdout}"
-    );
-    assert!(
-        !stderr.contains("panicked"),
-        "logexp {args:?} panicked: {stderr}"
-    );
-    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
-    assert_eq!(
-        errors.len(),
-        1,
-        "logexp {args:?}: expected one error line, stderr: {stderr}"
-    );
-    let first = stderr.lines().next().unwrap_or_default();
-    assert_eq!(
-        first, errors[0],
-        "logexp {args:?}: the error must come first: {stderr}"
-    );
-    let mut in_usage = false;
-    for line in stderr.lines().skip(1) {
-        in_usage |= line.starts_with("Usage:");
-        let allowed = line.trim().is_empty()
-            || line.starts_with("For more information")
-            || in_usage
-            // clap lists missing required arguments indented under the error line
-            || line.starts_with("  --");
-        assert!(
-            allowed,
-            "logexp {args:?}: unexpected stderr line {line:?} in:\n{stderr}"
-        );
-    }
-    let lower = errors[0].to_lowercase();
-    for needle in needles {
-        assert!(
-            lower.contains(&needle.to_lowercase()),
-            "logexp {args:?}: error line should mention {needle:?}: {}",
-            errors[0]
-        );
-    }
+    common::assert_refused(args, 2, needles);
 }
 
 /// [`refused`] for `train ARGS` with the small settings, so that a check that wrongly passes

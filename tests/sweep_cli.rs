@@ -490,50 +490,9 @@ fn rerunning_a_finished_sweep_runs_nothing_and_leaves_the_file_as_it_was() {
 // ---------------------------------------------------------------------------------------------
 // 4. Bad input to sweep.
 
-/// Asserts that `logexp ARGS` fails with exit status `code`, prints nothing on stdout, does not
-/// panic, and prints first one `error:` line that mentions each of `needles`
-/// (case-insensitively); besides it stderr may hold only clap's hint lines.
+/// See [`common::assert_refused`].
 fn refused(args: &[String], code: i32, needles: &[&str]) {
-    let out = logexp(args);
-    let stdout = text(&out.stdout);
-    let stderr = text(&out.stderr);
-    assert_eq!(
-        out.status.code(),
-        Some(code),
-        "logexp {args:?}: expected exit status {code}\nstdout: {stdout}\nstderr: {stderr}"
-    );
-    assert!(stdout.is_empty(), "logexp {args:?}: stdout: {stdout}");
-    assert!(
-        !stderr.contains("panicked"),
-        "logexp {args:?} panicked: {stderr}"
-    );
-    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
-    assert_eq!(
-        errors.len(),
-        1,
-        "logexp {args:?}: expected one error line, stderr: {stderr}"
-    );
-    assert_eq!(
-        stderr.lines().next(),
-        Some(errors[0]),
-        "logexp {args:?}: the error must come first: {stderr}"
-    );
-    let mut in_usage = false;
-    for line in stderr.lines().skip(1) {
-        in_usage |= line.starts_with("Usage:");
-        assert!(
-            line.trim().is_empty() || line.starts_with("For more information") || in_usage,
-            "logexp {args:?}: unexpected stderr line {line:?} in:\n{stderr}"
-        );
-    }
-    let lower = errors[0].to_lowercase();
-    for needle in needles {
-        assert!(
-            lower.contains(&needle.to_lowercase()),
-            "logexp {args:?}: the error line should mention {needle:?}: {}",
-            errors[0]
-        );
-    }
+    common::assert_refused(args, code, needles);
 }
 
 #[test]

@@ -19,3 +19,57 @@ pub fn logexp<S: AsRef<OsStr>>(args: &[S]) -> Output {
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8(bytes.to_vec()).expect("output is UTF-8")
 }
+
+/// Runs `logexp ARGS` and requires a clean refusal: exit status `code`, nothing on stdout, no
+/// panic, and exactly one `error:` line, first, naming the problem (each of `needles`,
+/// case-insensitively). Besides that line, stderr may only hold clap's usage and help hints.
+pub fn assert_refused<S: AsRef<OsStr> + std::fmt::Debug>(args: &[S], code: i32, needles: &[&str]) {
+    let out = logexp(args);
+    let stdout = text(&out.stdout);
+    let stderr = text(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "logexp {args:?}: expected exit status {code}\nstdout: {stdout}\nstderr: {stderr}"
+    );
+    assert!(
+        stdout.is_empty(),
+        "logexp {args:?}: stdout not empty: {stdout}"
+    );
+    assert!(
+        !stderr.contains("panicked"),
+        "logexp {args:?} panicked: {stderr}"
+    );
+    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(
+        errors.len(),
+        1,
+        "logexp {args:?}: expected one error line, stderr: {stderr}"
+    );
+    assert_eq!(
+        stderr.lines().next(),
+        Some(errors[0]),
+        "logexp {args:?}: the error must come first: {stderr}"
+    );
+    let mut in_usage = false;
+    for line in stderr.lines().skip(1) {
+        in_usage |= line.starts_with("Usage:");
+        let allowed = line.trim().is_empty()
+            || line.starts_with("For more information")
+            || in_usage
+            // clap lists missing required arguments indented under the error line
+            || line.starts_with("  --");
+        assert!(
+            allowed,
+            "logexp {args:?}: unexpected stderr line {line:?} in:\n{stderr}"
+        );
+    }
+    let lower = errors[0].to_lowercase();
+    for needle in needles {
+        assert!(
+            lower.contains(&needle.to_lowercase()),
+            "logexp {args:?}: the error line should mention {needle:?}: {}",
+            errors[0]
+        );
+    }
+}
