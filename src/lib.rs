@@ -30,6 +30,7 @@
 //! - [`data`]: datasets and the paper's uniform sampling.
 //! - [`model`]: the [`model::Network`] trait and the dense network.
 //! - [`optim`]: Adam with Keras's defaults.
+//! - [`fpenv`]: subnormals flushed to zero during training and prediction, as TensorFlow does.
 //! - [`train`]: the fit loop, loss history and divergence detection.
 //! - [`metrics`]: MAE and the paper's mean percentage error.
 //! - [`experiment`]: run specs and records.
@@ -41,6 +42,7 @@ pub mod error;
 pub mod experiment;
 pub mod expr;
 pub mod fastmath;
+pub mod fpenv;
 pub mod metrics;
 pub mod model;
 pub mod optim;

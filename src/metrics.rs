@@ -43,6 +43,7 @@ pub struct Scores {
 /// Predicts every row of `data` with `params` (with AVX2 where the CPU has it; the results are
 /// the same bits either way).
 pub fn predict<N: Network>(net: &N, params: &[f32], data: &Dataset) -> Vec<f32> {
+    let _flush = crate::fpenv::FlushSubnormals::new();
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU supports AVX2, checked just above.

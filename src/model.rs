@@ -426,6 +426,11 @@ struct WeightMap<'a> {
 
 /// `out[r] = init(r) + Σ_k w(r, k) · src[k]` for the rows `block..block + T·LANES` of the batch,
 /// with those rows held in `T` independent 8-lane accumulators.
+///
+/// Outputs are computed two at a time: the two share every load of `src`, and their 2·T
+/// accumulator chains keep the adders busy where one output's T chains would wait on the
+/// latency of each addition. Each output still sums its terms in the order of `k`, so the
+/// blocking does not change any bit.
 #[inline(always)]
 fn weighted_sums_tile<const T: usize>(
     map: &WeightMap,
@@ -435,19 +440,43 @@ fn weighted_sums_tile<const T: usize>(
     out: &mut [f32],
     block: usize,
 ) {
-    for r in 0..map.n_out {
-        let mut acc: [Lanes; T] = [[init(r); LANES]; T];
-        for k in 0..map.n_in {
-            let w = map.weights[r * map.out_step + k * map.in_step];
-            for (t, acc) in acc.iter_mut().enumerate() {
-                let xs = lanes(src, k * stride + block + t * LANES);
+    let mut r = 0;
+    while r + 2 <= map.n_out {
+        weighted_sums_rows::<T, 2>(map, &init, src, stride, out, block, r);
+        r += 2;
+    }
+    if r < map.n_out {
+        weighted_sums_rows::<T, 1>(map, &init, src, stride, out, block, r);
+    }
+}
+
+/// [`weighted_sums_tile`] for the `R` outputs `first..first + R`.
+#[inline(always)]
+fn weighted_sums_rows<const T: usize, const R: usize>(
+    map: &WeightMap,
+    init: &impl Fn(usize) -> f32,
+    src: &[f32],
+    stride: usize,
+    out: &mut [f32],
+    block: usize,
+    first: usize,
+) {
+    let mut acc: [[Lanes; T]; R] = std::array::from_fn(|i| [[init(first + i); LANES]; T]);
+    for k in 0..map.n_in {
+        let w: [f32; R] =
+            std::array::from_fn(|i| map.weights[(first + i) * map.out_step + k * map.in_step]);
+        for t in 0..T {
+            let xs = lanes(src, k * stride + block + t * LANES);
+            for (acc, &w) in acc.iter_mut().zip(&w) {
                 for l in 0..LANES {
-                    acc[l] += w * xs[l];
+                    acc[t][l] += w * xs[l];
                 }
             }
         }
+    }
+    for (i, acc) in acc.iter().enumerate() {
         for (t, acc) in acc.iter().enumerate() {
-            let at = r * stride + block + t * LANES;
+            let at = (first + i) * stride + block + t * LANES;
             out[at..at + LANES].copy_from_slice(acc);
         }
     }

@@ -2,6 +2,7 @@
 //! divergence detection.
 
 use crate::data::Dataset;
+use crate::fpenv::FlushSubnormals;
 use crate::model::{Network, padded};
 use crate::optim::Adam;
 use rand::Rng;
@@ -152,8 +153,10 @@ impl<'n, N: Network> Trainer<'n, N> {
 
     /// One minibatch step on the rows `indices` of `data`: forward, loss, backward, Adam.
     /// Returns the batch's mean loss before the update. Uses AVX2 where the CPU has it, as
-    /// [`Trainer::epoch`] does.
+    /// [`Trainer::epoch`] does, and flushes subnormals to zero as TensorFlow does (see
+    /// [`crate::fpenv`]).
     pub fn step(&mut self, params: &mut [f32], data: &Dataset, indices: &[u32]) -> f64 {
+        let _flush = FlushSubnormals::new();
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU supports AVX2, checked just above.
@@ -197,13 +200,15 @@ impl<'n, N: Network> Trainer<'n, N> {
     ///
     /// On x86-64 CPUs with AVX2 the whole epoch runs in code compiled for AVX2 (chosen at run
     /// time, so the binary still runs on any x86-64). The kernels use no fused multiply-add,
-    /// so both paths give the same bits.
+    /// so both paths give the same bits. Subnormals are flushed to zero, as TensorFlow does
+    /// (see [`crate::fpenv`]).
     pub fn epoch(
         &mut self,
         params: &mut [f32],
         data: &Dataset,
         rng: &mut ChaCha8Rng,
     ) -> Option<f64> {
+        let _flush = FlushSubnormals::new();
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU supports AVX2, checked just above.
@@ -230,6 +235,7 @@ impl<'n, N: Network> Trainer<'n, N> {
         data: &Dataset,
         rng: &mut ChaCha8Rng,
     ) -> Option<f64> {
+        let _flush = FlushSubnormals::new();
         self.epoch_body(params, data, rng)
     }
 
