@@ -211,16 +211,47 @@ impl Dataset {
     /// lanes) and their targets into `y`.
     #[inline(always)]
     pub fn gather(&self, indices: &[u32], x: &mut [f32], y: &mut [f32]) {
-        let (n, stride) = (indices.len(), padded(indices.len()));
-        let x = &mut x[..self.n_features * stride];
-        for (b, &r) in indices.iter().enumerate() {
-            let row = self.row(r as usize);
-            for (i, &v) in row.iter().enumerate() {
-                x[i * stride + b] = v;
+        // The paper's functions have 2–4 inputs: with the row width a constant, each row is
+        // a fixed-size array and the copy is a handful of moves without index checks.
+        match self.n_features {
+            1 => self.gather_rows::<1>(indices, x, y),
+            2 => self.gather_rows::<2>(indices, x, y),
+            3 => self.gather_rows::<3>(indices, x, y),
+            4 => self.gather_rows::<4>(indices, x, y),
+            _ => {
+                let (n, stride) = (indices.len(), padded(indices.len()));
+                let x = &mut x[..self.n_features * stride];
+                for (b, &r) in indices.iter().enumerate() {
+                    for (i, &v) in self.row(r as usize).iter().enumerate() {
+                        x[i * stride + b] = v;
+                    }
+                    y[b] = self.targets[r as usize] as f32;
+                }
+                zero_padding(x, n, stride);
             }
-            y[b] = self.targets[r as usize] as f32;
         }
-        zero_padding(x, n, stride);
+    }
+
+    /// [`Dataset::gather`] for rows of `F` features.
+    #[inline(always)]
+    fn gather_rows<const F: usize>(&self, indices: &[u32], x: &mut [f32], y: &mut [f32]) {
+        let (n, stride) = (indices.len(), padded(indices.len()));
+        let (rows, _) = self.records.as_chunks::<F>();
+        let mut features = x[..F * stride].chunks_exact_mut(stride);
+        let mut columns: [&mut [f32]; F] =
+            std::array::from_fn(|_| features.next().expect("F features of `stride` lanes"));
+        let y = &mut y[..n];
+        for b in 0..n {
+            let r = indices[b] as usize;
+            let row = &rows[r];
+            for i in 0..F {
+                columns[i][b] = row[i];
+            }
+            y[b] = self.targets[r] as f32;
+        }
+        for column in &mut columns {
+            column[n..].fill(0.0);
+        }
     }
 
     /// Copies the contiguous rows `start..start + n` into the feature-major batch `x`, laid out

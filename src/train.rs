@@ -58,14 +58,12 @@ impl Loss {
             match self {
                 Loss::Mae => {
                     sum += f64::from(r.abs());
-                    // TF's sign(0) is 0: an exact fit contributes no gradient.
-                    *d = if r > 0.0 {
-                        inv_n
-                    } else if r < 0.0 {
-                        -inv_n
-                    } else {
-                        0.0
-                    };
+                    // TF's sign(0) is 0: an exact fit contributes no gradient. Written as a
+                    // difference of two selections so that it compiles without branches (the
+                    // sign of a residual is a coin flip the branch predictor keeps missing).
+                    let up = if r > 0.0 { inv_n } else { 0.0 };
+                    let down = if r < 0.0 { inv_n } else { 0.0 };
+                    *d = up - down;
                 }
                 Loss::Mse => {
                     sum += f64::from(r) * f64::from(r);
