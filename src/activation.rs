@@ -181,23 +181,23 @@ impl Activation {
                 if x > 0.0 {
                     x
                 } else {
-                    fm::exp_m1(x.min(0.0))
+                    fm::exp_m1(fm::min(x, 0.0))
                 }
             }
-            HardSigmoid => (0.2 * x + 0.5).clamp(0.0, 1.0),
+            HardSigmoid => fm::clamp(0.2 * x + 0.5, 0.0, 1.0),
             Linear => x,
-            Relu => x.max(0.0),
+            Relu => fm::max(x, 0.0),
             Selu => {
                 if x > 0.0 {
                     SELU_LAMBDA * x
                 } else {
-                    SELU_LAMBDA * SELU_ALPHA * fm::exp_m1(x.min(0.0))
+                    SELU_LAMBDA * SELU_ALPHA * fm::exp_m1(fm::min(x, 0.0))
                 }
             }
             Sigmoid => fm::sigmoid(x),
             Softmax => 1.0,
             // max(x,0) + ln(1 + e^-|x|) never overflows and keeps precision for very negative x.
-            Softplus => x.max(0.0) + fm::ln_1p(fm::exp(-x.abs())),
+            Softplus => fm::max(x, 0.0) + fm::ln_1p(fm::exp(-x.abs())),
             Softsign => x / (1.0 + x.abs()),
             Swish => x * fm::sigmoid(x),
             Tanh => fm::tanh(x),
@@ -280,9 +280,14 @@ impl Activation {
             let mut outs = out.chunks_exact_mut(UNROLL);
             let mut zs = z.chunks_exact(UNROLL);
             for (o, x) in (&mut outs).zip(&mut zs) {
+                // Through a local array: all loads, then the arithmetic, then all stores, which
+                // the vectoriser handles even where it cannot tell `z` and `out` apart.
+                let x: [f32; UNROLL] = x.try_into().expect("UNROLL elements");
+                let mut y = [0.0f32; UNROLL];
                 for b in 0..UNROLL {
-                    o[b] = A.forward(x[b]);
+                    y[b] = A.forward(x[b]);
                 }
+                o.copy_from_slice(&y);
             }
             for (o, &x) in outs.into_remainder().iter_mut().zip(zs.remainder()) {
                 *o = A.forward(x);
@@ -335,7 +340,7 @@ fn softmax_forward(z: &[f32], out: &mut [f32], units: usize, n: usize) {
         for j in 0..units {
             let row = &z[j * n + start..j * n + start + width];
             for (m, &v) in max.iter_mut().zip(row) {
-                *m = m.max(v);
+                *m = fm::max(v, *m);
             }
         }
         let mut sum = [0.0f32; BLOCK];

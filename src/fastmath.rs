@@ -54,7 +54,7 @@ fn pow2_halves(n: i32) -> (f32, f32) {
 /// `eˣ`. Returns `inf` above ~88.72, `0` below ~-87.34, NaN for NaN.
 #[inline(always)]
 pub fn exp(x: f32) -> f32 {
-    let (n, em1) = exp_reduced(x.clamp(EXP_MIN, EXP_MAX));
+    let (n, em1) = exp_reduced(clamp(x, EXP_MIN, EXP_MAX));
     let (a, b) = pow2_halves(n);
     let result = (em1 + 1.0) * a * b;
     if x > EXP_MAX {
@@ -128,7 +128,7 @@ pub fn ln_1p(x: f32) -> f32 {
 /// single polynomial serves every `x` and nothing cancels when `n = 0`.
 #[inline(always)]
 pub fn exp_m1(x: f32) -> f32 {
-    let (n, em1) = exp_reduced(x.clamp(EXP_MIN, EXP_MAX));
+    let (n, em1) = exp_reduced(clamp(x, EXP_MIN, EXP_MAX));
     let (a, b) = pow2_halves(n);
     // 2^-k for k = min(n, 25): beyond 25, 1 − 2^-n rounds to 1 anyway.
     let k = n.min(25);
@@ -143,10 +143,31 @@ pub fn exp_m1(x: f32) -> f32 {
     }
 }
 
+/// `x` if `x > y`, else `y` (so a NaN `x` gives `y`): what `f32::max` returns, written as a
+/// comparison and a selection so that every loop using it vectorises (with `f32::max`, some
+/// of the activation loops stayed scalar).
+#[inline(always)]
+pub fn max(x: f32, y: f32) -> f32 {
+    if x > y { x } else { y }
+}
+
+/// `x` if `x < y`, else `y`: [`max`]'s counterpart for `f32::min`.
+#[inline(always)]
+pub fn min(x: f32, y: f32) -> f32 {
+    if x < y { x } else { y }
+}
+
+/// `x` limited to `[low, high]`, NaN kept: `f32::clamp` as selections (see [`max`]).
+#[inline(always)]
+pub fn clamp(x: f32, low: f32, high: f32) -> f32 {
+    let raised = if x < low { low } else { x };
+    if raised > high { high } else { raised }
+}
+
 /// `tanh(x)` as `e / (e + 2)` with `e = expm1(2|x|)`, clamped where tanh rounds to ±1.
 #[inline(always)]
 pub fn tanh(x: f32) -> f32 {
-    let a = x.abs().min(9.0);
+    let a = min(x.abs(), 9.0);
     let e = exp_m1(2.0 * a);
     let y = e / (e + 2.0);
     if x.is_nan() { x } else { y.copysign(x) }
