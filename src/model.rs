@@ -333,11 +333,6 @@ pub fn padded(n: usize) -> usize {
 
 type Lanes = [f32; LANES];
 
-#[inline(always)]
-fn lanes(buf: &[f32], at: usize) -> &Lanes {
-    buf[at..at + LANES].try_into().expect("LANES elements")
-}
-
 /// Sums 8 lanes in a fixed order, so results never depend on the machine: upper half onto
 /// lower half, then again, then the last pair — the order of a SIMD horizontal sum.
 #[cfg(not(target_arch = "x86_64"))]
@@ -462,11 +457,30 @@ fn weighted_sums_rows<const T: usize, const R: usize>(
     first: usize,
 ) {
     let mut acc: [[Lanes; T]; R] = std::array::from_fn(|i| [[init(first + i); LANES]; T]);
+    if map.n_in == 0 {
+        return store_rows(&acc, stride, out, block, first);
+    }
+    // Every index the loop reads, checked once here rather than six times per input (the
+    // checks took a third of the loop's instructions).
+    let last_weight = (first + R - 1) * map.out_step + (map.n_in - 1) * map.in_step;
+    assert!(last_weight < map.weights.len(), "weight index out of range");
+    assert!(
+        (map.n_in - 1) * stride + block + T * LANES <= src.len(),
+        "input index out of range"
+    );
     for k in 0..map.n_in {
-        let w: [f32; R] =
-            std::array::from_fn(|i| map.weights[(first + i) * map.out_step + k * map.in_step]);
+        // SAFETY: `i < R` and `k < n_in`, so the index is at most `last_weight`, asserted to
+        // be in range above.
+        let w: [f32; R] = std::array::from_fn(|i| unsafe {
+            *map
+                .weights
+                .get_unchecked((first + i) * map.out_step + k * map.in_step)
+        });
         for t in 0..T {
-            let xs = lanes(src, k * stride + block + t * LANES);
+            let at = k * stride + block + t * LANES;
+            // SAFETY: `at + LANES <= (n_in - 1) * stride + block + T * LANES <= src.len()`,
+            // asserted above.
+            let xs: &Lanes = unsafe { &*src.as_ptr().add(at).cast::<Lanes>() };
             for (acc, &w) in acc.iter_mut().zip(&w) {
                 for l in 0..LANES {
                     acc[t][l] += w * xs[l];
@@ -474,6 +488,18 @@ fn weighted_sums_rows<const T: usize, const R: usize>(
             }
         }
     }
+    store_rows(&acc, stride, out, block, first);
+}
+
+/// Stores the accumulators of [`weighted_sums_rows`] into rows `first..first + R` of `out`.
+#[inline(always)]
+fn store_rows<const T: usize, const R: usize>(
+    acc: &[[Lanes; T]; R],
+    stride: usize,
+    out: &mut [f32],
+    block: usize,
+    first: usize,
+) {
     for (i, acc) in acc.iter().enumerate() {
         for (t, acc) in acc.iter().enumerate() {
             let at = (first + i) * stride + block + t * LANES;
