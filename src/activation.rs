@@ -335,7 +335,7 @@ impl Activation {
 /// over the batch.
 #[inline(always)]
 fn softmax_forward(z: &[f32], out: &mut [f32], units: usize, n: usize) {
-    for_each_block(n, |start, width| {
+    for_each_block!(n, |start, width| {
         let mut max = [f32::NEG_INFINITY; BLOCK];
         for j in 0..units {
             let row = &z[j * n + start..j * n + start + width];
@@ -369,7 +369,7 @@ fn softmax_forward(z: &[f32], out: &mut [f32], units: usize, n: usize) {
 /// Softmax Jacobian-vector product: `dz_j = s_j (dy_j − Σ_k dy_k s_k)`, in blocks of samples.
 #[inline(always)]
 fn softmax_backward(out: &[f32], d_out: &[f32], d_z: &mut [f32], units: usize, n: usize) {
-    for_each_block(n, |start, width| {
+    for_each_block!(n, |start, width| {
         let mut dot = [0.0f32; BLOCK];
         for j in 0..units {
             let at = j * n + start;
@@ -396,16 +396,24 @@ const UNROLL: usize = 16;
 /// Samples per softmax block: a full training batch, kept in registers.
 const BLOCK: usize = 32;
 
-/// Calls `f(start, width)` on consecutive blocks of at most [`BLOCK`] samples covering `0..n`.
-#[inline(always)]
-fn for_each_block(n: usize, mut f: impl FnMut(usize, usize)) {
-    let mut start = 0;
-    while start < n {
-        let width = BLOCK.min(n - start);
-        f(start, width);
-        start += width;
-    }
+/// Runs the body with `start` and `width` set to consecutive blocks of at most [`BLOCK`]
+/// samples covering `0..n`.
+///
+/// A macro rather than a function taking a closure: the compiler kept such a closure out of
+/// line, where it was compiled for the baseline instruction set instead of the AVX2 of the
+/// training loop, and with a block width it could not see was constant.
+macro_rules! for_each_block {
+    ($n:expr, |$start:ident, $width:ident| $body:block) => {{
+        let n: usize = $n;
+        let mut $start = 0;
+        while $start < n {
+            let $width = BLOCK.min(n - $start);
+            $body
+            $start += $width;
+        }
+    }};
 }
+use for_each_block;
 
 impl fmt::Display for Activation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

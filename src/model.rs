@@ -472,8 +472,7 @@ fn weighted_sums_rows<const T: usize, const R: usize>(
         // SAFETY: `i < R` and `k < n_in`, so the index is at most `last_weight`, asserted to
         // be in range above.
         let w: [f32; R] = std::array::from_fn(|i| unsafe {
-            *map
-                .weights
+            *map.weights
                 .get_unchecked((first + i) * map.out_step + k * map.in_step)
         });
         for t in 0..T {
