@@ -24,13 +24,14 @@
 /// ```
 /// use logexp::fpenv::FlushSubnormals;
 /// use std::hint::black_box;
-/// let half_of_smallest = || black_box(f32::MIN_POSITIVE) * black_box(0.5f32);
+/// // 2⁻¹²⁷, a subnormal; compared as bits, since any arithmetic would itself be flushed.
+/// let half_of_smallest = || (black_box(f32::MIN_POSITIVE) * black_box(0.5f32)).to_bits();
 /// {
 ///     let _flush = FlushSubnormals::new();
 ///     # #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
-///     assert_eq!(half_of_smallest(), 0.0); // a subnormal result, flushed
+///     assert_eq!(half_of_smallest(), 0); // flushed to +0
 /// }
-/// assert_eq!(half_of_smallest(), f32::MIN_POSITIVE / 2.0); // kept once the guard is gone
+/// assert_eq!(half_of_smallest(), 0x0040_0000); // kept once the guard is gone
 /// ```
 #[derive(Debug)]
 #[must_use = "the mode lasts only while the guard is alive"]

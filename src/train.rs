@@ -376,6 +376,36 @@ mod tests {
         }
     }
 
+    /// Training flushes subnormals (as TensorFlow does) but leaves the caller's mode as it was.
+    #[test]
+    fn training_leaves_the_floating_point_mode_as_it_found_it() {
+        use crate::activation::Activation::*;
+        use crate::data::Range;
+        use crate::expr::Expr;
+        use crate::model::{Dense, Network};
+        use std::hint::black_box;
+        // 2⁻¹²⁷, a subnormal, written as bits so that no arithmetic (which the mode would
+        // affect) produces the expected value.
+        const HALF_OF_SMALLEST: u32 = 0x0040_0000;
+        let half_of_smallest = || (black_box(f32::MIN_POSITIVE) * black_box(0.5f32)).to_bits();
+        assert_eq!(
+            half_of_smallest(),
+            HALF_OF_SMALLEST,
+            "subnormals are kept outside training"
+        );
+        let f = Expr::parse("x1*x2").unwrap();
+        let data = Dataset::sample(&f, 64, Range::PAPER_TRAIN, 0, 0).unwrap();
+        let net = Dense::new(2, &[4], &[Softmax]).unwrap();
+        let mut params = vec![0.0; net.n_params()];
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        net.init_params(&mut rng, &mut params);
+        let mut trainer = Trainer::new(&net, &TrainConfig::default(), data.len());
+        trainer.epoch(&mut params, &data, &mut rng);
+        trainer.epoch_portable(&mut params, &data, &mut rng);
+        trainer.step(&mut params, &data, &[0, 1, 2]);
+        assert_eq!(half_of_smallest(), HALF_OF_SMALLEST);
+    }
+
     #[test]
     fn loss_names_parse() {
         assert_eq!("MAE".parse::<Loss>(), Ok(Loss::Mae));
