@@ -313,8 +313,8 @@ impl Activation {
 }
 
 /// Softmax across units for each sample, shifted by the per-sample maximum so that no
-/// exponential overflows. Works on blocks of 8 samples so every step is a vector operation
-/// over the batch.
+/// exponential overflows. Works on blocks of up to [`BLOCK`] samples so every step is a vector
+/// operation over the batch.
 #[inline(always)]
 fn softmax_forward(z: &[f32], out: &mut [f32], units: usize, n: usize) {
     for_each_block!(n, |start, width| {

@@ -457,11 +457,9 @@ fn weighted_sums_rows<const T: usize, const R: usize>(
     first: usize,
 ) {
     let mut acc: [[Lanes; T]; R] = std::array::from_fn(|i| [[init(first + i); LANES]; T]);
-    if map.n_in == 0 {
-        return store_rows(&acc, stride, out, block, first);
-    }
     // Every index the loop reads, checked once here rather than six times per input (the
-    // checks took a third of the loop's instructions).
+    // checks took a third of the loop's instructions). Layers have at least one input.
+    assert!(map.n_in > 0, "a layer without inputs");
     let last_weight = (first + R - 1) * map.out_step + (map.n_in - 1) * map.in_step;
     assert!(last_weight < map.weights.len(), "weight index out of range");
     assert!(
@@ -487,18 +485,6 @@ fn weighted_sums_rows<const T: usize, const R: usize>(
             }
         }
     }
-    store_rows(&acc, stride, out, block, first);
-}
-
-/// Stores the accumulators of [`weighted_sums_rows`] into rows `first..first + R` of `out`.
-#[inline(always)]
-fn store_rows<const T: usize, const R: usize>(
-    acc: &[[Lanes; T]; R],
-    stride: usize,
-    out: &mut [f32],
-    block: usize,
-    first: usize,
-) {
     for (i, acc) in acc.iter().enumerate() {
         for (t, acc) in acc.iter().enumerate() {
             let at = (first + i) * stride + block + t * LANES;

@@ -212,7 +212,7 @@ impl<'n, N: Network> Trainer<'n, N> {
             // SAFETY: the CPU supports AVX2, checked just above.
             return unsafe { self.epoch_avx2(params, data, rng) };
         }
-        self.epoch_portable(params, data, rng)
+        self.epoch_body(params, data, rng)
     }
 
     #[cfg(target_arch = "x86_64")]
