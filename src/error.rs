@@ -1,4 +1,8 @@
 //! The library's error type. Every message names the problem and, where there is one, the fix.
+//!
+//! Front ends choose their exit status from [`Error::is_usage`]: 2 for input the user can fix
+//! (a flag, a name, an expression, a file that is not ours), 1 for the environment (I/O, a run
+//! that cannot start). The choice is made per variant, so a new variant must pick one.
 
 use crate::activation::UnknownActivation;
 use crate::data::DataError;
@@ -9,7 +13,8 @@ use std::path::PathBuf;
 /// Anything that can go wrong in logexp.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// A setting of a run or command is out of range.
+    /// A setting of a run or command is out of range (or needs more memory or time than the
+    /// documented limit allows).
     #[error("invalid --{field}: {message}")]
     InvalidSetting {
         /// The setting, spelled as its command-line flag.
@@ -17,10 +22,20 @@ pub enum Error {
         /// What is wrong and how to fix it.
         message: String,
     },
+    /// A target expression given through a named flag (or an element of a list) that does not
+    /// parse or cannot be used.
+    #[error("invalid {flag}: {source}")]
+    InvalidExpression {
+        /// Where the expression came from, e.g. `--function` or `--functions (element 2)`.
+        flag: String,
+        /// What the parser said.
+        source: ExprError,
+    },
     /// An activation name that does not exist.
     #[error(transparent)]
     UnknownActivation(#[from] UnknownActivation),
-    /// A target expression that does not parse.
+    /// A target expression that does not parse (library callers; the binary names the flag
+    /// through [`Error::InvalidExpression`]).
     #[error(transparent)]
     Expr(#[from] ExprError),
     /// A network shape that cannot be built.
@@ -29,6 +44,25 @@ pub enum Error {
     /// Data that cannot be built or read.
     #[error(transparent)]
     Data(#[from] DataError),
+    /// A file given as a results file that is not one (its first line is not a run record, it
+    /// is not a regular file, or a line is longer than any record could be). Nothing in it is
+    /// changed.
+    #[error("{}: {message}", path.display())]
+    NotResults {
+        /// The file.
+        path: PathBuf,
+        /// Why it is not a results file, and what to do.
+        message: String,
+    },
+    /// A results file that another process (another sweep) is writing.
+    #[error(
+        "{}: another logexp process holds this results file (a sweep is writing it); wait for it to finish or choose another --out",
+        path.display()
+    )]
+    Locked {
+        /// The file.
+        path: PathBuf,
+    },
     /// A results file with a line that is not a run record.
     #[error(
         "{}, line {line}: not a run record ({message}); fix or delete that line, the other lines are kept",
@@ -52,13 +86,28 @@ pub enum Error {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// Work that could not start or finish for a reason outside the user's input (e.g. the
+    /// operating system refused the worker threads).
+    #[error("{0}")]
+    Run(String),
 }
 
 impl Error {
-    /// Whether the error is the user's input (a bad flag, name, expression or range) rather
-    /// than the environment; command-line front ends exit with status 2 for these.
+    /// Whether the error is the user's input (a bad flag, name, expression, range or a file
+    /// that is not a results file) rather than the environment; command-line front ends exit
+    /// with status 2 for these and 1 for the rest.
     pub fn is_usage(&self) -> bool {
-        !matches!(self, Error::Io { .. } | Error::CorruptResults { .. })
+        match self {
+            Error::InvalidSetting { .. }
+            | Error::InvalidExpression { .. }
+            | Error::UnknownActivation(_)
+            | Error::Expr(_)
+            | Error::Shape(_)
+            | Error::Data(_)
+            | Error::NotResults { .. }
+            | Error::Locked { .. } => true,
+            Error::CorruptResults { .. } | Error::Io { .. } | Error::Run(_) => false,
+        }
     }
 
     /// An I/O error with the file and what was being done.
@@ -68,5 +117,38 @@ impl Error {
             path: path.into(),
             source,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_environment_exits_1_and_the_users_input_exits_2() {
+        let io = Error::io("cannot read", "f", std::io::Error::other("x"));
+        assert!(!io.is_usage());
+        assert!(!Error::Run("no threads".into()).is_usage());
+        let corrupt = Error::CorruptResults {
+            path: "f".into(),
+            line: 3,
+            message: "x".into(),
+        };
+        assert!(!corrupt.is_usage());
+        assert!(Error::Locked { path: "f".into() }.is_usage());
+        assert!(
+            Error::NotResults {
+                path: "f".into(),
+                message: "x".into()
+            }
+            .is_usage()
+        );
+        assert!(
+            Error::InvalidSetting {
+                field: "epochs",
+                message: "x".into()
+            }
+            .is_usage()
+        );
     }
 }
