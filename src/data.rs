@@ -27,10 +27,44 @@ impl Range {
         high: 1000.0,
     };
 
-    /// `[low, high)`, refusing empty, reversed and non-finite intervals.
+    /// `[low, high)`, refusing empty, reversed and non-finite intervals, and intervals that the
+    /// networks' `f32` inputs cannot represent.
+    ///
+    /// Inputs are drawn in `f64` and rounded to `f32`, so each end must be a finite `f32` that
+    /// is zero or normal (subnormals are flushed to zero in training, as in TensorFlow), and the
+    /// interval must hold at least two `f32` values: otherwise every input would be rounded
+    /// out of the range the record claims.
+    ///
+    /// ```
+    /// use logexp::data::Range;
+    /// assert!(Range::new(10.0, 100.0).is_ok());
+    /// assert!(Range::new(1e39, 1e40).is_err()); // beyond f32::MAX
+    /// assert!(Range::new(1.00000001, 1.00000002).is_err()); // no f32 between the ends
+    /// ```
     pub fn new(low: f64, high: f64) -> Result<Range, DataError> {
         if !(low.is_finite() && high.is_finite()) || low >= high {
             return Err(DataError::BadRange { low, high });
+        }
+        let unrepresentable = |reason: String| DataError::Unrepresentable { low, high, reason };
+        for end in [low, high] {
+            if end.abs() > f64::from(f32::MAX) {
+                return Err(unrepresentable(format!(
+                    "{end:?} is beyond the largest f32 ({:e})",
+                    f32::MAX
+                )));
+            }
+            if end != 0.0 && end.abs() < f64::from(f32::MIN_POSITIVE) {
+                return Err(unrepresentable(format!(
+                    "{end:?} is closer to zero than the smallest normal f32 ({:e}); use 0 or a larger end",
+                    f32::MIN_POSITIVE
+                )));
+            }
+        }
+        let first = f32_at_or_above(low);
+        if !(first.is_finite() && f64::from(first) < high && f64::from(first.next_up()) < high) {
+            return Err(unrepresentable(
+                "fewer than two f32 values lie between the ends; widen the range".to_string(),
+            ));
         }
         Ok(Range { low, high })
     }
@@ -65,13 +99,23 @@ impl std::str::FromStr for Range {
 pub enum DataError {
     /// An interval with `low >= high` or a non-finite end.
     #[error(
-        "range [{low}, {high}) is empty or not finite: give LOW,HIGH with LOW < HIGH, e.g. 10,100"
+        "range [{low:?}, {high:?}) is empty or not finite: give LOW,HIGH with LOW < HIGH, e.g. 10,100"
     )]
     BadRange {
         /// Lower end given.
         low: f64,
         /// Upper end given.
         high: f64,
+    },
+    /// A range whose ends or width `f32` cannot represent.
+    #[error("range [{low:?}, {high:?}) cannot be sampled in f32: {reason}")]
+    Unrepresentable {
+        /// Lower end given.
+        low: f64,
+        /// Upper end given.
+        high: f64,
+        /// Which end or width fails, and the fix.
+        reason: String,
     },
     /// A range that is not two numbers.
     #[error("cannot read range '{0}': give two numbers LOW,HIGH, e.g. 10,100")]
@@ -276,13 +320,23 @@ fn zero_padding(x: &mut [f32], n: usize, stride: usize) {
     }
 }
 
-/// A uniform draw from `[low, high)` rounded to `f32`, never rounding up onto `high`.
+/// The smallest `f32` that is `>= x` (for finite `x` within `f32`'s range).
+fn f32_at_or_above(x: f64) -> f32 {
+    let v = x as f32;
+    if f64::from(v) < x { v.next_up() } else { v }
+}
+
+/// A uniform draw from `[low, high)` rounded to `f32`, never rounding out of the range: a
+/// `low` that `f32` cannot represent exactly could round below it, a draw near `high` onto it.
+/// (For the paper's ranges, whose ends are exact in `f32`, neither correction ever applies, so
+/// their data are the same bits as before the corrections existed.)
 fn uniform_f32(rng: &mut ChaCha8Rng, range: Range) -> f32 {
     let u: f64 = rng.random();
     let v = (range.low + range.width() * u) as f32;
     if f64::from(v) >= range.high {
-        // The f32 just below `high`.
-        f32::from_bits(v.to_bits() - 1)
+        v.next_down()
+    } else if f64::from(v) < range.low {
+        f32_at_or_above(range.low)
     } else {
         v
     }

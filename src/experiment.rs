@@ -2,11 +2,11 @@
 //! a [`RunRecord`] (the JSON line that sweeps store and reports read) comes out.
 
 use crate::activation::Activation;
-use crate::data::{Dataset, Range};
+use crate::data::{DataError, Dataset, Range};
 use crate::error::Error;
 use crate::expr::Expr;
 use crate::metrics::{Scores, score};
-use crate::model::{Dense, Network};
+use crate::model::{Dense, Network, ShapeError};
 use crate::train::{Loss, TrainConfig, fit};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -17,6 +17,79 @@ use std::time::Instant;
 
 /// Version of the [`RunRecord`] JSON layout; bumped on any incompatible change.
 pub const RECORD_SCHEMA: u32 = 1;
+
+/// Most epochs a run may ask for: its record keeps one loss per epoch, and a line of a results
+/// file must stay bounded (a million epochs make a record of about 20 MB).
+pub const MAX_EPOCHS: usize = 1_000_000;
+
+/// Memory one run may use unless raised ([`Limits`]): 8 GiB, a third of a typical workstation,
+/// so a sweep of a few such runs in parallel still fits. The paper's runs need about 1 MB.
+pub const DEFAULT_MAX_RUN_BYTES: u64 = 8 << 30;
+
+/// Resource limits a run is checked against before anything is allocated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Most bytes one run may allocate ([`RunSpec::memory_estimate`]).
+    pub max_run_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_run_bytes: DEFAULT_MAX_RUN_BYTES,
+        }
+    }
+}
+
+/// Bytes for people: `1.5 GiB`, `512 B`.
+fn format_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+/// A data error about a range or the data drawn from it, named by its flag.
+fn range_error(field: &'static str, e: DataError) -> Error {
+    match e {
+        DataError::NonFiniteTarget {
+            expression,
+            row,
+            inputs,
+            value,
+        } => {
+            const SHOWN: usize = 4;
+            let mut shown: Vec<String> = inputs
+                .iter()
+                .take(SHOWN)
+                .map(|x| format!("{x:?}"))
+                .collect();
+            if inputs.len() > SHOWN {
+                shown.push(format!("… {} more", inputs.len() - SHOWN));
+            }
+            Error::InvalidSetting {
+                field,
+                message: format!(
+                    "the target (--function {expression:?}) is not finite ({value}) at row {} drawn from --{field} (x = [{}]): change the function or the range",
+                    row + 1,
+                    shown.join(", ")
+                ),
+            }
+        }
+        other => Error::InvalidSetting {
+            field,
+            message: other.to_string(),
+        },
+    }
+}
 
 /// The hidden-layer activations of a dense network, one per layer, written `A1,A2,…`.
 /// `lg` is the paper's pair `symlog,symexp`.
@@ -187,40 +260,127 @@ impl RunSpec {
         }
     }
 
-    /// Checks every field, returning the parsed target expression. Each error names the
-    /// offending setting and how to fix it.
+    /// Checks every field against the default [`Limits`], returning the parsed target
+    /// expression. Each error names the offending setting (as its command-line flag) and how to
+    /// fix it.
     pub fn validate(&self) -> Result<Expr, Error> {
-        let invalid = |field: &'static str, message: &str| {
-            Err(Error::InvalidSetting {
-                field,
-                message: message.to_string(),
-            })
-        };
-        if self.epochs == 0 {
-            return invalid("epochs", "must be at least 1");
+        self.validate_within(&Limits::default())
+    }
+
+    /// Like [`RunSpec::validate`], with the memory limit given: nothing of the run is allocated
+    /// before its size is known to fit.
+    pub fn validate_within(&self, limits: &Limits) -> Result<Expr, Error> {
+        let invalid =
+            |field: &'static str, message: String| Err(Error::InvalidSetting { field, message });
+        if self.epochs == 0 || self.epochs > MAX_EPOCHS {
+            return invalid(
+                "epochs",
+                format!("must be between 1 and {MAX_EPOCHS} (the record keeps one loss per epoch)"),
+            );
         }
         if self.batch_size == 0 {
-            return invalid("batch-size", "must be at least 1 (the paper uses 32)");
+            return invalid(
+                "batch-size",
+                "must be at least 1 (the paper uses 32)".into(),
+            );
         }
-        if !(self.lr.is_finite() && self.lr > 0.0) {
-            return invalid("lr", "must be a positive number, e.g. 0.001");
+        // Adam runs in f32 under flush-to-zero: a rate that is not a normal f32 would train
+        // nothing at all (or overflow), so it is refused rather than recorded as a run.
+        let lr32 = self.lr as f32;
+        if !(self.lr.is_finite() && self.lr > 0.0 && lr32.is_normal()) {
+            return invalid(
+                "lr",
+                format!(
+                    "must be a positive number that f32 can hold (between {:e} and {:e}), e.g. 0.001",
+                    f32::MIN_POSITIVE,
+                    f32::MAX
+                ),
+            );
         }
         if self.n_train == 0 || self.n_train > u32::MAX as usize {
-            return invalid("n-train", "must be between 1 and 4294967295");
+            return invalid("n-train", "must be between 1 and 4294967295".into());
         }
         if self.n_test == 0 {
-            return invalid("n-test", "must be at least 1");
+            return invalid("n-test", "must be at least 1".into());
         }
-        Range::new(self.train_range.low, self.train_range.high)?;
-        Range::new(self.test_range.low, self.test_range.high)?;
-        let expr = Expr::parse(&self.function)?;
-        self.dense(expr.n_vars().max(1))?;
+        Range::new(self.train_range.low, self.train_range.high)
+            .map_err(|e| range_error("train-range", e))?;
+        Range::new(self.test_range.low, self.test_range.high)
+            .map_err(|e| range_error("test-range", e))?;
+        let expr = Expr::parse(&self.function).map_err(|source| Error::InvalidExpression {
+            flag: "--function".into(),
+            source,
+        })?;
+        let n_inputs = expr.n_vars().max(1);
+        let net = self.dense(n_inputs)?;
+        let needed = self.memory_estimate(n_inputs, net.n_params());
+        if needed.is_none_or(|bytes| bytes > limits.max_run_bytes) {
+            let field = if self.n_train >= self.n_test.max(net.n_params()) {
+                "n-train"
+            } else if self.n_test >= net.n_params() {
+                "n-test"
+            } else {
+                "hidden"
+            };
+            return invalid(
+                field,
+                format!(
+                    "the run would need {} of memory ({} inputs, {} parameters, {} training and {} test rows), more than the limit of {}: make it smaller, or raise the limit (--max-memory)",
+                    needed.map_or("more than 2^64 bytes".to_string(), format_bytes),
+                    n_inputs,
+                    net.n_params(),
+                    self.n_train,
+                    self.n_test,
+                    format_bytes(limits.max_run_bytes)
+                ),
+            );
+        }
         Ok(expr)
+    }
+
+    /// An upper estimate, in bytes, of what a run of this spec allocates for `n_inputs` inputs
+    /// and `n_params` parameters: both datasets, the training buffers, Adam's moments, the
+    /// prediction buffers and the loss history. `None` if it does not fit in a `u64`.
+    pub fn memory_estimate(&self, n_inputs: usize, n_params: usize) -> Option<u64> {
+        let n = |v: usize| u64::try_from(v).ok();
+        let f32_bytes = 4u64;
+        let (inputs, params) = (n(n_inputs)?, n(n_params)?);
+        let rows = n(self.n_train)?.checked_add(n(self.n_test)?)?;
+        // Rows: f32 inputs, an f64 target, a u32 in the shuffle order, an f32 prediction.
+        let per_row = inputs.checked_mul(f32_bytes)?.checked_add(8 + 4 + 4)?;
+        let data = rows.checked_mul(per_row)?;
+        // Parameters, gradient, Adam's two moments and a spare copy.
+        let weights = params.checked_mul(5 * f32_bytes)?;
+        // Per-batch activations: a few buffers of (inputs + every hidden unit + output) per
+        // row of the (padded) batch, for training and for prediction's fixed chunk.
+        let units = self
+            .hidden
+            .iter()
+            .try_fold(inputs.checked_add(1)?, |acc, &w| acc.checked_add(n(w)?))?;
+        let batch_rows = n(self
+            .batch_size
+            .min(self.n_train)
+            .max(crate::metrics::EVAL_BATCH))?
+        .checked_add(8)?;
+        let workspace = units.checked_mul(batch_rows)?.checked_mul(4 * f32_bytes)?;
+        let history = n(self.epochs)?.checked_mul(2 * 8)?;
+        data.checked_add(weights)?
+            .checked_add(workspace)?
+            .checked_add(history)
     }
 
     /// The network this spec trains, for `n_inputs` inputs.
     fn dense(&self, n_inputs: usize) -> Result<Dense, Error> {
-        Ok(Dense::new(n_inputs, &self.hidden, &self.pair.0)?)
+        Dense::new(n_inputs, &self.hidden, &self.pair.0).map_err(|e| {
+            let field = match e {
+                ShapeError::ActivationCount { .. } => "pair",
+                _ => "hidden",
+            };
+            Error::InvalidSetting {
+                field,
+                message: e.to_string(),
+            }
+        })
     }
 
     /// The training configuration part of the spec.
@@ -236,8 +396,10 @@ impl RunSpec {
     /// The training and test sets of this spec. They depend only on the expression's variable
     /// count, the data seed, the sizes and the ranges.
     pub fn datasets(&self, expr: &Expr) -> Result<(Dataset, Dataset), Error> {
-        let train = Dataset::sample(expr, self.n_train, self.train_range, self.data_seed, 0)?;
-        let test = Dataset::sample(expr, self.n_test, self.test_range, self.data_seed, 1)?;
+        let train = Dataset::sample(expr, self.n_train, self.train_range, self.data_seed, 0)
+            .map_err(|e| range_error("train-range", e))?;
+        let test = Dataset::sample(expr, self.n_test, self.test_range, self.data_seed, 1)
+            .map_err(|e| range_error("test-range", e))?;
         Ok((train, test))
     }
 
@@ -363,8 +525,18 @@ pub fn run(spec: &RunSpec) -> Result<RunRecord, Error> {
 
 /// Like [`run`], also returning the trained network and parameters.
 pub fn train(spec: &RunSpec) -> Result<TrainedRun, Error> {
+    train_within(spec, &Limits::default())
+}
+
+/// Like [`run`], checking the spec against `limits` instead of the defaults.
+pub fn run_within(spec: &RunSpec, limits: &Limits) -> Result<RunRecord, Error> {
+    Ok(train_within(spec, limits)?.record)
+}
+
+/// Like [`train`], checking the spec against `limits` instead of the defaults.
+pub fn train_within(spec: &RunSpec, limits: &Limits) -> Result<TrainedRun, Error> {
     let started = Instant::now();
-    let expr = spec.validate()?;
+    let expr = spec.validate_within(limits)?;
     let (train_set, test_set) = spec.datasets(&expr)?;
     let net = spec.dense(train_set.n_features())?;
 

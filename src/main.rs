@@ -3,7 +3,7 @@
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use logexp::data::Range;
-use logexp::experiment::{Pair, RunSpec};
+use logexp::experiment::{Limits, Pair, RunSpec};
 use logexp::report::write_report;
 use logexp::reproduce::ReproduceOptions;
 use logexp::sweep::{
@@ -76,11 +76,11 @@ struct ReproduceArgs {
 struct SweepArgs {
     /// `paper` (the seven Table I functions), `reproduce` (those and the normaliser study), or
     /// expressions separated by commas, e.g. "x1*x2,x1*x2/10".
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     functions: String,
     /// `all` (lg and the 121 Keras pairs), `keras` (the 121), or pairs separated by ';', e.g.
     /// "lg;relu,linear". May be repeated.
-    #[arg(long, default_value = "all")]
+    #[arg(long, default_value = "all", allow_hyphen_values = true)]
     pairs: Vec<String>,
     /// Number of seeds: runs seeds 0..N-1.
     #[arg(long, allow_negative_numbers = true, default_value_t = 1)]
@@ -93,7 +93,7 @@ struct SweepArgs {
     #[arg(long)]
     out: PathBuf,
     /// Run only the K-th of N disjoint slices of the grid, e.g. 3/8 (for job arrays).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     shard: Option<Shard>,
     /// Worker threads [default: one per core]. Results do not depend on it.
     #[arg(long, allow_negative_numbers = true)]
@@ -115,7 +115,12 @@ struct ProtocolArgs {
     #[arg(long, allow_negative_numbers = true, default_value_t = 1e-3)]
     lr: f64,
     /// Hidden layer widths, comma-separated.
-    #[arg(long, value_delimiter = ',', default_value = "16,12")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "16,12",
+        allow_hyphen_values = true
+    )]
     hidden: Vec<usize>,
     /// Training loss: mae (the paper's) or mse.
     #[arg(long, default_value = "mae")]
@@ -132,7 +137,17 @@ struct ProtocolArgs {
     /// Range LOW,HIGH of every test input (half-open); the paper tests outside the training range.
     #[arg(long, default_value = "100,1000", allow_hyphen_values = true)]
     test_range: Range,
+    /// Most memory one run may use, in GiB; a larger run is refused before it starts.
+    #[arg(long, allow_negative_numbers = true, default_value_t = DEFAULT_MAX_RUN_GIB)]
+    max_memory: f64,
 }
+
+/// `--max-memory`'s default, from the library's.
+const DEFAULT_MAX_RUN_GIB: f64 = (logexp::experiment::DEFAULT_MAX_RUN_BYTES >> 30) as f64;
+
+/// Most worker threads `--threads` accepts: far beyond any core count a sweep can use, low
+/// enough that the thread stacks cannot exhaust memory.
+const MAX_THREADS: usize = 1024;
 
 impl ProtocolArgs {
     /// A spec with these settings (function, pair and seeds filled in by the caller).
@@ -150,18 +165,34 @@ impl ProtocolArgs {
             ..RunSpec::paper(function, pair)
         }
     }
+
+    /// The limits of `--max-memory`.
+    fn limits(&self) -> Result<Limits, logexp::Error> {
+        let gib = self.max_memory;
+        if !(gib.is_finite() && gib > 0.0 && gib <= 1024.0 * 1024.0) {
+            return Err(logexp::Error::InvalidSetting {
+                field: "max-memory",
+                message: format!(
+                    "must be a positive number of GiB up to 1048576, e.g. {DEFAULT_MAX_RUN_GIB}"
+                ),
+            });
+        }
+        Ok(Limits {
+            max_run_bytes: (gib * (1u64 << 30) as f64) as u64,
+        })
+    }
 }
 
 #[derive(Args)]
 struct TrainArgs {
     /// Target expression over x1..xn, e.g. "x1*x2/10" or "x1*(x2+x3)+x4"
     /// (+ - * / ^, unary minus, parentheses, numbers such as 1e3).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     function: String,
     /// Hidden-layer activations, one per hidden layer, comma-separated (e.g. relu,linear).
     /// `lg` is the paper's pair symlog,symexp. Names: elu, hard_sigmoid, linear, relu, selu,
     /// sigmoid, softmax, softplus, softsign, swish, tanh, symlog, symexp.
-    #[arg(long, default_value = "lg")]
+    #[arg(long, default_value = "lg", allow_hyphen_values = true)]
     pair: Pair,
     /// Seed of initialisation and shuffling.
     #[arg(long, allow_negative_numbers = true, default_value_t = 0)]
@@ -185,9 +216,9 @@ fn train(args: &TrainArgs) -> Result<(), logexp::Error> {
             .protocol
             .template(&logexp::expr::canonical(&args.function), args.pair.clone())
     };
-    let record = logexp::experiment::run(&spec)?;
+    let record = logexp::experiment::run_within(&spec, &args.protocol.limits()?)?;
     let text = if args.json {
-        serde_json::to_string(&record).expect("records always serialise")
+        serde_json::to_string(&record).map_err(|e| logexp::Error::Run(e.to_string()))?
     } else {
         record.summary(10)
     };
@@ -223,29 +254,35 @@ fn progress_reporter(label: &'static str) -> impl Fn(&Progress) + Sync {
                 let eta = p
                     .eta()
                     .map_or("?".into(), |d| format!("{:.0} s", d.as_secs_f64()));
-                eprintln!(
+                print_stderr(&format!(
                     "{label}: {}/{} runs done ({} diverged), {:.0} s elapsed, ETA {eta}",
                     p.done,
                     p.total,
                     p.diverged,
                     p.elapsed.as_secs_f64()
-                );
+                ));
             }
         }
     }
 }
 
 fn thread_pool(threads: Option<usize>) -> Result<rayon::ThreadPool, logexp::Error> {
-    if threads == Some(0) {
+    if threads.is_some_and(|n| n == 0 || n > MAX_THREADS) {
         return Err(logexp::Error::InvalidSetting {
             field: "threads",
-            message: "must be at least 1 (or leave it out to use every core)".into(),
+            message: format!(
+                "must be at least 1 and at most {MAX_THREADS} (or leave it out to use every core)"
+            ),
         });
     }
-    Ok(rayon::ThreadPoolBuilder::new()
+    rayon::ThreadPoolBuilder::new()
         .num_threads(threads.unwrap_or(0))
         .build()
-        .expect("thread pool"))
+        .map_err(|e| {
+            logexp::Error::Run(format!(
+                "cannot start the worker threads ({e}); try fewer with --threads"
+            ))
+        })
 }
 
 fn sweep(args: &SweepArgs) -> Result<(), logexp::Error> {
@@ -264,8 +301,40 @@ fn sweep(args: &SweepArgs) -> Result<(), logexp::Error> {
     let pool = thread_pool(args.threads)?;
     let report = progress_reporter("sweep");
     let summary = pool.install(|| run_sweep(&specs, &args.out, &report))?;
-    eprintln!("{}", summary.describe(&args.out));
+    print_stderr(&summary.describe(&args.out));
     Ok(())
+}
+
+/// Prints a line on stderr. Messages and progress must never kill the work they describe: a
+/// closed or full stderr (`2>/dev/full`, `2>&1 | head -1`) loses the line, nothing else.
+fn print_stderr(text: &str) {
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "{text}").and_then(|()| err.flush());
+}
+
+/// An error as one safe terminal line: control characters (from records, file names or flags)
+/// are escaped so they cannot move the cursor or recolour the terminal, and an overlong line
+/// is shortened in the middle.
+fn error_line(err: &logexp::Error) -> String {
+    const MAX_CHARS: usize = 2000;
+    let mut line = String::new();
+    for c in err.to_string().chars() {
+        if c.is_control() {
+            line.extend(c.escape_default());
+        } else {
+            line.push(c);
+        }
+    }
+    let count = line.chars().count();
+    if count > MAX_CHARS {
+        let head: String = line.chars().take(MAX_CHARS / 2).collect();
+        let tail: String = line.chars().skip(count - MAX_CHARS / 2).collect();
+        line = format!(
+            "{head} … ({} characters left out) … {tail}",
+            count - MAX_CHARS
+        );
+    }
+    format!("error: {line}")
 }
 
 /// Prints a line on stdout. A closed pipe (`logexp ... | head`) is not an error worth a panic:
@@ -283,11 +352,11 @@ fn print_stdout(text: &str) -> Result<(), logexp::Error> {
 fn report(args: &ReportArgs) -> Result<(), logexp::Error> {
     let records = read_all_results(&args.results)?;
     let summary = write_report(&records, &args.out)?;
-    eprintln!(
+    print_stderr(&format!(
         "report of {} runs written to {}",
         records.len(),
         summary.report_md.display()
-    );
+    ));
     Ok(())
 }
 
@@ -313,7 +382,7 @@ fn reproduce(args: &ReproduceArgs) -> Result<(), logexp::Error> {
     let pool = thread_pool(args.threads)?;
     let progress = progress_reporter("reproduce");
     let summary = pool.install(|| logexp::reproduce::reproduce(&options, &out, &progress))?;
-    eprintln!("{}", summary.sweep.describe(&summary.results));
+    print_stderr(&summary.sweep.describe(&summary.results));
     print_stdout(&format!(
         "report written to {}",
         summary.report.report_md.display()
@@ -331,7 +400,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {err}");
+            print_stderr(&error_line(&err));
             ExitCode::from(if err.is_usage() { 2 } else { 1 })
         }
     }

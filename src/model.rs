@@ -104,6 +104,17 @@ pub enum ShapeError {
         /// Number of activations.
         activations: usize,
     },
+    /// The parameter count does not fit in memory's address range (checked before anything is
+    /// allocated).
+    #[error(
+        "a network with {n_inputs} inputs and hidden layers {hidden:?} has more parameters than can be counted: use fewer inputs or narrower layers (e.g. --hidden 16,12)"
+    )]
+    TooManyParameters {
+        /// Inputs asked for.
+        n_inputs: usize,
+        /// Hidden widths asked for.
+        hidden: Vec<usize>,
+    },
 }
 
 impl Dense {
@@ -126,23 +137,36 @@ impl Dense {
             return Err(ShapeError::EmptyLayer { layer: i + 1 });
         }
         let mut layers = Vec::with_capacity(hidden.len() + 1);
-        let mut offset = 0;
+        let mut offset: usize = 0;
         let mut inputs = n_inputs;
         let widths = hidden.iter().copied().chain(std::iter::once(1));
         let acts = activations
             .iter()
             .copied()
             .chain(std::iter::once(Activation::Linear));
+        let too_many = || ShapeError::TooManyParameters {
+            n_inputs,
+            hidden: hidden.to_vec(),
+        };
         for (units, activation) in widths.zip(acts) {
+            // Widths come from users (`--hidden`), so every derived size is checked: a wrapped
+            // count would build a network far smaller than its description.
+            let weights = units.checked_mul(inputs).ok_or_else(too_many)?;
+            let biases = offset.checked_add(weights).ok_or_else(too_many)?;
+            let end = biases.checked_add(units).ok_or_else(too_many)?;
             layers.push(LayerShape {
                 inputs,
                 units,
                 weights: offset,
-                biases: offset + units * inputs,
+                biases,
                 activation,
             });
-            offset += units * inputs + units;
+            offset = end;
             inputs = units;
+        }
+        // Offsets index `f32` slices; keep the byte size representable too.
+        if offset > isize::MAX as usize / std::mem::size_of::<f32>() {
+            return Err(too_many());
         }
         Ok(Dense {
             n_inputs,
