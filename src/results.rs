@@ -202,11 +202,35 @@ fn parse_record(line: &[u8]) -> Result<RunRecord, Result<serde_json::Error, Stri
     if !SUPPORTED_SCHEMAS.contains(&record.schema) {
         return Err(Err(unsupported(&record.schema.into())));
     }
-    if let Err(e) = Expr::parse(&record.spec.function) {
+    let expr = match Expr::parse(&record.spec.function) {
+        Ok(expr) => expr,
+        Err(e) => {
+            return Err(Err(format!(
+                "its function {} does not parse: {}",
+                quote(&record.spec.function),
+                e.message
+            )));
+        }
+    };
+    // What a reader derives from a record must be computable: the inputs follow from the
+    // function (as `run` builds them), and a data set of the record's size must be countable.
+    let n_inputs = expr.n_vars().max(1);
+    if record.n_inputs != n_inputs {
         return Err(Err(format!(
-            "its function {} does not parse: {}",
-            quote(&record.spec.function),
-            e.message
+            "n_inputs is {} but its function {} has {n_inputs}",
+            record.n_inputs,
+            quote(&record.spec.function)
+        )));
+    }
+    let s = &record.spec;
+    if s.n_train
+        .checked_add(s.n_test)
+        .and_then(|rows| rows.checked_mul(n_inputs))
+        .is_none()
+    {
+        return Err(Err(format!(
+            "its data sizes overflow ({} inputs × ({} + {} rows))",
+            n_inputs, s.n_train, s.n_test
         )));
     }
     Ok(record)
@@ -467,5 +491,166 @@ impl ResultsWriter {
         let file = self.file.into_inner().unwrap_or_else(|p| p.into_inner());
         file.sync_all()
             .map_err(|e| Error::io("cannot write", &self.path, e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::experiment::{Pair, RunSpec, run};
+
+    fn record() -> RunRecord {
+        run(&RunSpec {
+            epochs: 3,
+            n_train: 64,
+            n_test: 16,
+            ..RunSpec::paper("x1*x2/10", Pair::lg())
+        })
+        .unwrap()
+    }
+
+    fn read(bytes: &[u8]) -> Result<(Vec<RunRecord>, Tail), Error> {
+        let mut records = Vec::new();
+        let scan = scan(bytes, Path::new("f.jsonl"), &mut |r| records.push(r))?;
+        Ok((records, scan.tail))
+    }
+
+    #[test]
+    fn every_cut_of_a_record_is_a_torn_record_and_only_the_whole_is_kept() {
+        let line = serde_json::to_string(&record()).unwrap();
+        let bytes = line.as_bytes();
+        for cut in 1..bytes.len() {
+            let (records, tail) = read(&bytes[..cut])
+                .unwrap_or_else(|e| panic!("cut at {cut} of {}: {e}", bytes.len()));
+            assert!(records.is_empty());
+            assert_eq!(
+                tail,
+                Tail::Torn {
+                    at: 0,
+                    len: cut as u64
+                },
+                "cut at {cut}"
+            );
+            // After a complete record, with its offset.
+            let after = format!("{line}\n{}", &line[..cut]);
+            let (records, tail) = read(after.as_bytes()).unwrap();
+            assert_eq!(records.len(), 1);
+            let at = line.len() as u64 + 1;
+            assert_eq!(
+                tail,
+                Tail::Torn {
+                    at,
+                    len: cut as u64
+                }
+            );
+        }
+        let (records, tail) = read(bytes).unwrap();
+        assert_eq!((records.len(), tail), (1, Tail::Unterminated));
+        let (records, tail) = read(format!("{line}\r\n\n  \n{line}").as_bytes()).unwrap();
+        assert_eq!((records.len(), tail), (2, Tail::Unterminated));
+    }
+
+    #[test]
+    fn text_that_is_not_a_record_is_not_results_and_later_garbage_is_corrupt() {
+        let line = serde_json::to_string(&record()).unwrap();
+        for first in [
+            "my notes",
+            "{\"schema\":1}",
+            "{\"hello\":1}\n",
+            "\u{0}\u{0}",
+        ] {
+            let err = read(first.as_bytes()).map(|_| ()).unwrap_err();
+            assert!(matches!(err, Error::NotResults { .. }), "{first:?}: {err}");
+        }
+        // A beginning of `{"schema":` alone is a torn record of ours, not a refusal.
+        assert_eq!(read(b"{\"schem").unwrap().1, Tail::Torn { at: 0, len: 7 });
+        for tail in [
+            "my notes",
+            "\u{0}\u{0}\u{0}",
+            "{\"schema\":1}",
+            "{\"schema\":1,\"x\":[1,2}",
+        ] {
+            let err = read(format!("{line}\n{tail}").as_bytes())
+                .map(|_| ())
+                .unwrap_err();
+            match err {
+                Error::CorruptResults { line, .. } => assert_eq!(line, 2, "{tail:?}"),
+                other => panic!("{tail:?}: {other}"),
+            }
+        }
+    }
+
+    #[test]
+    fn unknown_schemas_bad_functions_and_overflowing_sizes_are_refused_with_their_line() {
+        let good = serde_json::to_string(&record()).unwrap();
+        let edits = [
+            ("\"schema\":1", "\"schema\":2", "schema 2"),
+            ("\"schema\":1", "\"schema\":\"one\"", "schema \"one\""),
+            (
+                "\"function\":\"x1*x2/10\"",
+                "\"function\":\"x1*\"",
+                "does not parse",
+            ),
+            (
+                "\"function\":\"x1*x2/10\"",
+                "\"function\":\"x18446744073709551615\"",
+                "n_inputs",
+            ),
+            (
+                "\"function\":\"x1*x2/10\"",
+                "\"function\":\"x18446744073709551616\"",
+                "does not parse",
+            ),
+            (
+                "\"n_train\":64",
+                "\"n_train\":18446744073709551615",
+                "overflow",
+            ),
+            (
+                "\"seed\":0",
+                "\"seed\":18446744073709551616",
+                "expected u64",
+            ),
+        ];
+        for (from, to, needle) in edits {
+            assert!(good.contains(from), "{from}");
+            let bad = good.replacen(from, to, 1);
+            let text = format!("{good}\n{bad}\n");
+            match read(text.as_bytes()).map(|_| ()).unwrap_err() {
+                Error::CorruptResults { line, message, .. } => {
+                    assert_eq!(line, 2, "{to}");
+                    assert!(message.contains(needle), "{to}: {message}");
+                }
+                other => panic!("{to}: {other}"),
+            }
+        }
+        // A schema-2 record that does not deserialise as schema 1 says so, not "missing field".
+        let future = "{\"schema\":2,\"everything\":\"else\"}\n";
+        let text = format!("{good}\n{future}");
+        let err = read(text.as_bytes()).map(|_| ()).unwrap_err().to_string();
+        assert!(err.contains("schema 2") && err.contains("line 2"), "{err}");
+    }
+
+    #[test]
+    fn a_line_longer_than_the_bound_is_refused_after_reading_the_bound() {
+        // An endless source: the reader must stop at the bound, not run out of memory.
+        let endless = std::io::repeat(b'a');
+        let err = scan(endless, Path::new("zero"), &mut |_| {})
+            .map(|_| ())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 1") && err.contains("64 MiB"), "{err}");
+        // One byte under the bound, newline included, is still read (and found not a record).
+        let mut short = vec![b' '; MAX_LINE_BYTES - 1];
+        short.push(b'\n');
+        assert_eq!(read(&short).unwrap().1, Tail::Terminated);
+    }
+
+    #[test]
+    fn quotes_escape_control_characters_and_shorten() {
+        assert_eq!(quote("a\u{1b}[31m"), "\"a\\u{1b}[31m\"");
+        let long = "x1*".repeat(100);
+        let q = quote(&long);
+        assert!(q.ends_with('…') && q.chars().count() < 70, "{q}");
     }
 }
