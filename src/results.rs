@@ -402,16 +402,25 @@ impl ResultsWriter {
     pub fn open(path: &Path) -> Result<ResultsWriter, Error> {
         let advice = "--out must be a regular file (or a new path), since a sweep reads, repairs and appends to it";
         refuse_non_regular(path, advice)?;
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| Error::io("cannot create directory", dir, e))?;
+        let open = || {
+            OpenOptions::new()
+                .read(true)
+                .append(true)
+                .create(true)
+                .open(path)
+        };
+        // Directories are created only when missing, so any other failure names the file.
+        let mut file = match open() {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir)
+                        .map_err(|e| Error::io("cannot create directory", dir, e))?;
+                }
+                open()
+            }
+            opened => opened,
         }
-        let mut file = OpenOptions::new()
-            .read(true)
-            .append(true)
-            .create(true)
-            .open(path)
-            .map_err(|e| Error::io("cannot write", path, e))?;
+        .map_err(|e| Error::io("cannot write", path, e))?;
         // The path may have changed between the check and the open.
         let meta = file
             .metadata()

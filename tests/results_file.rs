@@ -187,6 +187,18 @@ fn a_file_holding_only_a_torn_record_of_ours_is_repaired() {
 // ---------------------------------------------------------------------------------------------
 // Two sweeps on one file.
 
+/// A child process killed (by its id) if the test ends before it does.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
 #[test]
 fn a_second_sweep_on_a_file_being_written_fails_fast_and_the_first_loses_nothing() {
     let dir = TempDir::new("lock");
@@ -194,13 +206,16 @@ fn a_second_sweep_on_a_file_being_written_fails_fast_and_the_first_loses_nothing
     // A few seconds of work on 2 cores: long enough to start a second sweep meanwhile.
     let protocol = ["--epochs", "5", "--n-train", "2000", "--n-test", "50"];
     let args = sweep_with("1500", &protocol, &out);
-    let mut first = Command::new(BIN)
-        .args(&args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the first sweep starts");
+    let mut first = KillOnDrop(
+        Command::new(BIN)
+            .args(&args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the first sweep starts"),
+    );
+    let first = &mut first.0;
     // Once a line is written, the first sweep holds the lock (taken before reading).
     let deadline = Instant::now() + Duration::from_secs(60);
     while std::fs::read(&out).map_or(true, |b| !b.contains(&b'\n')) {
