@@ -48,12 +48,13 @@ pub struct Grid {
     pub template: RunSpec,
 }
 
-/// The most runs one process plans: 10,000,000. A planned run holds its spec (about 300 bytes
-/// with its strings) and its key (about 300 more) until the sweep ends, so the limit keeps a
-/// plan near 6 GB at worst, while it is already far beyond what one machine trains (at the
-/// paper's ~0.1 s per run on 2 cores, about six days). Larger grids are split with `--shard K/N`:
-/// each shard plans only its own runs, so the limit applies per shard.
-pub const MAX_GRID_RUNS: usize = 10_000_000;
+/// The most runs one process plans: 1,000,000. A planned run holds its spec (about 270 bytes
+/// with its strings) and its key (about 300 more) until the sweep ends, and resuming a full
+/// file holds its keys too: about 0.6 GB for a million runs, 1.2 GB when resuming. That is
+/// already far beyond what one machine trains (at the paper's ~0.1 s per run on 2 cores, about
+/// 14 hours). Larger grids are split with `--shard K/N`: each shard plans only its own runs,
+/// so the limit applies per shard.
+pub const MAX_GRID_RUNS: usize = 1_000_000;
 
 impl Grid {
     /// The number of runs in the whole grid, or an error naming `--seeds` if it cannot even be
@@ -692,20 +693,21 @@ mod tests {
         }
         grid.seeds = 100_000_000;
         let err = grid.plan(None).unwrap_err().to_string();
-        assert!(err.contains("--shard") && err.contains("10000000"), "{err}");
-        // 400,000,000 runs: 40 shards hold 10,000,000 each, 39 hold more.
+        assert!(err.contains("--shard") && err.contains("1000000"), "{err}");
+        assert!(err.contains("N of at least 400"), "{err}");
+        // 400,000,000 runs: 400 shards hold 1,000,000 each, 399 hold more.
         let too_big = grid.plan(Some(Shard {
             index: 1,
-            count: 39,
+            count: 399,
         }));
         assert!(too_big.is_err());
         assert_eq!(
             Shard {
-                index: 40,
-                count: 40
+                index: 400,
+                count: 400
             }
             .len_of(grid.size().unwrap()),
-            10_000_000
+            1_000_000
         );
         // A shard small enough is planned without building the rest.
         let shard = Shard {
