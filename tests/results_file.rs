@@ -523,12 +523,28 @@ proptest! {
             (0u64..1000, any::<u8>(), proptest::collection::vec(-1e12f64..1e12, 0..4)),
             1..6,
         ),
+        mode in 0u8..4,
         cut in any::<prop::sample::Index>(),
     ) {
         let dir = TempDir::new("fuzz-repair");
         let lines = record_lines(&variants);
         let whole: String = lines.concat();
-        let cut = cut.index(whole.len() + 1);
+        // Uniform cuts rarely land on the interesting places: also cut just before a line's
+        // newline, just after it, and one byte into a line.
+        let ends: Vec<usize> = lines
+            .iter()
+            .scan(0, |end, line| {
+                *end += line.len();
+                Some(*end)
+            })
+            .collect();
+        let line_end = ends[cut.index(ends.len())];
+        let cut = match mode {
+            0 => cut.index(whole.len() + 1),
+            1 => line_end - 1,
+            2 => line_end,
+            _ => ends.iter().copied().filter(|&e| e < line_end).last().unwrap_or(0) + 1,
+        };
         let path = dir.join("cut.jsonl");
         std::fs::write(&path, &whole.as_bytes()[..cut]).unwrap();
 
