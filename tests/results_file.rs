@@ -543,7 +543,7 @@ proptest! {
             0 => cut.index(whole.len() + 1),
             1 => line_end - 1,
             2 => line_end,
-            _ => ends.iter().copied().filter(|&e| e < line_end).last().unwrap_or(0) + 1,
+            _ => ends.iter().copied().rfind(|&e| e < line_end).unwrap_or(0) + 1,
         };
         let path = dir.join("cut.jsonl");
         std::fs::write(&path, &whole.as_bytes()[..cut]).unwrap();
