@@ -34,6 +34,7 @@
 //! - [`train`]: the fit loop, loss history and divergence detection.
 //! - [`metrics`]: MAE and the paper's mean percentage error.
 //! - [`experiment`]: run specs and records.
+//! - [`results`]: results files: reading, locking, appending and repairing them safely.
 //! - [`error`]: the error type.
 
 pub mod activation;
@@ -50,6 +51,7 @@ pub mod plot;
 pub mod protocol;
 pub mod report;
 pub mod reproduce;
+pub mod results;
 pub mod sweep;
 pub mod train;
 

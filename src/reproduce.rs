@@ -5,7 +5,8 @@ use crate::error::Error;
 use crate::experiment::{Pair, RunSpec};
 use crate::protocol::{PAPER_FUNCTIONS, reproduce_functions};
 use crate::report::{ReportSummary, write_report};
-use crate::sweep::{Grid, Progress, SweepSummary, read_results, run_sweep};
+use crate::results::read_results;
+use crate::sweep::{Grid, Progress, SweepSummary, run_sweep};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
@@ -85,9 +86,7 @@ pub fn reproduce(
     out_dir: &Path,
     on_progress: &(dyn Fn(&Progress) + Sync),
 ) -> Result<ReproduceSummary, Error> {
-    let grid = options.grid();
-    grid.validate()?;
-    let specs = grid.specs();
+    let specs = options.grid().plan(None)?;
     std::fs::create_dir_all(out_dir)
         .map_err(|e| Error::io("cannot create directory", out_dir, e))?;
     let results = out_dir.join("results.jsonl");

@@ -1,22 +1,23 @@
-//! Grids of runs: planning, sharding, parallel execution and the resumable results file.
+//! Grids of runs: planning, sharding, progress and parallel execution.
 //!
-//! A results file holds one [`RunRecord`] per line (JSON Lines). Lines are appended whole, one
-//! `write` each, as runs finish; a run is identified by its spec ([`RunSpec::key`]), so rerunning
-//! a sweep skips what the file already holds. A process killed mid-write can leave at most one
-//! unterminated last line, which resuming cuts away (that run is simply done again).
+//! Records go to a results file ([`crate::results`]), appended whole, one `write` each, as runs
+//! finish; a run is identified by its spec ([`RunSpec::key`]), so rerunning a sweep skips what
+//! the file already holds. The file is locked for the sweep's whole life, and an interrupted
+//! write is repaired on resume under the rules of [`crate::results`].
 
 use crate::error::Error;
-use crate::experiment::{Pair, RunRecord, RunSpec, run};
+use crate::experiment::{Pair, RunSpec, run};
 use crate::expr::Expr;
 use crate::protocol::{PAPER_FUNCTIONS, reproduce_functions};
+use crate::results::{ResultsWriter, Tail};
 use rayon::prelude::*;
 use std::collections::HashSet;
-use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
-use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
+
+// The results file used to live here; these paths stay importable from `sweep`.
+pub use crate::results::{Results, read_all_results, read_results};
 
 /// A grid of runs: every function × pair × seed, all other settings from a template spec.
 ///
@@ -47,28 +48,73 @@ pub struct Grid {
     pub template: RunSpec,
 }
 
+/// The most runs one process plans: 1,000,000. A planned run holds its spec (about 270 bytes
+/// with its strings) and its key (about 300 more) until the sweep ends, and resuming a full
+/// file holds its keys too: about 0.6 GB for a million runs, 1.2 GB when resuming. That is
+/// already far beyond what one machine trains (at the paper's ~0.1 s per run on 2 cores, about
+/// 14 hours). Larger grids are split with `--shard K/N`: each shard plans only its own runs,
+/// so the limit applies per shard.
+pub const MAX_GRID_RUNS: usize = 1_000_000;
+
 impl Grid {
-    /// Every run of the grid, in a fixed order: function, then seed, then pair.
-    pub fn specs(&self) -> Vec<RunSpec> {
-        let mut specs = Vec::with_capacity(self.functions.len() * self.pairs.len());
-        for function in &self.functions {
-            for seed in 0..self.seeds {
-                for pair in &self.pairs {
-                    specs.push(RunSpec {
-                        function: function.clone(),
-                        pair: pair.clone(),
-                        seed,
-                        data_seed: self.data_seed.unwrap_or(seed),
-                        ..self.template.clone()
-                    });
-                }
-            }
-        }
-        specs
+    /// The number of runs in the whole grid, or an error naming `--seeds` if it cannot even be
+    /// counted.
+    pub fn size(&self) -> Result<usize, Error> {
+        usize::try_from(self.seeds)
+            .ok()
+            .and_then(|seeds| seeds.checked_mul(self.functions.len()))
+            .and_then(|n| n.checked_mul(self.pairs.len()))
+            .ok_or_else(|| Error::InvalidSetting {
+                field: "seeds",
+                message: format!(
+                    "{} seeds × {} functions × {} pairs is more runs than can be counted; use fewer seeds",
+                    self.seeds,
+                    self.functions.len(),
+                    self.pairs.len()
+                ),
+            })
     }
 
-    /// Validates every function and pair once, so a typo fails before hours of work.
+    /// The run at position `i` of [`Grid::specs`] (`i` below [`Grid::size`]).
+    fn spec_at(&self, i: usize) -> RunSpec {
+        let pair = i % self.pairs.len();
+        let rest = i / self.pairs.len();
+        // `seeds` fits in usize: `size` succeeded for `i` to be valid.
+        let seeds = self.seeds as usize;
+        let seed = (rest % seeds) as u64;
+        let function = rest / seeds;
+        RunSpec {
+            function: self.functions[function].clone(),
+            pair: self.pairs[pair].clone(),
+            seed,
+            data_seed: self.data_seed.unwrap_or(seed),
+            ..self.template.clone()
+        }
+    }
+
+    /// Every run of the grid, in a fixed order: function, then seed, then pair. Call
+    /// [`Grid::validate`] first, which bounds the size; [`Grid::plan`] does both, per shard.
+    pub fn specs(&self) -> Vec<RunSpec> {
+        let size = self.size().unwrap_or(0);
+        (0..size).map(|i| self.spec_at(i)).collect()
+    }
+
+    /// Validates the whole grid (see [`Grid::plan`]), so a typo fails before hours of work.
     pub fn validate(&self) -> Result<(), Error> {
+        self.check(None).map(|_| ())
+    }
+
+    /// Validates the grid and returns the runs of `shard` (all of them for `None`), in the
+    /// order of [`Grid::specs`]: only the shard's own runs are ever built, so a grid too large
+    /// for one process ([`MAX_GRID_RUNS`]) can still be run in shards. Every function and pair
+    /// is checked, and the data of every (function, data seed) the shard uses.
+    pub fn plan(&self, shard: Option<Shard>) -> Result<Vec<RunSpec>, Error> {
+        let (start, step, count) = self.check(shard)?;
+        Ok((0..count).map(|k| self.spec_at(start + k * step)).collect())
+    }
+
+    /// Checks the grid for `shard`; returns the shard's first index, stride and run count.
+    fn check(&self, shard: Option<Shard>) -> Result<(usize, usize, usize), Error> {
         if self.functions.is_empty() {
             return Err(Error::InvalidSetting {
                 field: "functions",
@@ -87,23 +133,34 @@ impl Grid {
                 message: "must be at least 1".into(),
             });
         }
-        // The data depend on the function and data seed, not on the pair; the network on the
-        // pair and the function's variable count. Checking each once covers the grid.
-        let data_seeds: Vec<u64> = match self.data_seed {
-            Some(seed) => vec![seed],
-            None => (0..self.seeds).collect(),
-        };
+        // Sizes first: everything below is linear in the runs planned.
+        let size = self.size()?;
+        let (start, step) = shard.map_or((0, 1), |s| (s.index - 1, s.count));
+        let count = shard.map_or(size, |s| s.len_of(size));
+        if count > MAX_GRID_RUNS {
+            // Name the factor that makes the grid big, and the shard count that would do.
+            let field = if self.seeds as usize >= self.functions.len().max(self.pairs.len()) {
+                "seeds"
+            } else if self.pairs.len() >= self.functions.len() {
+                "pairs"
+            } else {
+                "functions"
+            };
+            let shards = size.div_ceil(MAX_GRID_RUNS);
+            let per = shard.map_or(String::new(), |s| {
+                format!(" in shard {}/{}", s.index, s.count)
+            });
+            return Err(Error::InvalidSetting {
+                field,
+                message: format!(
+                    "{count} runs{per} ({} functions × {} pairs × {} seeds), more than the {MAX_GRID_RUNS} one process may plan; use fewer, or split the grid with --shard K/N for N of at least {shards}",
+                    self.functions.len(),
+                    self.pairs.len(),
+                    self.seeds
+                ),
+            });
+        }
         for function in &self.functions {
-            for &data_seed in &data_seeds {
-                let spec = RunSpec {
-                    function: function.clone(),
-                    pair: self.pairs[0].clone(),
-                    data_seed,
-                    ..self.template.clone()
-                };
-                let expr = spec.validate()?;
-                spec.datasets(&expr)?;
-            }
             for pair in &self.pairs {
                 RunSpec {
                     function: function.clone(),
@@ -113,7 +170,28 @@ impl Grid {
                 .validate()?;
             }
         }
-        Ok(())
+        // The data depend on the function and data seed, not on the pair: check each
+        // (function, data seed) the shard uses once. Indices ascend, so repeats are adjacent.
+        let mut last: Option<(usize, u64)> = None;
+        for k in 0..count {
+            let i = start + k * step;
+            let rest = i / self.pairs.len();
+            let seed = (rest % self.seeds as usize) as u64;
+            let cell = (rest / self.seeds as usize, self.data_seed.unwrap_or(seed));
+            if last == Some(cell) {
+                continue;
+            }
+            last = Some(cell);
+            let spec = RunSpec {
+                function: self.functions[cell.0].clone(),
+                pair: self.pairs[0].clone(),
+                data_seed: cell.1,
+                ..self.template.clone()
+            };
+            let expr = spec.validate()?;
+            spec.datasets(&expr)?;
+        }
+        Ok((start, step, count))
     }
 }
 
@@ -178,6 +256,15 @@ pub struct Shard {
 }
 
 impl Shard {
+    /// How many of a grid's `size` runs fall in this shard.
+    pub fn len_of(&self, size: usize) -> usize {
+        if size < self.index {
+            0
+        } else {
+            (size - self.index) / self.count + 1
+        }
+    }
+
     /// Whether the run at position `i` of the grid belongs to this shard.
     pub fn contains(&self, i: usize) -> bool {
         i % self.count == self.index - 1
@@ -208,88 +295,6 @@ impl std::str::FromStr for Shard {
         }
         Ok(Shard { index, count })
     }
-}
-
-/// The records of a results file.
-#[derive(Debug, Clone, Default)]
-pub struct Results {
-    /// Every complete record, in file order.
-    pub records: Vec<RunRecord>,
-    /// Byte length of the complete lines; anything after it is an unterminated last line left
-    /// by an interrupted write.
-    pub complete_len: u64,
-    /// Whether such an unterminated last line was found.
-    pub partial_tail: bool,
-}
-
-impl Results {
-    /// Keys ([`RunSpec::key`]) of the runs present.
-    pub fn keys(&self) -> HashSet<String> {
-        self.records.iter().map(|r| r.spec.key()).collect()
-    }
-}
-
-/// Reads a results file. A missing file is an empty result. A line that is complete (ends in a
-/// newline) but is not a record is an error naming the file and line, so nothing is appended
-/// after corrupt data; an unterminated last line is reported in [`Results::partial_tail`].
-pub fn read_results(path: &Path) -> Result<Results, Error> {
-    let file = match File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Results::default()),
-        Err(e) => return Err(Error::io("cannot read", path, e)),
-    };
-    let mut reader = BufReader::new(file);
-    let mut results = Results::default();
-    let mut line = String::new();
-    let mut line_no = 0;
-    loop {
-        line.clear();
-        let n = reader
-            .read_line(&mut line)
-            .map_err(|e| Error::io("cannot read", path, e))?;
-        if n == 0 {
-            break;
-        }
-        line_no += 1;
-        if !line.ends_with('\n') {
-            results.partial_tail = true;
-            break;
-        }
-        if line.trim().is_empty() {
-            results.complete_len += n as u64;
-            continue;
-        }
-        let record: RunRecord =
-            serde_json::from_str(line.trim_end()).map_err(|e| Error::CorruptResults {
-                path: path.to_path_buf(),
-                line: line_no,
-                message: e.to_string(),
-            })?;
-        results.records.push(record);
-        results.complete_len += n as u64;
-    }
-    Ok(results)
-}
-
-/// Reads and merges several results files, dropping exact duplicate runs (same spec).
-pub fn read_all_results(paths: &[PathBuf]) -> Result<Vec<RunRecord>, Error> {
-    let mut seen = HashSet::new();
-    let mut records = Vec::new();
-    for path in paths {
-        if !path.exists() {
-            return Err(Error::io(
-                "cannot read",
-                path,
-                std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
-            ));
-        }
-        for record in read_results(path)?.records {
-            if seen.insert(record.spec.key()) {
-                records.push(record);
-            }
-        }
-    }
-    Ok(records)
 }
 
 /// How far a sweep has come; passed to the progress callback after every run.
@@ -328,8 +333,9 @@ pub struct SweepSummary {
     pub ran: usize,
     /// Runs done now that diverged.
     pub diverged: usize,
-    /// Whether an unterminated last line from an interrupted write was cut away.
-    pub repaired_tail: bool,
+    /// How the file ended before the sweep (and so what was repaired): a kept record whose
+    /// newline was added, or a torn record that was cut.
+    pub tail: Tail,
     /// Wall time.
     pub elapsed: Duration,
 }
@@ -337,10 +343,16 @@ pub struct SweepSummary {
 impl SweepSummary {
     /// One line saying what happened, for people.
     pub fn describe(&self, out: &Path) -> String {
-        let repaired = if self.repaired_tail {
-            " (an interrupted last line was cut away and its run redone)"
-        } else {
-            ""
+        // Never claim a run was redone: the torn record cannot be identified, and a record
+        // that was complete was kept.
+        let repaired = match self.tail {
+            Tail::Terminated => String::new(),
+            Tail::Unterminated => {
+                " (the last line lacked its newline: it was kept and completed)".into()
+            }
+            Tail::Torn { len, .. } => format!(
+                " (a record cut short by an interrupted write, {len} bytes, was cut away; if its run is in this grid it was run again)"
+            ),
         };
         format!(
             "{} runs planned: {} already in {}, {} run now ({} diverged) in {:.1} s{repaired}",
@@ -357,14 +369,18 @@ impl SweepSummary {
 /// Runs every spec not yet in `out`, in parallel on the current rayon pool, appending each
 /// record as it finishes. Each run is single-threaded and a pure function of its spec, so the
 /// records do not depend on the number of threads.
+///
+/// `out` is opened with [`ResultsWriter::open`]: it must be a regular file or a new path, it is
+/// locked (before it is read) until the sweep ends, and a file that is not a results file is
+/// refused untouched.
 pub fn run_sweep(
     specs: &[RunSpec],
     out: &Path,
     on_progress: &(dyn Fn(&Progress) + Sync),
 ) -> Result<SweepSummary, Error> {
     let started = Instant::now();
-    let existing = read_results(out)?;
-    let done_keys = existing.keys();
+    let writer = ResultsWriter::open(out)?;
+    let done_keys = writer.keys();
     let mut seen = HashSet::new();
     let pending: Vec<&RunSpec> = specs
         .iter()
@@ -375,23 +391,6 @@ pub fn run_sweep(
         .collect();
     let skipped = specs.len() - pending.len();
 
-    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io("cannot create directory", dir, e))?;
-    }
-    let mut file = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(out)
-        .map_err(|e| Error::io("cannot write", out, e))?;
-    if existing.partial_tail {
-        // Cut the unterminated line an interrupted write left, so appends start on a fresh line.
-        file.set_len(existing.complete_len)
-            .map_err(|e| Error::io("cannot repair", out, e))?;
-        file.seek(SeekFrom::End(0))
-            .map_err(|e| Error::io("cannot repair", out, e))?;
-    }
-
-    let writer = Mutex::new(file);
     let done = AtomicUsize::new(0);
     let diverged = AtomicUsize::new(0);
     let total = pending.len();
@@ -399,14 +398,7 @@ pub fn run_sweep(
         .par_iter()
         .try_for_each(|spec| -> Result<(), Error> {
             let record = run(spec)?;
-            let mut line = serde_json::to_string(&record).expect("records always serialise");
-            line.push('\n');
-            {
-                // One write per line: a kill can cut at most the line being written.
-                let mut file = writer.lock().unwrap_or_else(|p| p.into_inner());
-                file.write_all(line.as_bytes())
-                    .map_err(|e| Error::io("cannot write", out, e))?;
-            }
+            writer.append(&record)?;
             if record.diverged {
                 diverged.fetch_add(1, Ordering::Relaxed);
             }
@@ -420,15 +412,14 @@ pub fn run_sweep(
             });
             Ok(())
         })?;
-    let file = writer.into_inner().unwrap_or_else(|p| p.into_inner());
-    file.sync_all()
-        .map_err(|e| Error::io("cannot write", out, e))?;
+    let tail = writer.tail();
+    writer.finish()?;
     Ok(SweepSummary {
         planned: specs.len(),
         skipped,
         ran: total,
         diverged: diverged.into_inner(),
-        repaired_tail: existing.partial_tail,
+        tail,
         elapsed: started.elapsed(),
     })
 }
@@ -436,6 +427,11 @@ pub fn run_sweep(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::experiment::RunRecord;
+    use crate::results::Tail;
+    use std::fs::OpenOptions;
+    use std::io::Write;
+    use std::path::PathBuf;
 
     fn tiny_grid() -> Grid {
         Grid {
@@ -452,11 +448,38 @@ mod tests {
         }
     }
 
-    fn temp_path(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("logexp-sweep-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        dir.join("results.jsonl")
+    /// A temporary directory unique to this process and test, removed when dropped (also when
+    /// the test fails, so no run leaves folders behind).
+    struct TempDir(PathBuf);
+
+    impl TempDir {
+        fn new(name: &str) -> TempDir {
+            let dir =
+                std::env::temp_dir().join(format!("logexp-sweep-{}-{name}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).unwrap();
+            TempDir(dir)
+        }
+
+        fn results(&self) -> PathBuf {
+            self.0.join("results.jsonl")
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    #[test]
+    fn temp_dirs_remove_themselves() {
+        let path = {
+            let dir = TempDir::new("guard");
+            std::fs::write(dir.results(), "x").unwrap();
+            dir.0.clone()
+        };
+        assert!(!path.exists(), "{} left behind", path.display());
     }
 
     #[test]
@@ -486,7 +509,8 @@ mod tests {
 
     #[test]
     fn resuming_skips_done_runs_and_repairs_a_cut_line() {
-        let out = temp_path("resume");
+        let dir = TempDir::new("resume");
+        let out = dir.results();
         let specs = tiny_grid().specs();
         let first = run_sweep(&specs[..5], &out, &|_| {}).unwrap();
         assert_eq!((first.ran, first.skipped), (5, 0));
@@ -496,14 +520,15 @@ mod tests {
         f.write_all(&sixth.as_bytes()[..sixth.len() / 2]).unwrap();
         drop(f);
         let read = read_results(&out).unwrap();
-        assert!(read.partial_tail);
+        assert!(matches!(read.tail, Tail::Torn { .. }), "{:?}", read.tail);
         assert_eq!(read.records.len(), 5);
 
         let second = run_sweep(&specs, &out, &|_| {}).unwrap();
-        assert!(second.repaired_tail);
+        assert!(matches!(second.tail, Tail::Torn { .. }));
+        assert!(second.describe(&out).contains("cut away"));
         assert_eq!((second.ran, second.skipped), (7, 5));
         let all = read_results(&out).unwrap();
-        assert!(!all.partial_tail);
+        assert_eq!(all.tail, Tail::Terminated);
         let keys: Vec<String> = all.records.iter().map(|r| r.spec.key()).collect();
         let unique: HashSet<&String> = keys.iter().collect();
         assert_eq!(keys.len(), 12);
@@ -528,8 +553,8 @@ mod tests {
             lines.sort();
             lines
         };
-        let one = temp_path("threads1");
-        let two = temp_path("threads2");
+        let (dir1, dir2) = (TempDir::new("threads1"), TempDir::new("threads2"));
+        let (one, two) = (dir1.results(), dir2.results());
         let pool = |n| {
             rayon::ThreadPoolBuilder::new()
                 .num_threads(n)
@@ -547,7 +572,8 @@ mod tests {
 
     #[test]
     fn a_corrupt_complete_line_is_refused_and_the_file_kept() {
-        let out = temp_path("corrupt");
+        let dir = TempDir::new("corrupt");
+        let out = dir.results();
         let specs = tiny_grid().specs();
         run_sweep(&specs[..2], &out, &|_| {}).unwrap();
         let mut f = OpenOptions::new().append(true).open(&out).unwrap();
@@ -592,5 +618,128 @@ mod tests {
         assert!(grid.validate().is_err());
         grid.functions.pop();
         grid.validate().unwrap();
+    }
+
+    #[test]
+    fn a_complete_record_without_its_newline_is_kept_and_not_redone() {
+        let dir = TempDir::new("unterminated");
+        let out = dir.results();
+        let specs = tiny_grid().specs();
+        let record = run(&specs[0]).unwrap();
+        let text = serde_json::to_string(&record).unwrap();
+        std::fs::write(&out, &text).unwrap();
+        let summary = run_sweep(&specs[..3], &out, &|_| {}).unwrap();
+        assert_eq!((summary.skipped, summary.ran), (1, 2));
+        assert_eq!(summary.tail, Tail::Unterminated);
+        let said = summary.describe(&out);
+        assert!(
+            !said.contains("cut away") && !said.contains("again"),
+            "{said}"
+        );
+        let after = std::fs::read_to_string(&out).unwrap();
+        assert!(after.starts_with(&format!("{text}\n")), "{after}");
+        assert_eq!(after.lines().count(), 3);
+    }
+
+    #[test]
+    fn a_file_that_is_not_results_is_refused_untouched() {
+        let dir = TempDir::new("notes");
+        let specs = tiny_grid().specs();
+        let cases: [&[u8]; 5] = [
+            b"my notes",
+            &[0u8; 100_000],
+            b"my notes\n{\"schema\":1,",
+            b"{\"hello\":\"world\"}\n",
+            b"\xff\xfe\n",
+        ];
+        for (i, bytes) in cases.iter().enumerate() {
+            let out = dir.0.join(format!("notes{i}"));
+            std::fs::write(&out, bytes).unwrap();
+            let err = run_sweep(&specs[..1], &out, &|_| {}).unwrap_err();
+            assert!(matches!(err, Error::NotResults { .. }), "case {i}: {err}");
+            assert!(err.is_usage());
+            assert_eq!(&std::fs::read(&out).unwrap(), bytes, "case {i} changed");
+        }
+    }
+
+    #[test]
+    fn plans_and_shards_match_the_materialised_grid_in_order() {
+        let grid = tiny_grid();
+        let all = grid.specs();
+        assert_eq!(grid.size().unwrap(), 12);
+        assert_eq!(grid.plan(None).unwrap(), all);
+        // The documented order: function, then seed, then pair.
+        assert_eq!((all[0].seed, all[1].seed, all[2].seed), (0, 0, 1));
+        assert_eq!(all[1].pair, "relu,linear".parse().unwrap());
+        assert_eq!(all[6].function, "x1+x2");
+        for count in 1..=13 {
+            for index in 1..=count {
+                let shard = Shard { index, count };
+                let planned = grid.plan(Some(shard)).unwrap();
+                assert_eq!(planned, shard.select(all.clone()), "{index}/{count}");
+                assert_eq!(shard.len_of(12), planned.len(), "{index}/{count}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_grid_too_large_is_refused_before_anything_is_built() {
+        let mut grid = tiny_grid();
+        for seeds in [100_000_000, u64::MAX] {
+            grid.seeds = seeds;
+            let err = grid.plan(None).unwrap_err().to_string();
+            assert!(err.contains("--seeds"), "{err}");
+            assert!(grid.validate().is_err());
+        }
+        grid.seeds = 100_000_000;
+        let err = grid.plan(None).unwrap_err().to_string();
+        assert!(err.contains("--shard") && err.contains("1000000"), "{err}");
+        assert!(err.contains("N of at least 400"), "{err}");
+        // 400,000,000 runs: 400 shards hold 1,000,000 each, 399 hold more.
+        let too_big = grid.plan(Some(Shard {
+            index: 1,
+            count: 399,
+        }));
+        assert!(too_big.is_err());
+        assert_eq!(
+            Shard {
+                index: 400,
+                count: 400
+            }
+            .len_of(grid.size().unwrap()),
+            1_000_000
+        );
+        // A shard small enough is planned without building the rest.
+        let shard = Shard {
+            index: 7,
+            count: 100_000_000,
+        };
+        let planned = grid.plan(Some(shard)).unwrap();
+        assert_eq!(planned.len(), 4);
+        let got: Vec<(usize, u64)> = planned
+            .iter()
+            .map(|s| {
+                (
+                    grid.pairs.iter().position(|p| *p == s.pair).unwrap(),
+                    s.seed,
+                )
+            })
+            .collect();
+        // Indices 6, 1e8+6, 2e8+6, 3e8+6: pair i % 2, seed (i / 2) % 1e8, function i / 2e8.
+        assert_eq!(got, vec![(0, 3), (0, 50_000_003), (0, 3), (0, 50_000_003)]);
+        assert_eq!(planned[0].function, "x1*x2");
+        assert_eq!(planned[2].function, "x1+x2");
+    }
+
+    #[test]
+    fn a_record_longer_than_a_line_may_be_is_not_written() {
+        let dir = TempDir::new("long");
+        let out = dir.results();
+        let mut record: RunRecord = run(&tiny_grid().specs()[0]).unwrap();
+        record.train_loss = vec![0.123_456_789_012_345_67; crate::results::MAX_LINE_BYTES / 16];
+        let writer = crate::results::ResultsWriter::open(&out).unwrap();
+        assert!(writer.append(&record).is_err());
+        writer.finish().unwrap();
+        assert_eq!(std::fs::read(&out).unwrap(), b"");
     }
 }

@@ -556,8 +556,8 @@ fn bad_sweep_arguments_are_refused_by_name_and_touch_no_file() {
         refused(&sweep_args(&base, &TINY, &inside), 1, &[s(&inside)]);
     }
     assert_eq!(std::fs::read(&regular).unwrap(), b"not a directory\n");
-    // --out a directory.
-    refused(&sweep_args(&base, &TINY, &dir.0), 1, &[s(&dir.0)]);
+    // --out a directory: not a regular file, refused up front as the user's input (exit 2).
+    refused(&sweep_args(&base, &TINY, &dir.0), 2, &[s(&dir.0)]);
 }
 
 #[test]
