@@ -120,6 +120,14 @@ pub enum DataError {
     /// A range that is not two numbers.
     #[error("cannot read range '{0}': give two numbers LOW,HIGH, e.g. 10,100")]
     RangeSyntax(String),
+    /// More values than memory can address.
+    #[error("{rows} rows of {features} inputs are more values than memory can hold")]
+    TooLarge {
+        /// Rows asked for.
+        rows: usize,
+        /// Inputs per row.
+        features: usize,
+    },
     /// Zero rows requested.
     #[error("a dataset needs at least one row")]
     NoRows,
@@ -192,7 +200,14 @@ impl Dataset {
         let n_features = expr.n_vars().max(1);
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         rng.set_stream(stream);
-        let mut records = Vec::with_capacity(n_rows * n_features);
+        let values = n_rows
+            .checked_mul(n_features)
+            .filter(|&v| v <= isize::MAX as usize / std::mem::size_of::<f32>())
+            .ok_or(DataError::TooLarge {
+                rows: n_rows,
+                features: n_features,
+            })?;
+        let mut records = Vec::with_capacity(values);
         let mut targets = Vec::with_capacity(n_rows);
         let mut row = vec![0.0f64; n_features];
         for r in 0..n_rows {

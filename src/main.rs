@@ -7,7 +7,7 @@ use logexp::experiment::{Limits, Pair, RunSpec};
 use logexp::report::write_report;
 use logexp::reproduce::ReproduceOptions;
 use logexp::sweep::{
-    Grid, Progress, Shard, parse_functions, parse_pairs, read_all_results, run_sweep,
+    Grid, Progress, Shard, parse_functions, parse_pairs, read_all_results, run_sweep_within,
 };
 use logexp::train::Loss;
 use std::io::{IsTerminal, Write};
@@ -293,14 +293,11 @@ fn sweep(args: &SweepArgs) -> Result<(), logexp::Error> {
         data_seed: args.data_seed,
         template: args.protocol.template("", Pair::lg()),
     };
-    grid.validate()?;
-    let mut specs = grid.specs();
-    if let Some(shard) = args.shard {
-        specs = shard.select(specs);
-    }
+    let limits = args.protocol.limits()?;
+    let specs = grid.plan_within(args.shard, &limits)?;
     let pool = thread_pool(args.threads)?;
     let report = progress_reporter("sweep");
-    let summary = pool.install(|| run_sweep(&specs, &args.out, &report))?;
+    let summary = pool.install(|| run_sweep_within(&specs, &args.out, &limits, &report))?;
     print_stderr(&summary.describe(&args.out));
     Ok(())
 }

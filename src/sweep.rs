@@ -6,7 +6,7 @@
 //! write is repaired on resume under the rules of [`crate::results`].
 
 use crate::error::Error;
-use crate::experiment::{Pair, RunSpec, run};
+use crate::experiment::{Limits, Pair, RunSpec, run_within};
 use crate::expr::Expr;
 use crate::protocol::{PAPER_FUNCTIONS, reproduce_functions};
 use crate::results::{ResultsWriter, Tail};
@@ -101,7 +101,7 @@ impl Grid {
 
     /// Validates the whole grid (see [`Grid::plan`]), so a typo fails before hours of work.
     pub fn validate(&self) -> Result<(), Error> {
-        self.check(None).map(|_| ())
+        self.check(None, &Limits::default()).map(|_| ())
     }
 
     /// Validates the grid and returns the runs of `shard` (all of them for `None`), in the
@@ -109,12 +109,21 @@ impl Grid {
     /// for one process ([`MAX_GRID_RUNS`]) can still be run in shards. Every function and pair
     /// is checked, and the data of every (function, data seed) the shard uses.
     pub fn plan(&self, shard: Option<Shard>) -> Result<Vec<RunSpec>, Error> {
-        let (start, step, count) = self.check(shard)?;
+        self.plan_within(shard, &Limits::default())
+    }
+
+    /// Like [`Grid::plan`], checking every run against `limits` instead of the defaults.
+    pub fn plan_within(
+        &self,
+        shard: Option<Shard>,
+        limits: &Limits,
+    ) -> Result<Vec<RunSpec>, Error> {
+        let (start, step, count) = self.check(shard, limits)?;
         Ok((0..count).map(|k| self.spec_at(start + k * step)).collect())
     }
 
     /// Checks the grid for `shard`; returns the shard's first index, stride and run count.
-    fn check(&self, shard: Option<Shard>) -> Result<(usize, usize, usize), Error> {
+    fn check(&self, shard: Option<Shard>, limits: &Limits) -> Result<(usize, usize, usize), Error> {
         if self.functions.is_empty() {
             return Err(Error::InvalidSetting {
                 field: "functions",
@@ -167,7 +176,7 @@ impl Grid {
                     pair: pair.clone(),
                     ..self.template.clone()
                 }
-                .validate()?;
+                .validate_within(limits)?;
             }
         }
         // The data depend on the function and data seed, not on the pair: check each
@@ -188,7 +197,7 @@ impl Grid {
                 data_seed: cell.1,
                 ..self.template.clone()
             };
-            let expr = spec.validate()?;
+            let expr = spec.validate_within(limits)?;
             spec.datasets(&expr)?;
         }
         Ok((start, step, count))
@@ -378,6 +387,16 @@ pub fn run_sweep(
     out: &Path,
     on_progress: &(dyn Fn(&Progress) + Sync),
 ) -> Result<SweepSummary, Error> {
+    run_sweep_within(specs, out, &Limits::default(), on_progress)
+}
+
+/// Like [`run_sweep`], checking every run against `limits` instead of the defaults.
+pub fn run_sweep_within(
+    specs: &[RunSpec],
+    out: &Path,
+    limits: &Limits,
+    on_progress: &(dyn Fn(&Progress) + Sync),
+) -> Result<SweepSummary, Error> {
     let started = Instant::now();
     let writer = ResultsWriter::open(out)?;
     let done_keys = writer.keys();
@@ -397,7 +416,7 @@ pub fn run_sweep(
     pending
         .par_iter()
         .try_for_each(|spec| -> Result<(), Error> {
-            let record = run(spec)?;
+            let record = run_within(spec, limits)?;
             writer.append(&record)?;
             if record.diverged {
                 diverged.fetch_add(1, Ordering::Relaxed);
