@@ -446,7 +446,7 @@ pub fn run_sweep_within(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::experiment::RunRecord;
+    use crate::experiment::{RunRecord, run};
     use crate::results::Tail;
     use std::fs::OpenOptions;
     use std::io::Write;
