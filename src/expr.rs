@@ -1232,6 +1232,237 @@ mod tests {
         assert_eq!(ev(&product, &[1.0]), 1.0);
     }
 
+    #[test]
+    fn whitespace_separates_tokens_and_never_joins_them() {
+        // The old front end deleted spaces first: `x1 2` became `x12`.
+        assert_err("x1 2", 4, &["two operands in a row", "number 2"]);
+        assert_err("x1 * x2 3", 9, &["two operands in a row", "number 3"]);
+        assert_err("1 .5", 3, &["two operands in a row"]);
+        assert_err("x 1", 1, &["'x'", "index"]);
+        assert_err("1 e3", 3, &["unknown name 'e3'"]);
+        // Columns count in the text as given, surrounding whitespace included.
+        assert_err("  x1 2", 6, &["number 2"]);
+        assert_err("\tx1*", 5, &["end of input"]);
+        assert_err("x1* ", 5, &["end of input"]);
+        assert_eq!(Expr::parse("  x1 2").unwrap_err().source_text, "  x1 2");
+    }
+
+    #[test]
+    fn canonical_spelling() {
+        let cases = [
+            // Whitespace goes; numbers keep their spelling.
+            (" x1 * x2 / 10 ", "x1*x2/10"),
+            ("x1*1e3", "x1*1e3"),
+            ("0.50*x1", "0.50*x1"),
+            (".5+3.+007+2.5E-2+1e+2", ".5+3.+007+2.5E-2+1e+2"),
+            // Redundant parentheses and unary plus go.
+            ("(x1)*(x2)", "x1*x2"),
+            ("((x1*x2))", "x1*x2"),
+            ("(x1*x2)*x3", "x1*x2*x3"),
+            ("(x1/x2)/x3", "x1/x2/x3"),
+            ("(x1-x2)-x3", "x1-x2-x3"),
+            ("(x1-x2)+x3", "x1-x2+x3"),
+            ("x1+(x2*x3)", "x1+x2*x3"),
+            ("(x1*(x2+x3))+x4", "x1*(x2+x3)+x4"),
+            ("x1^(x2^x3)", "x1^x2^x3"),
+            ("-(x1^2)", "-x1^2"),
+            ("2^(-1)", "2^-1"),
+            ("x1*(-x2)", "x1*-x2"),
+            ("x1-(-x2)", "x1--x2"),
+            ("-(-x1)", "--x1"),
+            ("(-x1)*x2", "-x1*x2"),
+            ("+x1", "x1"),
+            ("x1*+x2", "x1*x2"),
+            // Needed parentheses stay.
+            ("x1*(x2*x3)", "x1*(x2*x3)"),
+            ("x1/(x2*x3)", "x1/(x2*x3)"),
+            ("x1/(x2/x3)", "x1/(x2/x3)"),
+            ("x1-(x2-x3)", "x1-(x2-x3)"),
+            ("x1-(x2+x3)", "x1-(x2+x3)"),
+            ("x1+(x2+x3)", "x1+(x2+x3)"),
+            ("(x1+x2)*(x3+x4)", "(x1+x2)*(x3+x4)"),
+            ("(x1^x2)^x3", "(x1^x2)^x3"),
+            ("x1^x2^x3", "x1^x2^x3"),
+            ("(-x1)^2", "(-x1)^2"),
+            ("-(x1*x2)", "-(x1*x2)"),
+            ("2^(x1+1)", "2^(x1+1)"),
+            ("2^-(x1+1)", "2^-(x1+1)"),
+        ];
+        for (source, want) in cases {
+            let e = Expr::parse(source).unwrap_or_else(|err| panic!("{source}: {err}"));
+            assert_eq!(e.canonical(), want, "canonical of {source:?}");
+            assert_eq!(e.to_string(), want);
+            assert_eq!(canonical(source), want);
+            // Idempotent, and the same tree.
+            let again = Expr::parse(want).unwrap();
+            assert_eq!(again.canonical(), want);
+            assert_eq!(again, e, "{source:?}");
+            let x = [1.25, -2.5, 3.0, 0.75];
+            assert_eq!(again.eval(&x).to_bits(), e.eval(&x).to_bits(), "{source:?}");
+        }
+    }
+
+    #[test]
+    fn the_protocol_functions_keep_their_spelling() {
+        // Their spelling is in every existing results file's keys.
+        let mut all: Vec<String> = crate::protocol::PAPER_FUNCTIONS
+            .iter()
+            .map(|f| f.to_string())
+            .collect();
+        all.extend(crate::protocol::reproduce_functions());
+        assert!(all.contains(&"x1*x2*x3*x4/1000".to_string()));
+        for f in &all {
+            assert_eq!(&Expr::parse(f).unwrap().canonical(), f);
+            assert_eq!(&canonical(f), f);
+        }
+    }
+
+    #[test]
+    fn canonical_leaves_text_that_does_not_parse_as_it_is() {
+        assert_eq!(canonical("x1 2"), "x1 2");
+        assert_eq!(canonical(" x1* "), " x1* ");
+    }
+
+    #[test]
+    fn variable_indices_are_capped() {
+        assert_eq!(Expr::parse("x1000").unwrap().n_vars(), MAX_VARIABLES);
+        assert_eq!(MAX_VARIABLES, 1000);
+        assert_err("x1001", 1, &["'x1001'", "above 1000"]);
+        assert_err("x1*x1001", 4, &["above 1000"]);
+        // Past usize: an error, not a wrapped index or an overflow.
+        assert_err("x18446744073709551615", 1, &["above 1000"]);
+        assert_err("x18446744073709551616", 1, &["above 1000"]);
+        let thirty = format!("x{}", "9".repeat(30));
+        assert_err(&thirty, 1, &["above 1000"]);
+        // A huge index is echoed shortened.
+        let err = assert_err(&format!("x{}", "7".repeat(100_000)), 1, &["above 1000"]);
+        assert!(err.message.len() < 200, "{}", err.message);
+    }
+
+    #[test]
+    fn long_sources_are_shown_as_an_excerpt_around_the_column() {
+        let half = "x1+".repeat(21_667);
+        let source = format!("{half}$+{half}x1");
+        let chars: Vec<char> = source.chars().collect();
+        let err = assert_err(&source, 65_002, &["unexpected character '$'"]);
+        let text = err.to_string();
+        assert!(text.len() < 300, "{}", text.len());
+        // The excerpt is the original text at the columns it claims.
+        let (first, last) = (64_972, 65_031);
+        assert!(
+            text.contains(&format!(
+                "at column 65002 (columns {first}-{last} of 130006 shown)"
+            )),
+            "{text}"
+        );
+        let shown: String = chars[first - 1..last].iter().collect();
+        assert!(text.contains(&format!("\"…{shown}…\"")), "{text}");
+        assert!(shown.contains('$'));
+
+        // At the end of the input: no ellipsis after it.
+        let err = assert_err(&half, 65_002, &["end of input"]);
+        let text = err.to_string();
+        assert!(text.len() < 300, "{}", text.len());
+        assert!(text.contains("+x1+\" at column 65002"), "{text}");
+        // At the start: no ellipsis before it.
+        let err = assert_err(&format!("${half}"), 1, &["'$'"]);
+        assert!(err.to_string().contains("expression \"$x1+x1+"), "{err}");
+        // Short sources are shown whole, as before.
+        assert_eq!(
+            Expr::parse("x1 2").unwrap_err().to_string(),
+            "invalid expression \"x1 2\" at column 4: missing operator before number 2: two \
+             operands in a row (implicit multiplication is not supported; write '*' explicitly)"
+        );
+    }
+
+    #[test]
+    fn control_characters_are_escaped_in_errors() {
+        // ESC (ANSI sequences), BEL, CR, a C1 CSI, a bidirectional override,
+        // a zero-width joiner.
+        for hostile in [
+            "\u{1b}[2J",
+            "\u{7}",
+            "\r",
+            "\u{9b}31m",
+            "\u{202e}",
+            "\u{200d}",
+        ] {
+            for source in [
+                format!("x1*{hostile}"),
+                format!("{}{hostile}", "x1+".repeat(50)),
+                hostile.repeat(5_000),
+            ] {
+                let err = Expr::parse(&source).unwrap_err();
+                let text = err.to_string();
+                let first = hostile.chars().next().unwrap();
+                assert!(!text.contains(first), "raw {first:?} in {text:?}");
+                assert!(text.len() < 300, "{} bytes: {text:?}", text.len());
+            }
+        }
+        let text = Expr::parse("x1*\u{1b}[31m").unwrap_err().to_string();
+        assert!(text.contains("\"x1*\\u{1b}[31m\""), "{text}");
+        // A message built by a caller is escaped too.
+        let err = ExprError {
+            source_text: "x".into(),
+            column: 1,
+            message: "a\u{1b}b\nc".into(),
+        };
+        assert!(err.to_string().ends_with(": a\\u{1b}b\\nc"), "{err}");
+    }
+
+    #[test]
+    fn for_flag_names_the_flag() {
+        let err = Expr::parse("x1 2").unwrap_err().for_flag("--function");
+        let text = err.to_string();
+        assert!(text.starts_with("invalid --function: invalid expression \"x1 2\" at column 4"));
+        assert!(err.is_usage());
+    }
+
+    /// Pathological inputs of some 200,000 characters: each one parses or
+    /// fails quickly (no hang, no stack overflow, no quadratic work) with a
+    /// short message. Kept as regression cases for the parser's bounds.
+    #[test]
+    fn huge_inputs_are_bounded() {
+        let n = 200_000;
+        let inputs = [
+            "(".repeat(n),
+            ")".repeat(n),
+            "-".repeat(n),
+            "2^".repeat(n / 2),
+            format!("x{}", "9".repeat(n)),
+            format!("x1*{}", "1".repeat(n)),
+            format!("1e{}", "9".repeat(n)),
+            format!("1e-{}", "9".repeat(n)),
+            format!("0.{}1", "0".repeat(n)),
+            format!("1{}", ".".repeat(n)),
+            "é".repeat(n),
+            "\u{1b}".repeat(n),
+            " ".repeat(n),
+            format!("{}x1", "x1+".repeat(n / 3)),
+            format!("{}x1", "x1*(".repeat(200)) + &")".repeat(200),
+            format!("{}x1 2", "x1*".repeat(n / 3)),
+        ];
+        for source in &inputs {
+            let start = std::time::Instant::now();
+            let result = Expr::parse(source);
+            let elapsed = start.elapsed();
+            let head: String = source.chars().take(20).collect();
+            assert!(elapsed.as_secs() < 5, "{head:?}…: {elapsed:?}");
+            match result {
+                Ok(e) => {
+                    let canonical = e.canonical();
+                    assert_eq!(Expr::parse(&canonical).unwrap(), e);
+                }
+                Err(err) => {
+                    let len = source.chars().count();
+                    assert!((1..=len + 1).contains(&err.column), "{head:?}…");
+                    let text = err.to_string();
+                    assert!(text.len() < 400, "{head:?}…: {} bytes", text.len());
+                }
+            }
+        }
+    }
+
     /// Independent reference tree for the property tests.
     #[derive(Debug, Clone)]
     enum T {
