@@ -189,9 +189,15 @@ fn shown_width(c: char) -> usize {
 /// its first [`TOKEN_WIDTH`] characters with an ellipsis, so that a
 /// 100,000-digit number or name cannot make a message long.
 pub(crate) fn short_text(text: &str) -> String {
+    shortened(text, TOKEN_WIDTH)
+}
+
+/// `text` escaped like [`push_shown`] and cut to its first `max_chars`
+/// characters with an ellipsis.
+pub(crate) fn shortened(text: &str, max_chars: usize) -> String {
     let mut out = String::new();
     for (i, c) in text.chars().enumerate() {
-        if i == TOKEN_WIDTH {
+        if i == max_chars {
             out.push('…');
             break;
         }

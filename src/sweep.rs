@@ -146,8 +146,9 @@ pub fn parse_functions(list: &str) -> Result<Vec<String>, Error> {
     }
     if let Some(at) = list.chars().position(|c| c == ';') {
         return Err(invalid(format!(
-            "found ';' at column {}: separate functions with ',' (e.g. 'x1*x2,x1*x2/10'), or \
-             give 'paper'",
+            "cannot read '{}' (';' at column {}): separate functions with ',' \
+             (e.g. 'x1*x2,x1*x2/10'), or give 'paper'",
+            crate::expr::shortened(list.trim(), 60),
             at + 1
         )));
     }
@@ -235,8 +236,8 @@ fn pair_error(
         .map(|a| a.name())
         .collect();
     format!(
-        "{place} ('{shown}'): {problem}; a pair is activations separated by ',' from {}, or \
-         'lg'; a value may also be 'all' or 'keras', and pairs are separated by ';'",
+        "{place} ('{shown}'): {problem}; valid names are {}; a pair is activations separated \
+         by ',' (or 'lg'), pairs are separated by ';', and a value may also be 'all' or 'keras'",
         names.join(", ")
     )
 }
@@ -692,7 +693,14 @@ mod tests {
         assert_eq!(source.column, 5);
         assert!(err.is_usage());
         let text = parse_functions("x1;x2").unwrap_err().to_string();
-        assert!(text.contains("';' at column 3"), "{text}");
+        assert!(text.contains("'x1;x2' (';' at column 3)"), "{text}");
+        let long = format!("x1;{}", "x1,".repeat(50_000));
+        let text = parse_functions(&long).unwrap_err().to_string();
+        assert!(
+            text.len() < 300 && text.contains("…"),
+            "{} bytes",
+            text.len()
+        );
 
         // --pairs errors name the flag, the place and the valid names.
         let err = parse_pairs(&["bogus".into()]).unwrap_err();
