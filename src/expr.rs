@@ -14,11 +14,28 @@
 //! ```
 //!
 //! So `-x1^2` is `-(x1^2)`, `2^-1` is `2^(-1)` and `2^3^2` is `2^9`.
-//! Variables are `x1`, `x2`, ... (1-based). Numbers are decimal literals such
-//! as `3`, `0.5`, `.5`, `1e3` or `2.5E-2`. Implicit multiplication (`2x1`) is
-//! not supported.
+//! Variables are `x1`, `x2`, ... up to `x1000` ([`MAX_VARIABLES`]). Numbers
+//! are decimal literals such as `3`, `0.5`, `.5`, `1e3` or `2.5E-2`. Implicit
+//! multiplication (`2x1`) is not supported.
+//!
+//! Whitespace separates tokens and is otherwise ignored; it never joins them,
+//! so `x1 2` is an error (two operands in a row), not `x12`.
+//!
+//! # Canonical spelling
+//!
+//! [`Expr::canonical`] (and [`Display`](fmt::Display)) prints the parsed tree
+//! back as text; a run's key holds this spelling, so `x1 * x2` and `x1*x2`
+//! name the same runs. It has no whitespace, numbers spelled exactly as in the
+//! source (`1e3` stays `1e3`, `0.50` stays `0.50`), no unary `+`, and the
+//! fewest parentheses that keep the tree: `(x1)*(x2)` and `(x1*x2)*x3` print
+//! as `x1*x2` and `x1*x2*x3` (the same operations in the same order), while
+//! `x1*(x2*x3)`, `x1-(x2-x3)`, `x1/(x2*x3)` and `(x1^x2)^x3` keep theirs. Any
+//! text without whitespace, unary `+` or redundant parentheses is its own
+//! canonical spelling, which keeps the keys of existing results files (all the
+//! paper's functions among them).
 
 use std::fmt;
+use std::fmt::Write as _;
 use std::str::FromStr;
 
 /// Nesting limit for parentheses, unary signs and exponents. The parser and
@@ -26,30 +43,63 @@ use std::str::FromStr;
 /// million `(` would overflow the stack instead of producing an error.
 const MAX_DEPTH: usize = 256;
 
+/// The highest variable index an expression may use: `x1000`, so at most 1000
+/// network inputs.
+///
+/// A run's memory and time grow with its input count (the first layer's
+/// weights, every data row), and the index arrives as user text, so without a
+/// cap `x18446744073709551615` would overflow the size arithmetic and
+/// `x1000000` would ask for gigabytes. 1000 inputs is far beyond the paper's 4
+/// and still trains in memory.
+pub const MAX_VARIABLES: usize = 1000;
+
+/// Widest excerpt of the source an error shows, in displayed characters (an
+/// escaped control character counts as the width of its escape).
+const EXCERPT_WIDTH: usize = 60;
+
+/// Longest token text (a name, a number) quoted inside an error message, in
+/// characters; longer ones are cut with an ellipsis.
+const TOKEN_WIDTH: usize = 24;
+
 /// Text used in every "missing operand" message.
 const EXPECTED_OPERAND: &str = "expected a number, a variable x1..xn or '('";
 
 /// A parsed arithmetic expression over the variables `x1..xn`.
 ///
-/// Build one with [`Expr::parse`] or [`str::parse`]; [`Display`](fmt::Display)
-/// prints the (trimmed) source text.
-#[derive(Debug, Clone, PartialEq)]
+/// Build one with [`Expr::parse`] or [`str::parse`];
+/// [`Display`](fmt::Display) prints the [canonical
+/// spelling](Expr::canonical). Two expressions are equal when their parsed
+/// trees are, whatever the whitespace or redundant parentheses of their
+/// sources.
+#[derive(Debug, Clone)]
 pub struct Expr {
     source: String,
     root: Node,
     n_vars: usize,
 }
 
+impl PartialEq for Expr {
+    fn eq(&self, other: &Expr) -> bool {
+        // The source's spelling is not part of the expression; `n_vars`
+        // follows from the tree.
+        self.root == other.root
+    }
+}
+
 /// Error returned when an expression cannot be parsed.
 ///
 /// Renders on one line, e.g.
 /// `invalid expression "x1*" at column 4: missing operand after '*': expected
-/// a number, a variable x1..xn or '(' (found end of input)`.
+/// a number, a variable x1..xn or '(' (found end of input)`. A source longer
+/// than about 60 characters is shown as an excerpt around the column, marked
+/// with `…` and with the columns shown, e.g. `invalid expression "…x1+$+x1…"
+/// at column 65002 (columns 64972-65031 of 130003 shown): ...`. Control
+/// characters and other characters a terminal could interpret are shown as
+/// escapes such as `\u{1b}`, never raw.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("invalid expression {source_text:?} at column {column}: {message}")]
 pub struct ExprError {
-    /// The expression text that failed to parse, trimmed of surrounding
-    /// whitespace (columns refer to this text).
+    /// The expression text that failed to parse, as given (columns refer to
+    /// this text).
     pub source_text: String,
     /// 1-based column, counted in characters, where the problem was found.
     /// One past the last character means "at the end of the input".
@@ -58,18 +108,185 @@ pub struct ExprError {
     pub message: String,
 }
 
+impl ExprError {
+    /// This error as the library's [`Error`](crate::Error), naming where the
+    /// expression came from, e.g. `--function` or `--functions (element 2)`.
+    ///
+    /// ```
+    /// use logexp::expr::Expr;
+    ///
+    /// let err = Expr::parse("x1 2").unwrap_err().for_flag("--function");
+    /// assert!(err.to_string().starts_with("invalid --function: "));
+    /// assert!(err.is_usage());
+    /// ```
+    pub fn for_flag(self, flag: impl Into<String>) -> crate::Error {
+        crate::Error::InvalidExpression {
+            flag: flag.into(),
+            source: self,
+        }
+    }
+}
+
+impl fmt::Display for ExprError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let chars: Vec<char> = self.source_text.chars().collect();
+        let excerpt = Excerpt::around(&chars, self.column);
+        write!(
+            f,
+            "invalid expression \"{}\" at column {}",
+            excerpt.text, self.column
+        )?;
+        if !excerpt.whole {
+            write!(
+                f,
+                " (columns {}-{} of {} shown)",
+                excerpt.first,
+                excerpt.last,
+                chars.len()
+            )?;
+        }
+        // The message is ours, but the fields are public: escape it too.
+        let mut message = String::new();
+        for c in self.message.chars() {
+            push_shown(&mut message, c, false);
+        }
+        write!(f, ": {message}")
+    }
+}
+
+/// Appends `c` as it is shown in messages: printable characters as they are,
+/// anything else (control characters such as ESC, which would start a
+/// terminal escape sequence, line breaks, bidirectional overrides, ...) as
+/// Rust's escape for it, e.g. `\u{1b}`. Inside a double-quoted excerpt
+/// (`quoted`), `"` and `\` are escaped too, as `{:?}` would.
+fn push_shown(out: &mut String, c: char, quoted: bool) {
+    match c {
+        '"' | '\\' if quoted => {
+            out.push('\\');
+            out.push(c);
+        }
+        '"' | '\\' | '\'' => out.push(c),
+        _ => {
+            let escaped = c.escape_debug();
+            if escaped.len() == 1 {
+                out.push(c);
+            } else {
+                out.extend(escaped);
+            }
+        }
+    }
+}
+
+/// Width of `c` as shown inside a quoted excerpt.
+fn shown_width(c: char) -> usize {
+    match c {
+        '"' | '\\' => 2,
+        _ => c.escape_debug().len(),
+    }
+}
+
+/// `text` as shown inside a message: escaped like [`push_shown`] and cut to
+/// its first [`TOKEN_WIDTH`] characters with an ellipsis, so that a
+/// 100,000-digit number or name cannot make a message long.
+pub(crate) fn short_text(text: &str) -> String {
+    shortened(text, TOKEN_WIDTH)
+}
+
+/// `text` escaped like [`push_shown`] and cut to its first `max_chars`
+/// characters with an ellipsis.
+pub(crate) fn shortened(text: &str, max_chars: usize) -> String {
+    let mut out = String::new();
+    for (i, c) in text.chars().enumerate() {
+        if i == max_chars {
+            out.push('…');
+            break;
+        }
+        push_shown(&mut out, c, false);
+    }
+    out
+}
+
+/// The part of a source shown in an error.
+struct Excerpt {
+    /// Escaped text, with `…` where it was cut.
+    text: String,
+    /// First and last column shown (1-based; `last` < `first` if nothing is).
+    first: usize,
+    last: usize,
+    /// Whether the whole source is shown.
+    whole: bool,
+}
+
+impl Excerpt {
+    /// At most about [`EXCERPT_WIDTH`] displayed characters of `chars` around
+    /// `column`: the whole text if it fits, otherwise a window that grows
+    /// from the column both ways until the width is used up.
+    fn around(chars: &[char], column: usize) -> Excerpt {
+        let len = chars.len();
+        let fits = chars
+            .iter()
+            .try_fold(0usize, |width, &c| {
+                let width = width + shown_width(c);
+                (width <= EXCERPT_WIDTH + 10).then_some(width)
+            })
+            .is_some();
+        let (lo, hi) = if fits {
+            (0, len)
+        } else {
+            // The character at the column (or the end of the input) first,
+            // then one more on each side while the width allows.
+            let center = column.saturating_sub(1).min(len);
+            let (mut lo, mut hi, mut width) = (center, center, 0);
+            loop {
+                let mut grew = false;
+                if hi < len && width + shown_width(chars[hi]) <= EXCERPT_WIDTH {
+                    width += shown_width(chars[hi]);
+                    hi += 1;
+                    grew = true;
+                }
+                if lo > 0 && width + shown_width(chars[lo - 1]) <= EXCERPT_WIDTH {
+                    lo -= 1;
+                    width += shown_width(chars[lo]);
+                    grew = true;
+                }
+                if !grew {
+                    break;
+                }
+            }
+            (lo, hi)
+        };
+        let mut text = String::new();
+        if lo > 0 {
+            text.push('…');
+        }
+        for &c in &chars[lo..hi] {
+            push_shown(&mut text, c, true);
+        }
+        if hi < len {
+            text.push('…');
+        }
+        Excerpt {
+            text,
+            first: lo + 1,
+            last: hi,
+            whole: lo == 0 && hi == len,
+        }
+    }
+}
+
 impl Expr {
     /// Parses an expression such as `x1*x2/10`.
     ///
-    /// Surrounding whitespace is ignored; error columns are 1-based character
-    /// positions in the trimmed text.
+    /// Whitespace separates tokens and is otherwise ignored; error columns are
+    /// 1-based character positions in `source` as given.
     ///
     /// # Errors
     ///
     /// Returns an [`ExprError`] pointing at the offending column for empty
     /// input, unknown characters or names, malformed numbers or variables,
-    /// missing operands or operators, unbalanced parentheses, and nesting
-    /// deeper than 256 levels.
+    /// variables past [`MAX_VARIABLES`], missing operands or operators (two
+    /// operands in a row, also when only whitespace separates them),
+    /// unbalanced parentheses, and nesting deeper than 256 levels.
     ///
     /// # Examples
     ///
@@ -86,10 +303,12 @@ impl Expr {
     /// let err = Expr::parse("x1*").unwrap_err();
     /// assert_eq!(err.column, 4);
     /// assert!(err.message.contains("missing operand"));
+    ///
+    /// // A space never joins two tokens.
+    /// assert_eq!(Expr::parse("x1 2").unwrap_err().column, 4);
     /// # Ok::<(), logexp::expr::ExprError>(())
     /// ```
     pub fn parse(source: &str) -> Result<Expr, ExprError> {
-        let source = source.trim();
         let tokens = lex(source)?;
         if tokens.is_empty() {
             return Err(error(
@@ -110,14 +329,15 @@ impl Expr {
             return Err(parser.unexpected_after_operand());
         }
         Ok(Expr {
-            source: source.to_string(),
+            source: source.trim().to_string(),
             root,
             n_vars: parser.n_vars,
         })
     }
 
     /// Number of model inputs: the highest variable index used (`x3` alone
-    /// gives 3), or 0 if the expression has no variables.
+    /// gives 3), or 0 if the expression has no variables. At most
+    /// [`MAX_VARIABLES`].
     pub fn n_vars(&self) -> usize {
         self.n_vars
     }
@@ -144,6 +364,25 @@ impl Expr {
     pub fn source(&self) -> &str {
         &self.source
     }
+
+    /// The canonical spelling, printed from the parsed tree (see the [module
+    /// documentation](self#canonical-spelling)): no whitespace, numbers as
+    /// written, the fewest parentheses. It parses back to an equal expression
+    /// that evaluates to identical bits, and is its own canonical spelling.
+    ///
+    /// ```
+    /// use logexp::expr::Expr;
+    ///
+    /// let canonical = |s: &str| Expr::parse(s).unwrap().canonical();
+    /// assert_eq!(canonical(" x1 * ( x2 + x3 ) + x4 "), "x1*(x2+x3)+x4");
+    /// assert_eq!(canonical("(x1)*(x2)/1e3"), "x1*x2/1e3");
+    /// assert_eq!(canonical("x1*(x2*x3)"), "x1*(x2*x3)");
+    /// ```
+    pub fn canonical(&self) -> String {
+        let mut out = String::new();
+        self.root.write(&mut out);
+        out
+    }
 }
 
 impl FromStr for Expr {
@@ -156,10 +395,28 @@ impl FromStr for Expr {
 }
 
 impl fmt::Display for Expr {
-    /// Prints [`Expr::source`].
+    /// Prints [`Expr::canonical`].
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.source)
+        f.write_str(&self.canonical())
     }
+}
+
+/// The canonical spelling ([`Expr::canonical`]) of the expression `source`,
+/// or `source` unchanged if it does not parse, so that the caller's later
+/// [`Expr::parse`] reports the error with its columns in the text as given.
+///
+/// Front ends that can name their flag should parse themselves instead:
+/// `Expr::parse(text).map_err(|e| e.for_flag("--function"))?.canonical()`.
+///
+/// ```
+/// use logexp::expr::canonical;
+///
+/// assert_eq!(canonical("x1 * x2"), "x1*x2");
+/// // Never edited into something else: `x1 2` is not `x12`.
+/// assert_eq!(canonical("x1 2"), "x1 2");
+/// ```
+pub fn canonical(source: &str) -> String {
+    Expr::parse(source).map_or_else(|_| source.to_string(), |e| e.canonical())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -179,17 +436,34 @@ impl BinOp {
             BinOp::Div => a / b,
         }
     }
+
+    fn is_additive(self) -> bool {
+        matches!(self, BinOp::Add | BinOp::Sub)
+    }
+
+    fn symbol(self) -> char {
+        match self {
+            BinOp::Add => '+',
+            BinOp::Sub => '-',
+            BinOp::Mul => '*',
+            BinOp::Div => '/',
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
 enum Node {
-    Num(f64),
+    /// A literal's value and its spelling in the source, which the canonical
+    /// spelling keeps (`1e3` must not become `1000`: run keys hold it).
+    Num(f64, Box<str>),
     /// Zero-based index into the input row.
     Var(usize),
     Neg(Box<Node>),
-    /// `first op1 rhs1 op2 rhs2 ...` folded left to right. Kept flat rather
-    /// than as nested binary nodes so that a long sum like `x1+x1+...+x1`
-    /// does not produce a deep tree (recursion in eval, drop and clone).
+    /// `first op1 rhs1 op2 rhs2 ...` folded left to right, all operators of
+    /// one level (additive or multiplicative). Kept flat rather than as
+    /// nested binary nodes so that a long sum like `x1+x1+...+x1` does not
+    /// produce a deep tree (recursion in eval, drop and clone); never holds a
+    /// chain of its own level as `first` (see [`chain`]).
     Chain(Box<Node>, Vec<(BinOp, Node)>),
     Pow(Box<Node>, Box<Node>),
 }
@@ -197,13 +471,70 @@ enum Node {
 impl Node {
     fn eval(&self, x: &[f64]) -> f64 {
         match self {
-            Node::Num(v) => *v,
+            Node::Num(v, _) => *v,
             Node::Var(i) => x.get(*i).copied().unwrap_or(f64::NAN),
             Node::Neg(a) => -a.eval(x),
             Node::Chain(first, rest) => rest
                 .iter()
                 .fold(first.eval(x), |acc, (op, rhs)| op.apply(acc, rhs.eval(x))),
             Node::Pow(base, exp) => base.eval(x).powf(exp.eval(x)),
+        }
+    }
+
+    /// How tightly the node binds, as the grammar's levels: 1 sum, 2 product,
+    /// 3 unary minus, 4 power, 5 operand.
+    fn level(&self) -> u8 {
+        match self {
+            Node::Chain(_, rest) => first_level(rest),
+            Node::Neg(_) => 3,
+            Node::Pow(..) => 4,
+            Node::Num(..) | Node::Var(_) => 5,
+        }
+    }
+
+    /// Appends the canonical spelling: each child in parentheses exactly when
+    /// the grammar would not read it back as that child at its place.
+    fn write(&self, out: &mut String) {
+        match self {
+            Node::Num(_, text) => out.push_str(text),
+            Node::Var(i) => {
+                let _ = write!(out, "x{}", i + 1);
+            }
+            Node::Neg(operand) => {
+                out.push('-');
+                // The operand of a sign is a `unary`: another sign, a power
+                // or an operand.
+                operand.write_in(out, operand.level() < 3);
+            }
+            Node::Chain(first, rest) => {
+                let level = self.level();
+                // A same-level `first` cannot occur (chains are flattened),
+                // so this only brackets sums inside products.
+                first.write_in(out, first.level() < level);
+                for (op, rhs) in rest {
+                    out.push(op.symbol());
+                    // Left-associative: a same-level right operand needs
+                    // parentheses (x1-(x2-x3), x1*(x2*x3)).
+                    rhs.write_in(out, rhs.level() <= level);
+                }
+            }
+            Node::Pow(base, exponent) => {
+                // The base is a `primary`; the exponent a `unary`, which
+                // makes `^` right-associative and allows `2^-1`.
+                base.write_in(out, base.level() < 5);
+                out.push('^');
+                exponent.write_in(out, exponent.level() < 3);
+            }
+        }
+    }
+
+    fn write_in(&self, out: &mut String, parenthesised: bool) {
+        if parenthesised {
+            out.push('(');
+            self.write(out);
+            out.push(')');
+        } else {
+            self.write(out);
         }
     }
 }
@@ -246,8 +577,8 @@ struct Token {
 impl Token {
     fn describe(&self) -> String {
         match self.tok {
-            Tok::Num(_) => format!("number {}", self.text),
-            Tok::Var(_) => format!("variable {}", self.text),
+            Tok::Num(_) => format!("number {}", short_text(&self.text)),
+            Tok::Var(_) => format!("variable {}", short_text(&self.text)),
             _ => format!("'{}'", self.text),
         }
     }
@@ -326,7 +657,7 @@ fn lex_number(source: &str, s: &[char], col: usize) -> Result<(Tok, usize), Expr
         error(
             source,
             col,
-            format!("malformed number '{}': {why}", text_of(len)),
+            format!("malformed number '{}': {why}", short_text(&text_of(len))),
         )
     };
 
@@ -375,46 +706,53 @@ fn lex_number(source: &str, s: &[char], col: usize) -> Result<(Tok, usize), Expr
     Ok((Tok::Num(value), len))
 }
 
-/// Lexes a name starting at `s[0]`; only `x` followed by a positive integer
-/// is valid.
+/// Lexes a name starting at `s[0]`; only `x` followed by an integer from 1 to
+/// [`MAX_VARIABLES`] is valid.
 fn lex_name(source: &str, s: &[char], col: usize) -> Result<(Tok, usize), ExprError> {
     let len = s
         .iter()
         .take_while(|c| c.is_alphanumeric() || **c == '_')
         .count();
     let name: String = s[..len].iter().collect();
+    let shown = short_text(&name);
     let fail = |message: String| Err(error(source, col, message));
 
     let Some(index) = name.strip_prefix('x') else {
         return fail(format!(
-            "unknown name '{name}': variables are x1, x2, ... and functions are not supported"
+            "unknown name '{shown}': variables are x1, x2, ... and functions are not supported"
         ));
     };
     if index.is_empty() {
         return fail(format!(
-            "invalid variable '{name}': a variable needs an index, as in x1, x2, ..."
+            "invalid variable '{shown}': a variable needs an index, as in x1, x2, ..."
         ));
     }
     if !index.chars().all(|c| c.is_ascii_digit()) {
         return fail(format!(
-            "unknown name '{name}': variables are x1, x2, ... and functions are not supported"
+            "unknown name '{shown}': variables are x1, x2, ... and functions are not supported"
         ));
     }
     if index.chars().all(|c| c == '0') {
         return fail(format!(
-            "invalid variable '{name}': variables start at x1 (x1, x2, ...)"
+            "invalid variable '{shown}': variables start at x1 (x1, x2, ...)"
         ));
     }
     if index.starts_with('0') {
         // Rejected so that each variable has exactly one spelling.
-        let trimmed = index.trim_start_matches('0');
+        let trimmed = short_text(index.trim_start_matches('0'));
         return fail(format!(
-            "invalid variable '{name}': write x{trimmed} without leading zeros"
+            "invalid variable '{shown}': write x{trimmed} without leading zeros"
         ));
     }
+    // Digits only, no leading zero: more digits than the cap's is above it,
+    // and checking that first keeps the parse from overflowing.
+    let max_digits = MAX_VARIABLES.to_string().len();
     match index.parse::<usize>() {
-        Ok(i) => Ok((Tok::Var(i), len)),
-        Err(_) => fail(format!("invalid variable '{name}': index is too large")),
+        Ok(i) if index.len() <= max_digits && i <= MAX_VARIABLES => Ok((Tok::Var(i), len)),
+        _ => fail(format!(
+            "invalid variable '{shown}': the index is above {MAX_VARIABLES}, the most inputs \
+             a network may have (x1..x{MAX_VARIABLES})"
+        )),
     }
 }
 
@@ -529,8 +867,9 @@ impl Parser<'_> {
         };
         match token.tok {
             Tok::Num(v) => {
+                let text = token.text.as_str().into();
                 self.pos += 1;
-                Ok(Node::Num(v))
+                Ok(Node::Num(v, text))
             }
             Tok::Var(i) => {
                 self.pos += 1;
@@ -610,18 +949,31 @@ impl Parser<'_> {
     }
 }
 
-fn chain(first: Node, rest: Vec<(BinOp, Node)>) -> Node {
-    if rest.is_empty() {
-        first
-    } else {
-        Node::Chain(Box::new(first), rest)
+/// A chain node, flattened: when `first` is a chain of the same level (it can
+/// only be one written in parentheses, as in `(x1*x2)*x3`), its operands are
+/// continued instead of nested. That computes the same operations in the same
+/// order, so values are bit-identical, and it gives `(x1*x2)*x3` and
+/// `x1*x2*x3` one tree and one canonical spelling.
+fn chain(first: Node, mut rest: Vec<(BinOp, Node)>) -> Node {
+    let Some(&(op, _)) = rest.first() else {
+        return first;
+    };
+    let level = if op.is_additive() { 1 } else { 2 };
+    match first {
+        Node::Chain(inner_first, mut inner_rest) if first_level(&inner_rest) == level => {
+            inner_rest.append(&mut rest);
+            Node::Chain(inner_first, inner_rest)
+        }
+        first => Node::Chain(Box::new(first), rest),
     }
 }
 
-/// The canonical spelling of an expression: its text without whitespace, so that `x1 * x2`
-/// and `x1*x2` name the same runs in records and sweeps.
-pub fn canonical(source: &str) -> String {
-    source.split_whitespace().collect()
+/// The level ([`Node::level`]) of a chain with these operands.
+fn first_level(rest: &[(BinOp, Node)]) -> u8 {
+    match rest.first() {
+        Some((op, _)) if op.is_additive() => 1,
+        _ => 2,
+    }
 }
 
 #[cfg(test)]
@@ -755,8 +1107,10 @@ mod tests {
     fn source_display_and_from_str() {
         let e: Expr = "  x1 + x2 \n".parse().unwrap();
         assert_eq!(e.source(), "x1 + x2");
-        assert_eq!(e.to_string(), "x1 + x2");
-        assert_eq!(e, Expr::parse("x1 + x2").unwrap());
+        // Display is the canonical spelling, and equality ignores spelling.
+        assert_eq!(e.to_string(), "x1+x2");
+        assert_eq!(e, Expr::parse("(x1)+(x2)").unwrap());
+        assert_ne!(e, Expr::parse("x2+x1").unwrap());
     }
 
     #[test]
@@ -802,7 +1156,7 @@ mod tests {
         assert_err("x1+sin(x2)", 4, &["unknown name 'sin'", "functions"]);
         assert_err("x1a", 1, &["unknown name 'x1a'"]);
         assert_err("x01", 1, &["leading zeros", "x1"]);
-        assert_err("x99999999999999999999999", 1, &["too large"]);
+        assert_err("x99999999999999999999999", 1, &["above 1000", "x1..x1000"]);
     }
 
     #[test]
@@ -884,6 +1238,237 @@ mod tests {
         assert_eq!(ev(&product, &[1.0]), 1.0);
     }
 
+    #[test]
+    fn whitespace_separates_tokens_and_never_joins_them() {
+        // The old front end deleted spaces first: `x1 2` became `x12`.
+        assert_err("x1 2", 4, &["two operands in a row", "number 2"]);
+        assert_err("x1 * x2 3", 9, &["two operands in a row", "number 3"]);
+        assert_err("1 .5", 3, &["two operands in a row"]);
+        assert_err("x 1", 1, &["'x'", "index"]);
+        assert_err("1 e3", 3, &["unknown name 'e3'"]);
+        // Columns count in the text as given, surrounding whitespace included.
+        assert_err("  x1 2", 6, &["number 2"]);
+        assert_err("\tx1*", 5, &["end of input"]);
+        assert_err("x1* ", 5, &["end of input"]);
+        assert_eq!(Expr::parse("  x1 2").unwrap_err().source_text, "  x1 2");
+    }
+
+    #[test]
+    fn canonical_spelling() {
+        let cases = [
+            // Whitespace goes; numbers keep their spelling.
+            (" x1 * x2 / 10 ", "x1*x2/10"),
+            ("x1*1e3", "x1*1e3"),
+            ("0.50*x1", "0.50*x1"),
+            (".5+3.+007+2.5E-2+1e+2", ".5+3.+007+2.5E-2+1e+2"),
+            // Redundant parentheses and unary plus go.
+            ("(x1)*(x2)", "x1*x2"),
+            ("((x1*x2))", "x1*x2"),
+            ("(x1*x2)*x3", "x1*x2*x3"),
+            ("(x1/x2)/x3", "x1/x2/x3"),
+            ("(x1-x2)-x3", "x1-x2-x3"),
+            ("(x1-x2)+x3", "x1-x2+x3"),
+            ("x1+(x2*x3)", "x1+x2*x3"),
+            ("(x1*(x2+x3))+x4", "x1*(x2+x3)+x4"),
+            ("x1^(x2^x3)", "x1^x2^x3"),
+            ("-(x1^2)", "-x1^2"),
+            ("2^(-1)", "2^-1"),
+            ("x1*(-x2)", "x1*-x2"),
+            ("x1-(-x2)", "x1--x2"),
+            ("-(-x1)", "--x1"),
+            ("(-x1)*x2", "-x1*x2"),
+            ("+x1", "x1"),
+            ("x1*+x2", "x1*x2"),
+            // Needed parentheses stay.
+            ("x1*(x2*x3)", "x1*(x2*x3)"),
+            ("x1/(x2*x3)", "x1/(x2*x3)"),
+            ("x1/(x2/x3)", "x1/(x2/x3)"),
+            ("x1-(x2-x3)", "x1-(x2-x3)"),
+            ("x1-(x2+x3)", "x1-(x2+x3)"),
+            ("x1+(x2+x3)", "x1+(x2+x3)"),
+            ("(x1+x2)*(x3+x4)", "(x1+x2)*(x3+x4)"),
+            ("(x1^x2)^x3", "(x1^x2)^x3"),
+            ("x1^x2^x3", "x1^x2^x3"),
+            ("(-x1)^2", "(-x1)^2"),
+            ("-(x1*x2)", "-(x1*x2)"),
+            ("2^(x1+1)", "2^(x1+1)"),
+            ("2^-(x1+1)", "2^-(x1+1)"),
+        ];
+        for (source, want) in cases {
+            let e = Expr::parse(source).unwrap_or_else(|err| panic!("{source}: {err}"));
+            assert_eq!(e.canonical(), want, "canonical of {source:?}");
+            assert_eq!(e.to_string(), want);
+            assert_eq!(canonical(source), want);
+            // Idempotent, and the same tree.
+            let again = Expr::parse(want).unwrap();
+            assert_eq!(again.canonical(), want);
+            assert_eq!(again, e, "{source:?}");
+            let x = [1.25, -2.5, 3.0, 0.75];
+            assert_eq!(again.eval(&x).to_bits(), e.eval(&x).to_bits(), "{source:?}");
+        }
+    }
+
+    #[test]
+    fn the_protocol_functions_keep_their_spelling() {
+        // Their spelling is in every existing results file's keys.
+        let mut all: Vec<String> = crate::protocol::PAPER_FUNCTIONS
+            .iter()
+            .map(|f| f.to_string())
+            .collect();
+        all.extend(crate::protocol::reproduce_functions());
+        assert!(all.contains(&"x1*x2*x3*x4/1000".to_string()));
+        for f in &all {
+            assert_eq!(&Expr::parse(f).unwrap().canonical(), f);
+            assert_eq!(&canonical(f), f);
+        }
+    }
+
+    #[test]
+    fn canonical_leaves_text_that_does_not_parse_as_it_is() {
+        assert_eq!(canonical("x1 2"), "x1 2");
+        assert_eq!(canonical(" x1* "), " x1* ");
+    }
+
+    #[test]
+    fn variable_indices_are_capped() {
+        assert_eq!(Expr::parse("x1000").unwrap().n_vars(), MAX_VARIABLES);
+        assert_eq!(MAX_VARIABLES, 1000);
+        assert_err("x1001", 1, &["'x1001'", "above 1000"]);
+        assert_err("x1*x1001", 4, &["above 1000"]);
+        // Past usize: an error, not a wrapped index or an overflow.
+        assert_err("x18446744073709551615", 1, &["above 1000"]);
+        assert_err("x18446744073709551616", 1, &["above 1000"]);
+        let thirty = format!("x{}", "9".repeat(30));
+        assert_err(&thirty, 1, &["above 1000"]);
+        // A huge index is echoed shortened.
+        let err = assert_err(&format!("x{}", "7".repeat(100_000)), 1, &["above 1000"]);
+        assert!(err.message.len() < 200, "{}", err.message);
+    }
+
+    #[test]
+    fn long_sources_are_shown_as_an_excerpt_around_the_column() {
+        let half = "x1+".repeat(21_667);
+        let source = format!("{half}$+{half}x1");
+        let chars: Vec<char> = source.chars().collect();
+        let err = assert_err(&source, 65_002, &["unexpected character '$'"]);
+        let text = err.to_string();
+        assert!(text.len() < 300, "{}", text.len());
+        // The excerpt is the original text at the columns it claims.
+        let (first, last) = (64_972, 65_031);
+        assert!(
+            text.contains(&format!(
+                "at column 65002 (columns {first}-{last} of 130006 shown)"
+            )),
+            "{text}"
+        );
+        let shown: String = chars[first - 1..last].iter().collect();
+        assert!(text.contains(&format!("\"…{shown}…\"")), "{text}");
+        assert!(shown.contains('$'));
+
+        // At the end of the input: no ellipsis after it.
+        let err = assert_err(&half, 65_002, &["end of input"]);
+        let text = err.to_string();
+        assert!(text.len() < 300, "{}", text.len());
+        assert!(text.contains("+x1+\" at column 65002"), "{text}");
+        // At the start: no ellipsis before it.
+        let err = assert_err(&format!("${half}"), 1, &["'$'"]);
+        assert!(err.to_string().contains("expression \"$x1+x1+"), "{err}");
+        // Short sources are shown whole, as before.
+        assert_eq!(
+            Expr::parse("x1 2").unwrap_err().to_string(),
+            "invalid expression \"x1 2\" at column 4: missing operator before number 2: two \
+             operands in a row (implicit multiplication is not supported; write '*' explicitly)"
+        );
+    }
+
+    #[test]
+    fn control_characters_are_escaped_in_errors() {
+        // ESC (ANSI sequences), BEL, CR, a C1 CSI, a bidirectional override,
+        // a zero-width joiner.
+        for hostile in [
+            "\u{1b}[2J",
+            "\u{7}",
+            "\r",
+            "\u{9b}31m",
+            "\u{202e}",
+            "\u{200d}",
+        ] {
+            for source in [
+                format!("x1*{hostile}"),
+                format!("{}{hostile}", "x1+".repeat(50)),
+                hostile.repeat(5_000),
+            ] {
+                let err = Expr::parse(&source).unwrap_err();
+                let text = err.to_string();
+                let first = hostile.chars().next().unwrap();
+                assert!(!text.contains(first), "raw {first:?} in {text:?}");
+                assert!(text.len() < 300, "{} bytes: {text:?}", text.len());
+            }
+        }
+        let text = Expr::parse("x1*\u{1b}[31m").unwrap_err().to_string();
+        assert!(text.contains("\"x1*\\u{1b}[31m\""), "{text}");
+        // A message built by a caller is escaped too.
+        let err = ExprError {
+            source_text: "x".into(),
+            column: 1,
+            message: "a\u{1b}b\nc".into(),
+        };
+        assert!(err.to_string().ends_with(": a\\u{1b}b\\nc"), "{err}");
+    }
+
+    #[test]
+    fn for_flag_names_the_flag() {
+        let err = Expr::parse("x1 2").unwrap_err().for_flag("--function");
+        let text = err.to_string();
+        assert!(text.starts_with("invalid --function: invalid expression \"x1 2\" at column 4"));
+        assert!(err.is_usage());
+    }
+
+    /// Pathological inputs of some 200,000 characters: each one parses or
+    /// fails quickly (no hang, no stack overflow, no quadratic work) with a
+    /// short message. Kept as regression cases for the parser's bounds.
+    #[test]
+    fn huge_inputs_are_bounded() {
+        let n = 200_000;
+        let inputs = [
+            "(".repeat(n),
+            ")".repeat(n),
+            "-".repeat(n),
+            "2^".repeat(n / 2),
+            format!("x{}", "9".repeat(n)),
+            format!("x1*{}", "1".repeat(n)),
+            format!("1e{}", "9".repeat(n)),
+            format!("1e-{}", "9".repeat(n)),
+            format!("0.{}1", "0".repeat(n)),
+            format!("1{}", ".".repeat(n)),
+            "é".repeat(n),
+            "\u{1b}".repeat(n),
+            " ".repeat(n),
+            format!("{}x1", "x1+".repeat(n / 3)),
+            format!("{}x1", "x1*(".repeat(200)) + &")".repeat(200),
+            format!("{}x1 2", "x1*".repeat(n / 3)),
+        ];
+        for source in &inputs {
+            let start = std::time::Instant::now();
+            let result = Expr::parse(source);
+            let elapsed = start.elapsed();
+            let head: String = source.chars().take(20).collect();
+            assert!(elapsed.as_secs() < 5, "{head:?}…: {elapsed:?}");
+            match result {
+                Ok(e) => {
+                    let canonical = e.canonical();
+                    assert_eq!(Expr::parse(&canonical).unwrap(), e);
+                }
+                Err(err) => {
+                    let len = source.chars().count();
+                    assert!((1..=len + 1).contains(&err.column), "{head:?}…");
+                    let text = err.to_string();
+                    assert!(text.len() < 400, "{head:?}…: {} bytes", text.len());
+                }
+            }
+        }
+    }
+
     /// Independent reference tree for the property tests.
     #[derive(Debug, Clone)]
     enum T {
@@ -913,6 +1498,30 @@ mod tests {
             }
         }
 
+        /// The tree the parser should build, written independently: a
+        /// left operand that is a chain of the same level is continued.
+        fn node(&self) -> Node {
+            match self {
+                T::Lit(text, v) => Node::Num(*v, text.as_str().into()),
+                T::Var(i) => Node::Var(*i),
+                T::Neg(a) => Node::Neg(Box::new(a.node())),
+                T::Bin(op, a, b) => {
+                    let additive = matches!(op, BinOp::Add | BinOp::Sub);
+                    let (a, b) = (a.node(), b.node());
+                    match a {
+                        Node::Chain(first, mut rest)
+                            if matches!(rest[0].0, BinOp::Add | BinOp::Sub) == additive =>
+                        {
+                            rest.push((*op, b));
+                            Node::Chain(first, rest)
+                        }
+                        a => Node::Chain(Box::new(a), vec![(*op, b)]),
+                    }
+                }
+                T::Pow(a, b) => Node::Pow(Box::new(a.node()), Box::new(b.node())),
+            }
+        }
+
         fn prec(&self) -> u8 {
             match self {
                 T::Bin(BinOp::Add | BinOp::Sub, ..) => 1,
@@ -924,15 +1533,17 @@ mod tests {
         }
 
         /// Prints with the fewest parentheses the grammar allows, so the
-        /// round trip exercises precedence and associativity.
-        fn print(&self, out: &mut String, spaced: bool) {
+        /// round trip exercises precedence and associativity; `spaced` puts
+        /// spaces around binary operators, `redundant` brackets every operand
+        /// of an operator (which the canonical spelling must drop again).
+        fn print(&self, out: &mut String, spaced: bool, redundant: bool) {
             let child = |t: &T, out: &mut String, parens: bool| {
-                if parens {
+                if parens || redundant {
                     out.push('(');
-                    t.print(out, spaced);
+                    t.print(out, spaced, redundant);
                     out.push(')');
                 } else {
-                    t.print(out, spaced);
+                    t.print(out, spaced, redundant);
                 }
             };
             match self {
@@ -1001,19 +1612,34 @@ mod tests {
         fn print_parse_eval_matches_direct_eval(
             t in tree(),
             spaced in any::<bool>(),
+            redundant in any::<bool>(),
             x in prop::collection::vec(-10i8..=10, 4),
         ) {
             let x: Vec<f64> = x.into_iter().map(f64::from).collect();
             let mut text = String::new();
-            t.print(&mut text, spaced);
+            t.print(&mut text, spaced, redundant);
+            let mut minimal = String::new();
+            t.print(&mut minimal, false, false);
             let e = Expr::parse(&text).map_err(|e| TestCaseError::fail(e.to_string()))?;
             prop_assert!(e.n_vars() <= 4);
+            // The parsed tree is the generated one (left-nested chains of one
+            // level flattened, as the grammar reads `a+b+c`).
+            prop_assert_eq!(&e.root, &t.node(), "{}", text);
             let (got, want) = (e.eval(&x), t.eval(&x));
             // Same operations in the same order, so results are bit-identical.
             prop_assert!(
                 got.to_bits() == want.to_bits() || (got.is_nan() && want.is_nan()),
                 "{text}: parsed {got}, direct {want}"
             );
+            // The canonical spelling is the minimal one, whatever the spaces
+            // and parentheses of the source: space-free minimal text (as in
+            // existing results files) keeps its key.
+            let canonical = e.canonical();
+            prop_assert_eq!(&canonical, &minimal, "source {}", text);
+            let again = Expr::parse(&canonical).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!(&again, &e);
+            prop_assert_eq!(again.canonical(), canonical);
+            prop_assert_eq!(again.eval(&x).to_bits(), got.to_bits());
         }
 
         #[test]
@@ -1025,25 +1651,87 @@ mod tests {
         fn parse_never_panics_on_expression_like_text(s in "[x0-9+*/^(). eE-]{0,40}") {
             check_total(&s)?;
         }
+
+        #[test]
+        fn parse_never_panics_on_any_string(s in any::<String>()) {
+            // Control characters, unassigned and private-use code points included.
+            check_total(&s)?;
+        }
+
+        #[test]
+        fn parse_never_panics_on_arbitrary_bytes(bytes in prop::collection::vec(any::<u8>(), 0..200)) {
+            check_total(&String::from_utf8_lossy(&bytes))?;
+        }
+
+        #[test]
+        fn parse_never_panics_on_near_misses(
+            parts in prop::collection::vec(
+                prop_oneof![
+                    Just("x1".to_string()),
+                    Just("x1000".to_string()),
+                    Just("x1001".to_string()),
+                    Just("x0".to_string()),
+                    "x[0-9]{1,40}",
+                    "[0-9]{1,40}",
+                    "[0-9]{0,3}\\.?[0-9]{0,3}[eE][+-]?[0-9]{0,8}",
+                    Just("1e999999".to_string()),
+                    Just("1e-999999".to_string()),
+                    "[-+*/^() \t\n\u{1b}\u{3000},;]",
+                ],
+                0..24,
+            ),
+        ) {
+            check_total(&parts.concat())?;
+        }
     }
 
-    /// Parsing either succeeds with a usable expression or reports a column
-    /// inside (or just past) the trimmed input.
+    /// Parsing either succeeds with a usable expression whose canonical
+    /// spelling is stable, or reports a column inside (or just past) the
+    /// input as given, in a short message without raw control characters.
     fn check_total(s: &str) -> Result<(), TestCaseError> {
         match Expr::parse(s) {
             Ok(e) => {
                 prop_assert_eq!(e.source(), s.trim());
-                if e.n_vars() <= 64 {
-                    let _ = e.eval(&vec![1.0; e.n_vars()]);
-                }
+                prop_assert!(e.n_vars() <= MAX_VARIABLES);
+                let x = vec![1.5; e.n_vars()];
+                let canonical = e.canonical();
+                prop_assert!(!canonical.contains(char::is_whitespace), "{}", canonical);
+                let again = Expr::parse(&canonical)
+                    .map_err(|err| TestCaseError::fail(format!("{s:?} -> {canonical:?}: {err}")))?;
+                prop_assert_eq!(&again, &e);
+                prop_assert_eq!(again.canonical(), canonical.clone());
+                let (a, b) = (e.eval(&x), again.eval(&x));
+                prop_assert!(a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()));
             }
             Err(err) => {
-                prop_assert_eq!(err.source_text.as_str(), s.trim());
-                let len = s.trim().chars().count();
+                prop_assert_eq!(err.source_text.as_str(), s);
+                let len = s.chars().count();
                 prop_assert!(err.column >= 1 && err.column <= len + 1, "{}", err);
                 prop_assert!(!err.message.is_empty());
+                check_display(&err)?;
             }
         }
+        Ok(())
+    }
+
+    /// An error's line is short and carries no character a terminal would
+    /// interpret.
+    fn check_display(err: &ExprError) -> Result<(), TestCaseError> {
+        let text = err.to_string();
+        prop_assert!(text.chars().count() < 400, "{} chars: {}", text.len(), text);
+        prop_assert!(
+            !text
+                .chars()
+                .any(|c| c.is_control()
+                    || c.escape_debug().len() > 1 && !matches!(c, '"' | '\\' | '\'')),
+            "raw control character in {:?}",
+            text
+        );
+        prop_assert!(
+            text.contains(&format!("at column {}", err.column)),
+            "{}",
+            text
+        );
         Ok(())
     }
 }

@@ -205,25 +205,53 @@ impl Grid {
 }
 
 /// Reads a function list: `paper` for the seven Table I functions, `reproduce` for those plus
-/// the normaliser study, or expressions separated by commas.
+/// the normaliser study, or expressions separated by commas. Each expression is kept in its
+/// [canonical spelling](Expr::canonical), and spellings of one tree (`x1*x2`, `x1 * x2`,
+/// `(x1)*(x2)`) count once.
+///
+/// # Errors
+///
+/// [`Error::InvalidSetting`] for an empty list, an empty element (`x1,,x2` names element 2) or
+/// `;` as a separator; [`Error::InvalidExpression`] naming the element, e.g.
+/// `--functions (element 3)`, for one that does not parse (its columns count in that element).
 pub fn parse_functions(list: &str) -> Result<Vec<String>, Error> {
-    let list = list.trim();
-    match list {
+    let invalid = |message: String| Error::InvalidSetting {
+        field: "functions",
+        message,
+    };
+    match list.trim() {
         "paper" => return Ok(PAPER_FUNCTIONS.iter().map(|f| f.to_string()).collect()),
         "reproduce" => return Ok(reproduce_functions()),
+        "" => {
+            return Err(invalid(
+                "is empty: give 'paper', 'reproduce' or functions separated by ',' \
+                 (e.g. 'x1*x2,x1*x2/10')"
+                    .to_string(),
+            ));
+        }
         _ => {}
     }
-    if list.contains(';') {
-        return Err(Error::InvalidSetting {
-            field: "functions",
-            message: format!(
-                "cannot read '{list}': separate functions with ',' (e.g. 'x1*x2,x1*x2/10'), or give 'paper'"
-            ),
-        });
+    if let Some(at) = list.chars().position(|c| c == ';') {
+        return Err(invalid(format!(
+            "cannot read '{}' (';' at column {}): separate functions with ',' \
+             (e.g. 'x1*x2,x1*x2/10'), or give 'paper'",
+            crate::expr::shortened(list.trim(), 60),
+            at + 1
+        )));
     }
+    let count = list.split(',').count();
     let mut functions: Vec<String> = Vec::new();
-    for f in list.split(',').map(crate::expr::canonical) {
-        Expr::parse(&f)?;
+    for (i, element) in list.split(',').enumerate() {
+        let number = i + 1;
+        if element.trim().is_empty() {
+            return Err(invalid(format!(
+                "element {number} of {count} is empty: remove the extra ',' or put a function \
+                 there (e.g. 'x1*x2,x1*x2/10')"
+            )));
+        }
+        let f = Expr::parse(element)
+            .map_err(|e| e.for_flag(format!("--functions (element {number})")))?
+            .canonical();
         if !functions.contains(&f) {
             functions.push(f);
         }
@@ -233,17 +261,30 @@ pub fn parse_functions(list: &str) -> Result<Vec<String>, Error> {
 
 /// Reads pair lists: each value is `all` (lg and the 121 Keras pairs), `keras` (the 121) or
 /// pairs separated by `;` such as `lg;relu,linear`. Values are concatenated, duplicates dropped.
+///
+/// # Errors
+///
+/// [`Error::InvalidSetting`] for `--pairs`, naming the value and pair at fault and listing the
+/// valid activation names.
 pub fn parse_pairs(values: &[String]) -> Result<Vec<Pair>, Error> {
     let mut pairs: Vec<Pair> = Vec::new();
-    for value in values {
+    for (v, value) in values.iter().enumerate() {
         let found = match value.trim() {
             "all" => Pair::paper_grid(),
             "keras" => Pair::keras_grid(),
-            list => list
-                .split(';')
-                .filter(|p| !p.trim().is_empty())
-                .map(str::parse)
-                .collect::<Result<Vec<Pair>, Error>>()?,
+            list => {
+                let mut found = Vec::new();
+                for (p, pair) in list.split(';').enumerate() {
+                    if pair.trim().is_empty() {
+                        continue;
+                    }
+                    found.push(pair.parse::<Pair>().map_err(|e| Error::InvalidSetting {
+                        field: "pairs",
+                        message: pair_error(values.len(), v + 1, p + 1, pair, &e),
+                    })?);
+                }
+                found
+            }
         };
         for pair in found {
             if !pairs.contains(&pair) {
@@ -252,6 +293,40 @@ pub fn parse_pairs(values: &[String]) -> Result<Vec<Pair>, Error> {
         }
     }
     Ok(pairs)
+}
+
+/// The message for pair `pair_number` (text `pair`) of value `value_number` that does not
+/// parse: where it is, what is wrong (names shortened and escaped, as they are user text) and
+/// what is valid.
+fn pair_error(
+    n_values: usize,
+    value_number: usize,
+    pair_number: usize,
+    pair: &str,
+    error: &Error,
+) -> String {
+    let place = if n_values > 1 {
+        format!("value {value_number}, pair {pair_number}")
+    } else {
+        format!("pair {pair_number}")
+    };
+    let shown = crate::expr::short_text(pair.trim());
+    let problem = match error {
+        Error::UnknownActivation(unknown) => format!(
+            "unknown activation '{}'",
+            crate::expr::short_text(unknown.name.trim())
+        ),
+        other => crate::expr::short_text(&other.to_string()),
+    };
+    let names: Vec<&str> = crate::activation::Activation::ALL
+        .iter()
+        .map(|a| a.name())
+        .collect();
+    format!(
+        "{place} ('{shown}'): {problem}; valid names are {}; a pair is activations separated \
+         by ',' (or 'lg'), pairs are separated by ';', and a value may also be 'all' or 'keras'",
+        names.join(", ")
+    )
 }
 
 /// The `index`-th of `count` disjoint slices of a grid (`--shard K/N`, 1-based `K`). Runs are
@@ -628,6 +703,68 @@ mod tests {
         let two = parse_pairs(&["lg;relu,linear".into(), "relu,linear".into()]).unwrap();
         assert_eq!(two, vec![Pair::lg(), "relu,linear".parse().unwrap()]);
         assert!(parse_pairs(&["relu,gelu".into()]).is_err());
+
+        // Whitespace separates tokens, it never joins them: `x1 2` is not `x12`.
+        assert!(parse_functions("x1*x2, x1 2").is_err());
+        // Spellings of one tree are one function, spelled canonically.
+        assert_eq!(
+            parse_functions("(x1)*(x2),x1*x2, (x1*x2)*x3 ,x1*(x2*x3)").unwrap(),
+            ["x1*x2", "x1*x2*x3", "x1*(x2*x3)"]
+        );
+        // Errors name the flag and the element.
+        let err = parse_functions("x1*x2,,x1").unwrap_err();
+        assert!(matches!(
+            err,
+            Error::InvalidSetting {
+                field: "functions",
+                ..
+            }
+        ));
+        let text = err.to_string();
+        assert!(text.contains("--functions") && text.contains("element 2 of 3 is empty"));
+        let text = parse_functions("x1*x2,").unwrap_err().to_string();
+        assert!(text.contains("element 2 of 2 is empty"), "{text}");
+        let text = parse_functions(" ").unwrap_err().to_string();
+        assert!(
+            text.contains("--functions") && text.contains("is empty"),
+            "{text}"
+        );
+        let err = parse_functions("x1*x2,x1+x2, x1 2").unwrap_err();
+        let Error::InvalidExpression { flag, source } = &err else {
+            panic!("expected an expression error, got {err:?}");
+        };
+        assert_eq!(flag, "--functions (element 3)");
+        // The column counts in the element as written, its leading space included.
+        assert_eq!(source.column, 5);
+        assert!(err.is_usage());
+        let text = parse_functions("x1;x2").unwrap_err().to_string();
+        assert!(text.contains("'x1;x2' (';' at column 3)"), "{text}");
+        let long = format!("x1;{}", "x1,".repeat(50_000));
+        let text = parse_functions(&long).unwrap_err().to_string();
+        assert!(
+            text.len() < 300 && text.contains("…"),
+            "{} bytes",
+            text.len()
+        );
+
+        // --pairs errors name the flag, the place and the valid names.
+        let err = parse_pairs(&["bogus".into()]).unwrap_err();
+        assert!(matches!(err, Error::InvalidSetting { field: "pairs", .. }));
+        let text = err.to_string();
+        for needle in ["--pairs", "pair 1", "'bogus'", "relu", "symexp", "'lg'"] {
+            assert!(text.contains(needle), "{needle} in {text}");
+        }
+        let text = parse_pairs(&["lg".into(), "lg;relu,gelu".into()])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            text.contains("value 2, pair 2") && text.contains("'gelu'"),
+            "{text}"
+        );
+        // A hostile name is shortened and escaped.
+        let hostile = format!("\u{1b}[31m{}", "a".repeat(10_000));
+        let text = parse_pairs(&[hostile]).unwrap_err().to_string();
+        assert!(!text.contains('\u{1b}') && text.len() < 600, "{text}");
     }
 
     #[test]
