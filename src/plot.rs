@@ -354,7 +354,7 @@ fn check_log(what: &str, lo: f64, hi: f64) -> Result<(), String> {
     }
 }
 
-fn check_axis(what: &str, scale: Scale, (lo, hi): (f64, f64)) -> Result<(f64, f64), String> {
+fn check_axis(what: &str, scale: Scale, (lo, hi): Span) -> Result<Span, String> {
     match scale {
         Scale::Linear => check_linear(what, lo, hi)?,
         Scale::Log => check_log(what, lo, hi)?,
@@ -616,8 +616,11 @@ fn colour_of(series: &Series, next: &mut usize) -> RGBColor {
     }
 }
 
+/// An axis's shown range, `(low, high)`.
+type Span = (f64, f64);
+
 /// The ranges both axes of `chart` show, checked to be drawable.
-fn line_ranges(chart: &LineChart) -> Result<((f64, f64), (f64, f64)), String> {
+fn line_ranges(chart: &LineChart) -> Result<(Span, Span), String> {
     let xs = chart
         .series
         .iter()

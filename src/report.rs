@@ -27,7 +27,7 @@
 //! | `report.md` | everything below, with the protocol and a comparison with the paper |
 //! | `table1.csv` | Table I beside the paper's figures |
 //! | `normaliser.csv` | the normaliser study (section II) |
-//! | `rankings/SLUG.csv` | every pair of one function, ranked (see [`slug`]) |
+//! | `rankings/SLUG.csv` | every pair of one function, ranked (see [`slug`]: one name per function) |
 //! | `figures/fig1-train-data`, `fig2-test-data` | histograms of the data (Figs 1, 2) |
 //! | `figures/fig3-symlog`, `fig4-symexp`, `activations` | the activations (Figs 3, 4; all 13) |
 //! | `figures/fig7a-SLUG` … `fig7f-SLUG`, `fig8-SLUG` | training loss of the paper's functions |
@@ -37,6 +37,22 @@
 //! Every figure is written as `.svg` and `.png`. Each file is written to a temporary name and
 //! renamed, so a failed report leaves complete files only. Files of an earlier report in the
 //! same directory that this one does not rewrite are left as they are.
+//!
+//! # Limits
+//!
+//! Records are text from disk, and a report must finish, stay small and say what it left out:
+//!
+//! - a figure whose axes cannot be drawn (values whose span overflows, ends beyond
+//!   [`plot::MAX_AXIS_ABS`] on a linear axis, widths lost in rounding) is skipped; `report.md`
+//!   says so in its place and under "Not shown", and never links to it;
+//! - per figure at most [`plot::MAX_SERIES`] lines of [`plot::MAX_POINTS`] points, and in
+//!   Figs 1–2 at most [`plot::MAX_HISTOGRAM_SERIES`] inputs re-sampled from at most
+//!   400,000 values; loss figures for at most [`MAX_LOSS_FIGURES`] functions;
+//! - a table cell or list names at most [`MAX_LISTED_VALUES`] values (seeds as ranges) and
+//!   counts the rest; record text is cut to [`MAX_RECORD_TEXT_CHARS`] characters;
+//! - record text (functions, version strings) is escaped for Markdown and HTML, and control
+//!   and invisible formatting characters are shown as their code points (`U+001B`);
+//! - time is near-linear in the number of records (`benches/report.rs`).
 //!
 //! Given no records at all, the report is a `report.md` that says so (and empty `figures/` and
 //! `rankings/` directories).
@@ -540,16 +556,21 @@ fn group<'a>(records: &[&'a RunRecord]) -> Vec<Group<'a>> {
         g.records.push(r);
         g.by_pair.entry(r.spec.pair.clone()).or_default().push(r);
     }
-    let order = reproduce_functions();
-    let position = |key: &str| {
-        order
-            .iter()
-            .position(|f| function_key(f) == key)
-            .unwrap_or(order.len())
-    };
-    let mut groups: Vec<(String, Group<'a>)> = by_key.into_iter().collect();
-    groups.sort_by(|(a, _), (b, _)| position(a).cmp(&position(b)).then_with(|| a.cmp(b)));
-    groups.into_iter().map(|(_, g)| g).collect()
+    let order: Vec<String> = reproduce_functions()
+        .iter()
+        .map(|f| function_key(f))
+        .collect();
+    // Positions computed once per group, not per comparison: reports may hold very many
+    // functions.
+    let mut groups: Vec<(usize, String, Group<'a>)> = by_key
+        .into_iter()
+        .map(|(key, g)| {
+            let position = order.iter().position(|f| *f == key).unwrap_or(order.len());
+            (position, key, g)
+        })
+        .collect();
+    groups.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+    groups.into_iter().map(|(_, _, g)| g).collect()
 }
 
 /// The slugs of the groups. [`slug`] is unique per function already (groups have distinct
