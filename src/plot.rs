@@ -317,7 +317,10 @@ fn capped_histograms(figure: &HistogramFigure) -> HistogramFigure {
 fn check_linear(what: &str, lo: f64, hi: f64) -> Result<(), String> {
     let width = hi - lo;
     if !(lo.is_finite() && hi.is_finite()) {
-        Err(format!("the {what} axis would have an infinite end"))
+        Err(format!(
+            "the {what} axis would need an infinite end (the values span more than an f64 \
+             can hold)"
+        ))
     } else if lo.abs() > MAX_AXIS_ABS || hi.abs() > MAX_AXIS_ABS {
         Err(format!(
             "the {what} axis would span [{}, {}], beyond the ±{} a linear axis can show",
@@ -873,8 +876,19 @@ fn panel_range(panel: &HistogramPanel) -> Result<(f64, f64, bool), String> {
     } else {
         (raw_lo, raw_hi)
     };
+    if !(hi - lo).is_finite() {
+        return Err(format!(
+            "its values span [{}, {}], wider than an f64 can hold",
+            fmt_num(lo),
+            fmt_num(hi)
+        ));
+    }
     let pad = (hi - lo) * 0.02;
-    check_linear(&panel.x_label, lo - pad, hi + pad)?;
+    check_linear(
+        &format!("horizontal ({})", panel.x_label),
+        lo - pad,
+        hi + pad,
+    )?;
     Ok((lo, hi, raw_lo <= raw_hi))
 }
 

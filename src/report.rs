@@ -2195,7 +2195,7 @@ mod tests {
             summary
                 .notes
                 .iter()
-                .any(|n| n.contains("Fig. 1") && n.contains("axis"))
+                .any(|n| n.contains("Fig. 1") && n.contains("wider than an f64 can hold"))
         );
         // No link to a figure that was not written.
         for part in md.split("](").skip(1) {
