@@ -176,17 +176,193 @@ pub struct HistogramFigure {
     pub panels: Vec<HistogramPanel>,
 }
 
-/// Draws `chart` to `STEM.svg` and `STEM.png` (`stem` is a path without extension) and returns
-/// both paths, SVG first. The directory must exist.
-pub fn write_line_chart(chart: &LineChart, stem: &Path) -> Result<[PathBuf; 2], Error> {
-    render_both(stem, CHART_SIZE, chart)
+/// At most this many series of a [`LineChart`] are drawn (the first ones); callers that may
+/// have more say what they left out.
+pub const MAX_SERIES: usize = 16;
+
+/// At most this many points of one [`Series`] are drawn: longer series are thinned to evenly
+/// spaced points, keeping the first and the last, so a figure's size stays bounded.
+pub const MAX_POINTS: usize = 2_000;
+
+/// At most this many histograms are overlaid in one [`HistogramPanel`] (the first ones).
+pub const MAX_HISTOGRAM_SERIES: usize = 16;
+
+/// At most this many panels of a [`HistogramFigure`] are drawn (the first ones).
+pub const MAX_PANELS: usize = 4;
+
+/// The most bins a histogram panel gets, whatever it asks for.
+pub const MAX_BINS: usize = 200;
+
+/// The largest magnitude a linear axis end may have. Beyond it, the arithmetic of padding and
+/// ticks comes near `f64` overflow; such data are better shown on a log axis, and a figure
+/// that needs it is skipped instead.
+pub const MAX_AXIS_ABS: f64 = 1e300;
+
+/// What a `write_*` call did with a figure.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Drawn {
+    /// Written: the SVG and the PNG, in that order.
+    Files([PathBuf; 2]),
+    /// Not drawn, and nothing written, for the reason given (an axis the data leave without a
+    /// drawable range: an infinite or overflowing span, ends beyond [`MAX_AXIS_ABS`], a width
+    /// too small for its magnitude to tell ticks apart).
+    Skipped(String),
 }
 
-/// Draws `figure` to `STEM.svg` and `STEM.png` and returns both paths, SVG first. The directory
-/// must exist.
-pub fn write_histograms(figure: &HistogramFigure, stem: &Path) -> Result<[PathBuf; 2], Error> {
-    let width = 520 * figure.panels.len().clamp(1, 4) as u32;
-    render_both(stem, (width, 460), figure)
+impl Drawn {
+    /// The files written, if the figure was drawn.
+    pub fn files(&self) -> Option<&[PathBuf; 2]> {
+        match self {
+            Drawn::Files(files) => Some(files),
+            Drawn::Skipped(_) => None,
+        }
+    }
+}
+
+/// Draws `chart` to `STEM.svg` and `STEM.png` (`stem` is a path without extension), or skips
+/// it when an axis cannot be drawn (see [`Drawn::Skipped`]). At most [`MAX_SERIES`] series and
+/// [`MAX_POINTS`] points per series are drawn. The directory must exist.
+pub fn write_line_chart(chart: &LineChart, stem: &Path) -> Result<Drawn, Error> {
+    let chart = capped_chart(chart);
+    if let Err(why) = line_ranges(&chart) {
+        return Ok(Drawn::Skipped(why));
+    }
+    render_both(stem, CHART_SIZE, &chart).map(Drawn::Files)
+}
+
+/// Draws `figure` to `STEM.svg` and `STEM.png`, or skips it when a panel's axis cannot be drawn.
+/// At most [`MAX_PANELS`] panels of at most [`MAX_HISTOGRAM_SERIES`] histograms with at most
+/// [`MAX_BINS`] bins are drawn. The directory must exist.
+pub fn write_histograms(figure: &HistogramFigure, stem: &Path) -> Result<Drawn, Error> {
+    let figure = capped_histograms(figure);
+    for panel in &figure.panels {
+        if let Err(why) = panel_range(panel) {
+            return Ok(Drawn::Skipped(format!("panel \"{}\": {why}", panel.title)));
+        }
+    }
+    let width = 520 * figure.panels.len().clamp(1, MAX_PANELS) as u32;
+    render_both(stem, (width, 460), &figure).map(Drawn::Files)
+}
+
+/// Text for a figure: control and invisible formatting characters (which are not even valid
+/// in SVG's XML) shown as their code points.
+fn figure_text(text: &str) -> String {
+    crate::report::printable(text, usize::MAX)
+}
+
+/// `chart` within [`MAX_SERIES`] and [`MAX_POINTS`], with its text made drawable.
+fn capped_chart(chart: &LineChart) -> LineChart {
+    LineChart {
+        title: figure_text(&chart.title),
+        x: Axis {
+            label: figure_text(&chart.x.label),
+            ..chart.x.clone()
+        },
+        y: Axis {
+            label: figure_text(&chart.y.label),
+            ..chart.y.clone()
+        },
+        series: chart
+            .series
+            .iter()
+            .take(MAX_SERIES)
+            .map(|s| Series {
+                label: figure_text(&s.label),
+                points: thin(&s.points, MAX_POINTS),
+                ..s.clone()
+            })
+            .collect(),
+    }
+}
+
+/// At most `max` (≥ 2) evenly spaced points of `points`, the first and the last among them.
+pub(crate) fn thin(points: &[(f64, f64)], max: usize) -> Vec<(f64, f64)> {
+    let n = points.len();
+    if n <= max {
+        return points.to_vec();
+    }
+    let max = max.max(2);
+    (0..max).map(|i| points[i * (n - 1) / (max - 1)]).collect()
+}
+
+/// `figure` within [`MAX_PANELS`], [`MAX_HISTOGRAM_SERIES`] and [`MAX_BINS`], text drawable.
+fn capped_histograms(figure: &HistogramFigure) -> HistogramFigure {
+    HistogramFigure {
+        title: figure_text(&figure.title),
+        panels: figure
+            .panels
+            .iter()
+            .take(MAX_PANELS)
+            .map(|p| HistogramPanel {
+                title: figure_text(&p.title),
+                x_label: figure_text(&p.x_label),
+                series: p
+                    .series
+                    .iter()
+                    .take(MAX_HISTOGRAM_SERIES)
+                    .map(|s| HistogramSeries {
+                        label: figure_text(&s.label),
+                        values: s.values.clone(),
+                    })
+                    .collect(),
+                bins: p.bins.clamp(1, MAX_BINS),
+            })
+            .collect(),
+    }
+}
+
+/// Checks that plotters can lay out a linear axis over `[lo, hi]` in bounded time: its tick
+/// search steps by powers of ten from `lo` and never ends when the span is infinite or NaN, or
+/// when a step is lost in rounding (`lo + step == lo`).
+fn check_linear(what: &str, lo: f64, hi: f64) -> Result<(), String> {
+    let width = hi - lo;
+    if !(lo.is_finite() && hi.is_finite()) {
+        Err(format!(
+            "the {what} axis would need an infinite end (the values span more than an f64 \
+             can hold)"
+        ))
+    } else if lo.abs() > MAX_AXIS_ABS || hi.abs() > MAX_AXIS_ABS {
+        Err(format!(
+            "the {what} axis would span [{}, {}], beyond the ±{} a linear axis can show",
+            fmt_num(lo),
+            fmt_num(hi),
+            fmt_num(MAX_AXIS_ABS)
+        ))
+    } else if !(width.is_finite() && width > 0.0) {
+        Err(format!(
+            "the {what} axis would have no positive finite width"
+        ))
+    } else if width < lo.abs().max(hi.abs()) * 1e-9 || width < 1e-290 {
+        Err(format!(
+            "the {what} axis would span [{lo:e}, {hi:e}], too narrow for its magnitude to tell \
+             ticks apart"
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// Checks a log axis over `[lo, hi]`: positive finite ends a measurable ratio apart.
+fn check_log(what: &str, lo: f64, hi: f64) -> Result<(), String> {
+    if !(lo > 0.0 && lo.is_finite() && hi.is_finite() && hi > lo) {
+        Err(format!(
+            "the {what} axis (log) would span [{}, {}], not two positive finite ends",
+            fmt_num(lo),
+            fmt_num(hi)
+        ))
+    } else if hi.ln() - lo.ln() < 1e-9 {
+        Err(format!("the {what} axis (log) would be too narrow"))
+    } else {
+        Ok(())
+    }
+}
+
+fn check_axis(what: &str, scale: Scale, (lo, hi): Span) -> Result<Span, String> {
+    match scale {
+        Scale::Linear => check_linear(what, lo, hi)?,
+        Scale::Log => check_log(what, lo, hi)?,
+    }
+    Ok((lo, hi))
 }
 
 /// Something drawable on any plotters backend, so one description renders to SVG and PNG.
@@ -346,7 +522,7 @@ fn log_ticks(lo: f64, hi: f64) -> (Vec<f64>, Vec<f64>) {
         return (Vec::new(), Vec::new());
     }
     let (k0, k1) = (lo.log10().floor() as i32, hi.log10().ceil() as i32);
-    let inside = |v: &f64| *v >= lo * (1.0 - 1e-9) && *v <= hi * (1.0 + 1e-9);
+    let inside = |v: &f64| v.is_finite() && *v >= lo * (1.0 - 1e-9) && *v <= hi * (1.0 + 1e-9);
     let at = |mantissas: &[f64], step: usize| -> Vec<f64> {
         (k0..=k1)
             .filter(|k| ((k - k0) as usize).is_multiple_of(step))
@@ -418,8 +594,12 @@ fn axis_range(axis: &Axis, values: impl Iterator<Item = f64>) -> (f64, f64) {
                 (hi * 1.25).min(f64::MAX),
             );
             if hi / lo < 10.0 {
-                let mid = (lo * hi).sqrt();
-                (mid / 10f64.sqrt(), mid * 10f64.sqrt())
+                // sqrt of each, not of the product, which overflows for large values.
+                let mid = lo.sqrt() * hi.sqrt();
+                (
+                    (mid / 10f64.sqrt()).max(f64::MIN_POSITIVE),
+                    (mid * 10f64.sqrt()).min(f64::MAX),
+                )
             } else {
                 (lo, hi)
             }
@@ -437,6 +617,31 @@ fn colour_of(series: &Series, next: &mut usize) -> RGBColor {
             c
         }
     }
+}
+
+/// An axis's shown range, `(low, high)`.
+type Span = (f64, f64);
+
+/// The ranges both axes of `chart` show, checked to be drawable.
+fn line_ranges(chart: &LineChart) -> Result<(Span, Span), String> {
+    let xs = chart
+        .series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.0));
+    // y fits the points whose x is drawable (a fixed y range is applied by axis_range).
+    let free_y = Axis {
+        range: None,
+        ..chart.y.clone()
+    };
+    let ys = chart.series.iter().flat_map(|s| {
+        s.points
+            .iter()
+            .filter(|&&p| point_ok(p, &chart.x, &free_y))
+            .map(|p| p.1)
+    });
+    let x = check_axis("x", chart.x.scale, axis_range(&chart.x, xs))?;
+    let y = check_axis("y", chart.y.scale, axis_range(&chart.y, ys))?;
+    Ok((x, y))
 }
 
 fn draw_line_chart<DB: DrawingBackend>(
@@ -462,27 +667,7 @@ fn draw_line_chart<DB: DrawingBackend>(
         root.split_horizontally(w)
     };
 
-    let xs = chart
-        .series
-        .iter()
-        .flat_map(|s| s.points.iter().map(|p| p.0));
-    let ys = chart.series.iter().flat_map(|s| {
-        s.points
-            .iter()
-            .filter(|&&p| {
-                point_ok(
-                    p,
-                    &chart.x,
-                    &Axis {
-                        range: None,
-                        ..chart.y.clone()
-                    },
-                )
-            })
-            .map(|p| p.1)
-    });
-    let (x0, x1) = axis_range(&chart.x, xs);
-    let (y0, y1) = axis_range(&chart.y, ys);
+    let ((x0, x1), (y0, y1)) = line_ranges(chart)?;
     let colours = series_colours(&chart.series);
     match (chart.x.scale, chart.y.scale) {
         (Scale::Linear, Scale::Linear) => draw_lines(&plot_area, chart, &colours, x0..x1, y0..y1),
@@ -652,7 +837,7 @@ fn draw_histograms<DB: DrawingBackend>(
             .draw(&Text::new("no data", (20, 20), font(16)))
             .map_err(|e| e.to_string());
     }
-    let areas = root.split_evenly((1, figure.panels.len().min(4)));
+    let areas = root.split_evenly((1, figure.panels.len().min(MAX_PANELS)));
     for (panel, area) in figure.panels.iter().zip(areas.iter()) {
         draw_histogram_panel(area, panel)?;
     }
@@ -673,18 +858,16 @@ fn bin_counts(values: &[f64], lo: f64, hi: f64, bins: usize) -> Vec<usize> {
     counts
 }
 
-fn draw_histogram_panel<DB: DrawingBackend>(
-    area: &DrawingArea<DB, Shift>,
-    panel: &HistogramPanel,
-) -> Result<(), String> {
-    let bins = panel.bins.max(1);
+/// The span of a panel's bins, `(low, high, whether any value is finite)`: exactly the finite
+/// values' span, a unit-wide bin around equal values, `[0, 1]` without data; checked (with the
+/// 2 % margin drawn around it) to be drawable.
+fn panel_range(panel: &HistogramPanel) -> Result<(f64, f64, bool), String> {
     let all = panel.series.iter().flat_map(|s| s.values.iter().copied());
     let (raw_lo, raw_hi) = all
         .filter(|v| v.is_finite())
         .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
             (lo.min(v), hi.max(v))
         });
-    // Bins span exactly the data; equal values get a unit-wide bin around them.
     let (lo, hi) = if raw_lo > raw_hi {
         (0.0, 1.0)
     } else if raw_lo == raw_hi {
@@ -693,6 +876,28 @@ fn draw_histogram_panel<DB: DrawingBackend>(
     } else {
         (raw_lo, raw_hi)
     };
+    if !(hi - lo).is_finite() {
+        return Err(format!(
+            "its values span [{}, {}], wider than an f64 can hold",
+            fmt_num(lo),
+            fmt_num(hi)
+        ));
+    }
+    let pad = (hi - lo) * 0.02;
+    check_linear(
+        &format!("horizontal ({})", panel.x_label),
+        lo - pad,
+        hi + pad,
+    )?;
+    Ok((lo, hi, raw_lo <= raw_hi))
+}
+
+fn draw_histogram_panel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    panel: &HistogramPanel,
+) -> Result<(), String> {
+    let bins = panel.bins.clamp(1, MAX_BINS);
+    let (lo, hi, has_data) = panel_range(panel)?;
     let counts: Vec<Vec<usize>> = panel
         .series
         .iter()
@@ -700,7 +905,7 @@ fn draw_histogram_panel<DB: DrawingBackend>(
         .collect();
     let top = counts.iter().flatten().copied().max().unwrap_or(0).max(1) as f64 * 1.15;
     let pad = (hi - lo) * 0.02;
-    let title = if raw_lo > raw_hi {
+    let title = if !has_data {
         format!("{} (no data)", panel.title)
     } else {
         panel.title.clone()
@@ -780,6 +985,45 @@ mod tests {
             .unwrap_or(false)
     }
 
+    fn files(drawn: Result<Drawn, Error>) -> [PathBuf; 2] {
+        match drawn.unwrap() {
+            Drawn::Files(files) => files,
+            Drawn::Skipped(why) => panic!("skipped: {why}"),
+        }
+    }
+
+    /// The (width, height) of a PNG file, read from its header; panics if it is not a PNG.
+    fn png_size(path: &Path) -> (u32, u32) {
+        let bytes = std::fs::read(path).unwrap();
+        assert_eq!(
+            &bytes[..8],
+            b"\x89PNG\r\n\x1a\n",
+            "{} is not a PNG",
+            path.display()
+        );
+        assert_eq!(&bytes[12..16], b"IHDR");
+        let be = |i: usize| u32::from_be_bytes(bytes[i..i + 4].try_into().unwrap());
+        (be(16), be(20))
+    }
+
+    /// Whether the SVG draws `label` as one text element (plotters puts it on its own line).
+    fn has_text(svg: &str, label: &str) -> bool {
+        svg.contains(&format!(">\n{label}\n</text>"))
+    }
+
+    /// The SVG's text, checked to be one complete SVG document of the given size.
+    fn svg_text(path: &Path, (w, h): (u32, u32)) -> String {
+        let svg = std::fs::read_to_string(path).unwrap();
+        assert!(svg.starts_with("<svg"), "{}", path.display());
+        assert!(svg.trim_end().ends_with("</svg>"), "{}", path.display());
+        assert!(
+            svg.contains(&format!("width=\"{w}\" height=\"{h}\"")),
+            "size of {}",
+            path.display()
+        );
+        svg
+    }
+
     #[test]
     fn the_embedded_font_registers() {
         assert!(font_ready());
@@ -812,9 +1056,16 @@ mod tests {
                 },
             ],
         };
-        let [svg, png] = write_line_chart(&chart, &dir.join("awkward")).unwrap();
-        assert!(non_empty(&svg) && non_empty(&png));
-        assert!(std::fs::read_to_string(&svg).unwrap().contains("awkward"));
+        let [svg, png] = files(write_line_chart(&chart, &dir.join("awkward")));
+        let text = svg_text(&svg, CHART_SIZE);
+        // The title, both axis labels and every legend entry are drawn.
+        for label in [
+            "awkward", "epoch", "loss", "empty", "single", "gaps", "flat",
+        ] {
+            assert!(has_text(&text, label), "{label} missing");
+        }
+        assert!(!text.contains("no data"));
+        assert_eq!(png_size(&png), CHART_SIZE);
 
         let nothing = LineChart {
             title: "nothing".into(),
@@ -822,9 +1073,9 @@ mod tests {
             y: Axis::log("y"),
             series: vec![Series::new("nan", vec![(f64::NAN, f64::NAN), (0.0, 0.0)])],
         };
-        let [svg, png] = write_line_chart(&nothing, &dir.join("nothing")).unwrap();
-        assert!(std::fs::read_to_string(&svg).unwrap().contains("no data"));
-        assert!(non_empty(&png));
+        let [svg, png] = files(write_line_chart(&nothing, &dir.join("nothing")));
+        assert!(svg_text(&svg, CHART_SIZE).contains("nothing (no data)"));
+        assert_eq!(png_size(&png), CHART_SIZE);
         // No temporary files are left behind.
         let leftovers: Vec<_> = std::fs::read_dir(&dir)
             .unwrap()
@@ -861,11 +1112,17 @@ mod tests {
                 },
             ],
         };
-        let [svg, png] = write_histograms(&figure, &dir.join("hist")).unwrap();
-        assert!(non_empty(&svg) && non_empty(&png));
+        let [svg, png] = files(write_histograms(&figure, &dir.join("hist")));
+        let text = svg_text(&svg, (1040, 460));
+        for label in ["hist", "equal", "empty (no data)", "x1", "count"] {
+            assert!(has_text(&text, label), "{label} missing");
+        }
+        assert_eq!(png_size(&png), (1040, 460));
         let empty = HistogramFigure::default();
-        let [svg, png] = write_histograms(&empty, &dir.join("none")).unwrap();
-        assert!(non_empty(&svg) && non_empty(&png));
+        let [svg, png] = files(write_histograms(&empty, &dir.join("none")));
+        assert!(has_text(&svg_text(&svg, (520, 460)), "no data"));
+        assert_eq!(png_size(&png), (520, 460));
+        assert!(non_empty(&png));
         let _ = std::fs::remove_dir_all(&dir);
     }
 
@@ -919,7 +1176,151 @@ mod tests {
         std::fs::write(&file, "x").unwrap();
         let chart = LineChart::default();
         let err = write_line_chart(&chart, &file.join("chart")).unwrap_err();
+        assert!(matches!(err, Error::Io { .. }), "{err}");
         assert!(err.to_string().contains("chart.svg"), "{err}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Runs `f` on another thread and fails if it takes longer than a minute: the failure these
+    /// tests guard against is plotters searching forever for ticks.
+    fn within_a_minute<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(f());
+        });
+        rx.recv_timeout(std::time::Duration::from_secs(60))
+            .expect("drawing did not finish within 60 s")
+    }
+
+    #[test]
+    fn undrawable_axes_are_skipped_with_a_reason() {
+        let dir = temp_dir("extreme");
+        let line = |name: &str, y: Axis, points: Vec<(f64, f64)>| {
+            let dir = dir.clone();
+            let name = name.to_string();
+            within_a_minute(move || {
+                let chart = LineChart {
+                    title: name.clone(),
+                    x: Axis::linear("x"),
+                    y,
+                    series: vec![Series::new("s", points)],
+                };
+                write_line_chart(&chart, &dir.join(name)).unwrap()
+            })
+        };
+        let skipped = |d: &Drawn| matches!(d, Drawn::Skipped(_));
+        // A span that overflows, ends beyond 1e300, a width lost in rounding.
+        let d = line("span", Axis::linear("y"), vec![(0.0, -1e308), (1.0, 1e308)]);
+        assert!(skipped(&d), "{d:?}");
+        let d = line("big", Axis::linear("y"), vec![(0.0, 1e307), (1.0, 1e307)]);
+        assert!(skipped(&d), "{d:?}");
+        let d = line(
+            "narrow",
+            Axis::linear("y"),
+            vec![(0.0, 1e20), (1.0, 1e20 + 1e5)],
+        );
+        assert!(skipped(&d), "{d:?}");
+        let fixed = Axis {
+            range: Some((-f64::MAX, f64::MAX)),
+            ..Axis::linear("y")
+        };
+        let d = line("fixed", fixed, vec![(0.0, 1.0)]);
+        assert!(skipped(&d), "{d:?}");
+        if let Drawn::Skipped(why) = &d {
+            assert!(why.contains("y axis"), "{why}");
+        }
+        // A log axis over the whole positive range of f64 is drawable.
+        let d = line(
+            "log",
+            Axis::log("y"),
+            vec![(0.0, f64::MIN_POSITIVE), (1.0, f64::MAX)],
+        );
+        assert!(d.files().is_some(), "{d:?}");
+        let d = line(
+            "log-equal",
+            Axis::log("y"),
+            vec![(0.0, 1e300), (1.0, 1e300)],
+        );
+        assert!(d.files().is_some(), "{d:?}");
+        assert!(!dir.join("span.svg").exists() && !dir.join("span.png").exists());
+
+        let hist = |name: &str, values: Vec<f64>| {
+            let dir = dir.clone();
+            let name = name.to_string();
+            within_a_minute(move || {
+                let figure = HistogramFigure {
+                    title: name.clone(),
+                    panels: vec![HistogramPanel {
+                        title: "p".into(),
+                        x_label: "y".into(),
+                        series: vec![HistogramSeries {
+                            label: "y".into(),
+                            values,
+                        }],
+                        bins: usize::MAX,
+                    }],
+                };
+                write_histograms(&figure, &dir.join(name)).unwrap()
+            })
+        };
+        let d = hist("h-span", vec![-1.7e308, 1.7e308]);
+        assert!(
+            matches!(&d, Drawn::Skipped(why) if why.contains("panel \"p\"")),
+            "{d:?}"
+        );
+        assert!(skipped(&hist("h-equal-huge", vec![1e307; 5])));
+        assert!(skipped(&hist("h-narrow", vec![1e20, 1e20 + 1e5])));
+        // Equal ordinary values are padded to a unit bin and drawn, with a sane bin count.
+        let d = hist("h-equal", vec![3.0; 5]);
+        assert!(d.files().is_some(), "{d:?}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn figures_are_capped_in_series_points_and_panels() {
+        let dir = temp_dir("caps");
+        let series: Vec<Series> = (0..40)
+            .map(|i| {
+                let points = (0..100_000).map(|e| (e as f64, (i + e) as f64)).collect();
+                Series::new(format!("series{i}"), points)
+            })
+            .collect();
+        let chart = LineChart {
+            title: "many".into(),
+            x: Axis::linear("x"),
+            y: Axis::linear("y"),
+            series,
+        };
+        let [svg, _] = files(write_line_chart(&chart, &dir.join("many")));
+        let text = svg_text(&svg, CHART_SIZE);
+        assert!(has_text(&text, "series15") && !has_text(&text, "series16"));
+        // 16 series of at most 2,000 points: well under a few megabytes.
+        assert!(text.len() < 4_000_000, "{} bytes", text.len());
+        assert_eq!(
+            thin(&[(0.0, 0.0), (1.0, 1.0), (2.0, 2.0)], 2),
+            [(0.0, 0.0), (2.0, 2.0)]
+        );
+
+        let panel = |i: usize| HistogramPanel {
+            title: format!("panel{i}"),
+            x_label: "v".into(),
+            series: (0..100)
+                .map(|k| HistogramSeries {
+                    label: format!("h{k}"),
+                    values: vec![k as f64, 1.0 + k as f64],
+                })
+                .collect(),
+            bins: 30,
+        };
+        let figure = HistogramFigure {
+            title: "wide".into(),
+            panels: (0..10).map(panel).collect(),
+        };
+        let [svg, png] = files(write_histograms(&figure, &dir.join("wide")));
+        let text = svg_text(&svg, (2080, 460));
+        assert!(has_text(&text, "panel3") && !has_text(&text, "panel4"));
+        assert!(has_text(&text, "h15") && !has_text(&text, "h16"));
+        assert_eq!(png_size(&png), (2080, 460));
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

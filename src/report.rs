@@ -2,7 +2,7 @@
 //!
 //! [`write_report`] reads nothing but the [`RunRecord`]s it is given (and the paper's Table I,
 //! embedded at compile time): it never trains. The only computation beyond statistics is
-//! re-sampling the data for Figures 1–2 with [`RunSpec::datasets`], which is cheap and exactly
+//! re-sampling the data for Figures 1–2 with [`RunSpec::datasets`](crate::experiment::RunSpec::datasets), which is cheap and exactly
 //! reproduces the rows the runs saw.
 //!
 //! # Statistics
@@ -27,7 +27,7 @@
 //! | `report.md` | everything below, with the protocol and a comparison with the paper |
 //! | `table1.csv` | Table I beside the paper's figures |
 //! | `normaliser.csv` | the normaliser study (section II) |
-//! | `rankings/SLUG.csv` | every pair of one function, ranked (see [`slug`]) |
+//! | `rankings/SLUG.csv` | every pair of one function, ranked (see [`slug`]: one name per function) |
 //! | `figures/fig1-train-data`, `fig2-test-data` | histograms of the data (Figs 1, 2) |
 //! | `figures/fig3-symlog`, `fig4-symexp`, `activations` | the activations (Figs 3, 4; all 13) |
 //! | `figures/fig7a-SLUG` … `fig7f-SLUG`, `fig8-SLUG` | training loss of the paper's functions |
@@ -38,12 +38,28 @@
 //! renamed, so a failed report leaves complete files only. Files of an earlier report in the
 //! same directory that this one does not rewrite are left as they are.
 //!
+//! # Limits
+//!
+//! Records are text from disk, and a report must finish, stay small and say what it left out:
+//!
+//! - a figure whose axes cannot be drawn (values whose span overflows, ends beyond
+//!   [`plot::MAX_AXIS_ABS`] on a linear axis, widths lost in rounding) is skipped; `report.md`
+//!   says so in its place and under "Not shown", and never links to it;
+//! - per figure at most [`plot::MAX_SERIES`] lines of [`plot::MAX_POINTS`] points, and in
+//!   Figs 1–2 at most [`plot::MAX_HISTOGRAM_SERIES`] inputs re-sampled from at most
+//!   400,000 values; loss figures for at most [`MAX_LOSS_FIGURES`] functions;
+//! - a table cell or list names at most [`MAX_LISTED_VALUES`] values (seeds as ranges) and
+//!   counts the rest; record text is cut to [`MAX_RECORD_TEXT_CHARS`] characters;
+//! - record text (functions, version strings) is escaped for Markdown and HTML, and control
+//!   and invisible formatting characters are shown as their code points (`U+001B`);
+//! - time is near-linear in the number of records (`benches/report.rs`).
+//!
 //! Given no records at all, the report is a `report.md` that says so (and empty `figures/` and
 //! `rankings/` directories).
 
 use crate::activation::Activation;
 use crate::error::Error;
-use crate::experiment::{Pair, RunRecord, RunSpec};
+use crate::experiment::{Pair, RunRecord};
 use crate::plot::{
     self, Axis, HistogramFigure, HistogramPanel, HistogramSeries, LineChart, Series, Stroke,
 };
@@ -60,6 +76,14 @@ const PAPER_TABLE1_JSON: &str = include_str!("../data/paper-table1.json");
 
 /// How many baseline pairs the loss figures show beside lg, as in the paper's Fig. 7.
 const LOSS_FIGURE_BASELINES: usize = 7;
+
+/// Training-loss figures are drawn for at most this many functions (in the report's order:
+/// the paper's first); every function still gets its ranking.
+pub const MAX_LOSS_FIGURES: usize = 64;
+
+/// At most this many input values (rows × inputs) are re-sampled for the data histograms, so a
+/// function of very many variables costs no more than the paper's.
+const HISTOGRAM_MAX_VALUES: usize = 400_000;
 
 /// At most this many rows are re-sampled for the data histograms: the rows are drawn in
 /// sequence, so these are exactly the first rows of the run's data, and a histogram needs no
@@ -166,48 +190,130 @@ pub struct ReportSummary {
     pub notes: Vec<String>,
 }
 
-/// A file-name-safe form of a function, used for ranking CSVs and figures.
+/// The longest slug [`slug`] returns, in bytes (all its characters are ASCII). File names
+/// built from it (`fig7a-SLUG.svg`, `loss-SLUG.png`) stay far below every file system's limit.
+pub const MAX_SLUG_LEN: usize = 64;
+
+/// The readable part of a hashed slug is cut to this many characters.
+const HASHED_SLUG_PREFIX: usize = MAX_SLUG_LEN - 17;
+
+/// The character-by-character readable form behind [`slug`]: letters, digits and `_` kept,
+/// `*` → `_`, `/` → `_div`, `+` → `_plus_`, `-` → `_minus_`, `^` → `_pow_`, `.` → `p`,
+/// whitespace dropped, anything else `_`; runs of `_` merged and trimmed.
+fn readable_slug(function: &str) -> String {
+    let mut out = String::new();
+    let mut push = |s: &str| {
+        for c in s.chars() {
+            if !(c == '_' && (out.ends_with('_') || out.is_empty())) {
+                out.push(c);
+            }
+        }
+    };
+    for c in function.chars() {
+        match c {
+            c if c.is_ascii_alphanumeric() || c == '_' => push(c.encode_utf8(&mut [0; 4])),
+            c if c.is_whitespace() => {}
+            '*' => push("_"),
+            '/' => push("_div"),
+            '+' => push("_plus_"),
+            '-' => push("_minus_"),
+            '^' => push("_pow_"),
+            '.' => push("p"),
+            _ => push("_"),
+        }
+    }
+    out.trim_end_matches('_').to_string()
+}
+
+/// Whether `key` (a function without whitespace) is in the grammar on which
+/// [`readable_slug`] is injective: operands `xN` or unsigned decimals (`10`, `0.5`) separated
+/// by single binary operators `* / + - ^`, nothing else. Its readable slug is then the operands
+/// (with `.` as `p`) joined by `_`, `_div`, `_plus_`, `_minus_`, `_pow_`; split at `_`, each
+/// piece is an operand (starts with `x` or a digit), `plus`, `minus`, `pow` or `div` + operand,
+/// so the function can be read back from the slug.
+fn is_plain(key: &str) -> bool {
+    let mut rest = key;
+    loop {
+        let operand = if let Some(r) = rest.strip_prefix('x') {
+            let digits = r.len() - r.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+            if digits == 0 {
+                return false;
+            }
+            1 + digits
+        } else {
+            let int = rest.len() - rest.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+            if int == 0 {
+                return false;
+            }
+            match rest[int..].strip_prefix('.') {
+                Some(f) => {
+                    let frac = f.len() - f.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+                    if frac == 0 {
+                        return false;
+                    }
+                    int + 1 + frac
+                }
+                None => int,
+            }
+        };
+        rest = &rest[operand..];
+        match rest.chars().next() {
+            None => return true,
+            Some('*' | '/' | '+' | '-' | '^') => rest = &rest[1..],
+            Some(_) => return false,
+        }
+    }
+}
+
+/// FNV-1a, 64 bits: a hash that never changes between builds, platforms or Rust versions
+/// (std's `DefaultHasher` may), so a function keeps its file name.
+fn stable_hash(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+/// The file-name stem of a function's ranking CSV and loss figure: unique per function by
+/// construction, readable where possible, at most [`MAX_SLUG_LEN`] ASCII characters from
+/// `[A-Za-z0-9_-]`, never starting with `-` or `.`.
 ///
-/// Letters, digits and `_` are kept; `*` becomes `_`, `/` becomes `_div`, `+` `_plus_`,
-/// `-` `_minus_`, `^` `_pow_`, `.` `p`; whitespace is dropped and anything else (brackets
-/// included) becomes `_`. Runs of `_` are then merged, `_` is trimmed from both ends, and the
-/// result is cut to 80 characters (`function` if nothing is left). Two functions can share a
-/// slug (`x1*(x2+x3)` and `x1*x2+x3`); the report then appends `_2`, `_3`, … to the later ones
-/// and lists every function with its file.
+/// Functions are matched with whitespace removed (as the report groups them). Three kinds:
+///
+/// - the functions of the paper and its normaliser study keep their historical names
+///   (`x1_x2_div10`, `x1_x2_plus_x3_plus_x4`, …), which are distinct;
+/// - a simple function (operands `xN` or decimals joined by single `* / + - ^`, see below)
+///   gets its readable form, unless that is too long or already one of the paper's names:
+///   `x1*x2*2` → `x1_x2_2`, `x1 - 0.5` → `x1_minus_0p5`. On these functions the readable
+///   form can be read back, so two of them never share it;
+/// - any other function gets a cut readable form, `-` and 16 hex digits of a stable 64-bit
+///   hash of its text: `(x1)*(x2)` → `x1_x2-…`. Only these names contain `-`, so they never
+///   equal a name of the first two kinds.
 ///
 /// ```
 /// use logexp::report::slug;
 /// assert_eq!(slug("x1*x2/10"), "x1_x2_div10");
 /// assert_eq!(slug("x1*(x2+x3)+x4"), "x1_x2_plus_x3_plus_x4");
+/// assert_eq!(slug("x1 * x2 * 2"), "x1_x2_2");
+/// assert!(slug("(x1)*(x2)").starts_with("x1_x2-"));
 /// ```
 pub fn slug(function: &str) -> String {
-    let mut raw = String::new();
-    for c in function.chars() {
-        match c {
-            c if c.is_ascii_alphanumeric() || c == '_' => raw.push(c),
-            c if c.is_whitespace() => {}
-            '*' => raw.push('_'),
-            '/' => raw.push_str("_div"),
-            '+' => raw.push_str("_plus_"),
-            '-' => raw.push_str("_minus_"),
-            '^' => raw.push_str("_pow_"),
-            '.' => raw.push('p'),
-            _ => raw.push('_'),
-        }
+    let key = function_key(function);
+    let readable = readable_slug(&key);
+    let known = reproduce_functions();
+    let is_reserved = |s: &str| known.iter().any(|f| readable_slug(&function_key(f)) == s);
+    if known.iter().any(|f| function_key(f) == key)
+        || (is_plain(&key) && readable.len() <= MAX_SLUG_LEN && !is_reserved(&readable))
+    {
+        return readable;
     }
-    let mut out = String::new();
-    for c in raw.chars() {
-        if !(c == '_' && out.ends_with('_')) {
-            out.push(c);
-        }
-    }
-    let out: String = out.trim_matches('_').chars().take(80).collect();
-    let out = out.trim_end_matches('_');
-    if out.is_empty() {
-        "function".to_string()
+    let prefix: String = readable.chars().take(HASHED_SLUG_PREFIX).collect();
+    let prefix = prefix.trim_end_matches('_');
+    let prefix = if prefix.is_empty() {
+        "function"
     } else {
-        out.to_string()
-    }
+        prefix
+    };
+    format!("{prefix}-{:016x}", stable_hash(&key))
 }
 
 /// Writes the report for `records` into `out_dir` (see the module documentation for the
@@ -287,13 +393,22 @@ pub fn write_report(records: &[RunRecord], out_dir: &Path) -> Result<ReportSumma
     }
 
     // Figures.
-    let mut jobs: Vec<(FigureJob, String)> = Vec::new();
+    let mut jobs: Vec<(FigureJob, String, String)> = Vec::new();
     let data = data_figures(&records);
     let data_source = match data {
-        Ok((train, test, source)) => {
-            jobs.push((FigureJob::Hist(train), "fig1-train-data".to_string()));
-            jobs.push((FigureJob::Hist(test), "fig2-test-data".to_string()));
-            Some(source)
+        Ok(data) => {
+            jobs.push((
+                FigureJob::Hist(data.train),
+                "fig1-train-data".to_string(),
+                "Fig. 1 (training data)".to_string(),
+            ));
+            jobs.push((
+                FigureJob::Hist(data.test),
+                "fig2-test-data".to_string(),
+                "Fig. 2 (test data)".to_string(),
+            ));
+            notes.extend(data.left_out);
+            Some(data.source)
         }
         Err(why) => {
             notes.push(format!("Figures 1-2 not drawn: {why}"));
@@ -301,30 +416,55 @@ pub fn write_report(records: &[RunRecord], out_dir: &Path) -> Result<ReportSumma
         }
     };
     for (job, stem) in activation_figures() {
-        jobs.push((FigureJob::Line(job), stem.to_string()));
+        let name = job.title.clone();
+        jobs.push((FigureJob::Line(job), stem.to_string(), name));
     }
     let mut loss_figures = Vec::new();
-    for (g, slug) in groups.iter().zip(&slugs) {
+    let mut thinned = false;
+    for (g, slug) in groups.iter().zip(&slugs).take(MAX_LOSS_FIGURES) {
         let label = figure_label(&g.function);
         let stem = match &label {
             Some(l) => format!("fig{l}-{slug}"),
             None => format!("loss-{slug}"),
         };
         let chart = loss_chart(g, label.as_deref());
+        thinned |= chart
+            .series
+            .iter()
+            .any(|s| s.points.len() > plot::MAX_POINTS);
+        let name = match &label {
+            Some(l) => format!("Fig. {l} (training loss of {})", printable(&g.function, 60)),
+            None => format!("the training loss of {}", printable(&g.function, 60)),
+        };
         loss_figures.push((g.function.clone(), label, stem.clone()));
-        jobs.push((FigureJob::Line(chart), stem));
+        jobs.push((FigureJob::Line(chart), stem, name));
+    }
+    if groups.len() > MAX_LOSS_FIGURES {
+        notes.push(format!(
+            "training-loss figures are drawn for the first {MAX_LOSS_FIGURES} functions only; \
+             {} more functions have rankings but no figure",
+            groups.len() - MAX_LOSS_FIGURES
+        ));
+    }
+    if thinned {
+        notes.push(format!(
+            "loss curves longer than {} epochs are drawn through {} evenly spaced epochs",
+            plot::MAX_POINTS,
+            plot::MAX_POINTS
+        ));
     }
     let has_study = study.iter().any(|c| c.ranking.is_some());
     if has_study {
         jobs.push((
             FigureJob::Line(normaliser_chart(&study)),
             "normaliser".to_string(),
+            "the normaliser study figure".to_string(),
         ));
     }
     // Figures are independent and PNG rasterising dominates the report's time.
-    let written: Vec<Result<[PathBuf; 2], Error>> = jobs
+    let drawn: Vec<Result<plot::Drawn, Error>> = jobs
         .par_iter()
-        .map(|(job, stem)| {
+        .map(|(job, stem, _)| {
             let stem = figures_dir.join(stem);
             match job {
                 FigureJob::Line(chart) => plot::write_line_chart(chart, &stem),
@@ -332,8 +472,15 @@ pub fn write_report(records: &[RunRecord], out_dir: &Path) -> Result<ReportSumma
             }
         })
         .collect();
-    for paths in written {
-        files.extend(paths?);
+    let mut skipped: HashMap<String, String> = HashMap::new();
+    for (result, (_, stem, name)) in drawn.into_iter().zip(&jobs) {
+        match result? {
+            plot::Drawn::Files(paths) => files.extend(paths),
+            plot::Drawn::Skipped(why) => {
+                notes.push(format!("{name} not drawn: {why}"));
+                skipped.insert(stem.clone(), why);
+            }
+        }
     }
 
     let ctx = MdContext {
@@ -348,6 +495,7 @@ pub fn write_report(records: &[RunRecord], out_dir: &Path) -> Result<ReportSumma
         has_study,
         data_source: data_source.as_deref(),
         loss_figures: &loss_figures,
+        skipped: &skipped,
         notes: &notes,
     };
     plot::write_atomic(&report_md, markdown(&ctx).as_bytes())?;
@@ -408,27 +556,39 @@ fn group<'a>(records: &[&'a RunRecord]) -> Vec<Group<'a>> {
         g.records.push(r);
         g.by_pair.entry(r.spec.pair.clone()).or_default().push(r);
     }
-    let order = reproduce_functions();
-    let position = |key: &str| {
-        order
-            .iter()
-            .position(|f| function_key(f) == key)
-            .unwrap_or(order.len())
-    };
-    let mut groups: Vec<(String, Group<'a>)> = by_key.into_iter().collect();
-    groups.sort_by(|(a, _), (b, _)| position(a).cmp(&position(b)).then_with(|| a.cmp(b)));
-    groups.into_iter().map(|(_, g)| g).collect()
+    let order: Vec<String> = reproduce_functions()
+        .iter()
+        .map(|f| function_key(f))
+        .collect();
+    // Positions computed once per group, not per comparison: reports may hold very many
+    // functions.
+    let mut groups: Vec<(usize, String, Group<'a>)> = by_key
+        .into_iter()
+        .map(|(key, g)| {
+            let position = order.iter().position(|f| *f == key).unwrap_or(order.len());
+            (position, key, g)
+        })
+        .collect();
+    groups.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+    groups.into_iter().map(|(_, _, g)| g).collect()
 }
 
+/// The slugs of the groups. [`slug`] is unique per function already (groups have distinct
+/// keys); this only guards against a collision of its 64-bit hash, which would otherwise let
+/// one function's files overwrite another's.
 fn unique_slugs(groups: &[Group<'_>]) -> Vec<String> {
-    let mut used: HashMap<String, usize> = HashMap::new();
+    let mut used: HashSet<String> = HashSet::new();
     groups
         .iter()
         .map(|g| {
             let base = slug(&g.function);
-            let n = used.entry(base.clone()).or_insert(0);
-            *n += 1;
-            if *n == 1 { base } else { format!("{base}_{n}") }
+            let mut candidate = base.clone();
+            let mut n = 1;
+            while !used.insert(candidate.clone()) {
+                n += 1;
+                candidate = format!("{base}-{n}");
+            }
+            candidate
         })
         .collect()
 }
@@ -746,7 +906,10 @@ fn loss_chart(g: &Group<'_>, label: Option<&str>) -> LineChart {
         format!("median over up to {seeds} runs per pair")
     };
     LineChart {
-        title: format!("{prefix}training loss, y = {} ({over})", g.function),
+        title: format!(
+            "{prefix}training loss, y = {} ({over})",
+            printable(&g.function, MAX_RECORD_TEXT_CHARS)
+        ),
         x: Axis::linear("epoch"),
         y: Axis::log(format!("training loss ({loss})")),
         series,
@@ -814,28 +977,54 @@ fn activation_figures() -> Vec<(LineChart, &'static str)> {
     ]
 }
 
-/// The histograms of Figs 1–2 and a sentence saying which data they show. The spec is the
-/// first record's for `x1*x2` (the paper's first function), else the first record's.
-fn data_figures(
-    records: &[&RunRecord],
-) -> Result<(HistogramFigure, HistogramFigure, String), String> {
+/// Figs 1–2, ready to draw.
+struct DataFigures {
+    train: HistogramFigure,
+    test: HistogramFigure,
+    /// A sentence saying which data they show.
+    source: String,
+    /// What the figures leave out, for the notes.
+    left_out: Vec<String>,
+}
+
+/// The histograms of Figs 1–2. The spec is the first record's for `x1*x2` (the paper's first
+/// function), else the first record's. At most [`plot::MAX_HISTOGRAM_SERIES`] inputs are
+/// shown, from at most [`HISTOGRAM_MAX_ROWS`] rows and [`HISTOGRAM_MAX_VALUES`] values.
+fn data_figures(records: &[&RunRecord]) -> Result<DataFigures, String> {
     let record = records
         .iter()
         .find(|r| function_key(&r.spec.function) == "x1*x2")
         .or_else(|| records.first())
         .ok_or_else(|| "no records".to_string())?;
     let full = &record.spec;
-    let spec = RunSpec {
-        n_train: full.n_train.clamp(1, HISTOGRAM_MAX_ROWS),
-        n_test: full.n_test.clamp(1, HISTOGRAM_MAX_ROWS),
-        ..full.clone()
+    let function = printable(&full.function, MAX_RECORD_TEXT_CHARS);
+    // The sampler must not be given empty or reversed ranges.
+    let train_range = crate::data::Range::new(full.train_range.low, full.train_range.high)
+        .map_err(|e| format!("training range: {e}"))?;
+    let test_range = crate::data::Range::new(full.test_range.low, full.test_range.high)
+        .map_err(|e| format!("test range: {e}"))?;
+    let expr = crate::expr::Expr::parse(&full.function)
+        .map_err(|e| printable(&e.to_string(), 2 * MAX_RECORD_TEXT_CHARS))?;
+    let n_inputs = expr.n_vars().max(1);
+    if n_inputs > HISTOGRAM_MAX_VALUES {
+        return Err(format!(
+            "the function has {n_inputs} inputs, more than the {HISTOGRAM_MAX_VALUES} values \
+             the histograms re-sample"
+        ));
+    }
+    let max_rows = (HISTOGRAM_MAX_VALUES / n_inputs).min(HISTOGRAM_MAX_ROWS);
+    let sample = |n: usize, range, stream| {
+        crate::data::Dataset::sample(&expr, n.clamp(1, max_rows), range, full.data_seed, stream)
+            .map_err(|e| e.to_string())
     };
-    // validate() also refuses empty or reversed ranges, which the sampler must not be given.
-    let expr = spec.validate().map_err(|e| e.to_string())?;
-    let (train, test) = spec.datasets(&expr).map_err(|e| e.to_string())?;
+    // Streams 0 and 1 are the training and test rows (RunSpec::datasets); rows are drawn in
+    // sequence, so these are exactly the run's first rows.
+    let train = sample(full.n_train, train_range, 0)?;
+    let test = sample(full.n_test, test_range, 1)?;
+    let shown_inputs = n_inputs.min(plot::MAX_HISTOGRAM_SERIES);
     let figure = |d: &crate::data::Dataset, fig: &str, what: &str, range, of: usize| {
         let n = d.n_features();
-        let inputs = (0..n)
+        let inputs = (0..n.min(shown_inputs))
             .map(|i| HistogramSeries {
                 label: format!("x{}", i + 1),
                 values: d
@@ -852,17 +1041,22 @@ fn data_figures(
         } else {
             format!("{of} rows")
         };
+        let inputs_title = if n > shown_inputs {
+            format!("inputs x1-x{shown_inputs} of {n}, uniform in {range}")
+        } else {
+            format!("inputs, uniform in {range}")
+        };
         HistogramFigure {
-            title: format!("{fig}: {what} data of y = {} ({shown})", spec.function),
+            title: format!("{fig}: {what} data of y = {function} ({shown})"),
             panels: vec![
                 HistogramPanel {
-                    title: format!("inputs, uniform in {range}"),
+                    title: inputs_title,
                     x_label: "input value".to_string(),
                     series: inputs,
                     bins: 30,
                 },
                 HistogramPanel {
-                    title: format!("target y = {}", spec.function),
+                    title: format!("target y = {function}"),
                     x_label: "y".to_string(),
                     series: vec![HistogramSeries {
                         label: "y".to_string(),
@@ -875,12 +1069,34 @@ fn data_figures(
     };
     let train_fig = figure(&train, "Fig. 1", "training", full.train_range, full.n_train);
     let test_fig = figure(&test, "Fig. 2", "test", full.test_range, full.n_test);
+    let mut left_out = Vec::new();
+    if n_inputs > shown_inputs {
+        left_out.push(format!(
+            "Figures 1-2 show the first {shown_inputs} of the function's {n_inputs} inputs"
+        ));
+    }
+    if max_rows < HISTOGRAM_MAX_ROWS && (full.n_train > max_rows || full.n_test > max_rows) {
+        left_out.push(format!(
+            "Figures 1-2 show the first {max_rows} rows only (at most {HISTOGRAM_MAX_VALUES} \
+             values are re-sampled)"
+        ));
+    }
     let source = format!(
-        "re-sampled from the spec of a `{}` record (data seed {}, {} training rows in {}, \
+        "re-sampled from the spec of a {} record (data seed {}, {} training rows in {}, \
          {} test rows in {})",
-        full.function, full.data_seed, full.n_train, full.train_range, full.n_test, full.test_range
+        md_function(&full.function),
+        full.data_seed,
+        full.n_train,
+        full.train_range,
+        full.n_test,
+        full.test_range
     );
-    Ok((train_fig, test_fig, source))
+    Ok(DataFigures {
+        train: train_fig,
+        test: test_fig,
+        source,
+        left_out,
+    })
 }
 
 fn normaliser_chart(cells: &[StudyCell<'_>]) -> LineChart {
@@ -915,6 +1131,114 @@ fn normaliser_chart(cells: &[StudyCell<'_>]) -> LineChart {
         y: Axis::log("median test % error"),
         series,
     }
+}
+
+/// Text from a record (a function, a version string) is shown in `report.md`, in figure
+/// titles and in notes cut to this many characters, with an ellipsis; the files keep it whole.
+pub const MAX_RECORD_TEXT_CHARS: usize = 120;
+
+/// A table cell or list in `report.md` names at most this many distinct values (settings,
+/// versions, functions); the rest are counted ("… and 9 more").
+pub const MAX_LISTED_VALUES: usize = 12;
+
+/// Characters that must never reach a terminal or `report.md` raw: control characters (escape
+/// sequences, newlines that would break a table row) and invisible formatting characters
+/// (zero-width and bidirectional overrides, which can make text read differently from what it
+/// is).
+fn is_hidden_char(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{feff}'
+        )
+}
+
+/// Record text made safe to print: every control or invisible formatting character replaced by
+/// its code point (`U+001B`), and the text cut to `max` characters with `…` when longer. For
+/// notes and messages that quote a record on a terminal.
+///
+/// ```
+/// use logexp::report::printable;
+/// assert_eq!(printable("x1\u{1b}[31m\n", 80), "x1U+001B[31mU+000A");
+/// assert_eq!(printable("x1*x2*x3", 5), "x1*x2…");
+/// ```
+pub fn printable(text: &str, max: usize) -> String {
+    let mut out = String::new();
+    for (i, c) in text.chars().enumerate() {
+        if i == max {
+            out.push('…');
+            break;
+        }
+        if is_hidden_char(c) {
+            let _ = write!(out, "U+{:04X}", u32::from(c));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Plain text for Markdown (a table cell, a list item, alt text): [`printable`] (not cut), then every
+/// character that Markdown or HTML would act on within a line escaped, so the text shows as
+/// itself and cannot add cells, links, emphasis or markup. Only line-internal syntax matters
+/// because this text never starts a line.
+fn md_text(text: &str) -> String {
+    let mut out = String::new();
+    for c in printable(text, usize::MAX).chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '\\' | '`' | '*' | '_' | '[' | ']' | '|' | '~' | '!' | '#' | '$' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Whether a function can go into a Markdown code span as it is: the characters of the
+/// expression grammar, none of which ends a code span or a table cell.
+fn code_span_safe(function: &str) -> bool {
+    function
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || " *+-/^().,".contains(c))
+}
+
+/// A function for `report.md`: a code span (`` `x1*x2` ``) when its characters allow, else
+/// escaped text ([`md_text`]); cut to [`MAX_RECORD_TEXT_CHARS`] either way.
+fn md_function(function: &str) -> String {
+    if code_span_safe(function) {
+        let shown: String = function.chars().take(MAX_RECORD_TEXT_CHARS).collect();
+        if shown.len() < function.len() {
+            format!("`{shown}` …")
+        } else {
+            format!("`{shown}`")
+        }
+    } else {
+        md_text(&printable(function, MAX_RECORD_TEXT_CHARS))
+    }
+}
+
+/// A function in a figure's alt text (no code spans there): `*` shown as `·`.
+fn md_function_alt(function: &str) -> String {
+    if code_span_safe(function) {
+        printable(function, MAX_RECORD_TEXT_CHARS).replace('*', "·")
+    } else {
+        md_text(&printable(function, MAX_RECORD_TEXT_CHARS))
+    }
+}
+
+/// At most [`MAX_LISTED_VALUES`] values joined by `, `, then how many were left out.
+fn capped_list(values: &[String]) -> String {
+    let shown = values.len().min(MAX_LISTED_VALUES);
+    let mut out = values[..shown].join(", ");
+    if values.len() > shown {
+        let _ = write!(out, ", … and {} more", values.len() - shown);
+    }
+    out
 }
 
 /// Percentages for Markdown: two decimals, ∞ for a median that no finite score reaches.
@@ -962,49 +1286,78 @@ struct MdContext<'a> {
     data_source: Option<&'a str>,
     /// (function, figure label, file stem)
     loss_figures: &'a [(String, Option<String>, String)],
+    /// Figures not drawn: file stem → why.
+    skipped: &'a HashMap<String, String>,
     notes: &'a [String],
 }
 
-/// The distinct values of one setting, in first-seen order.
+/// The distinct values of one setting, in first-seen order. Linear in the number of values
+/// (a set of the values seen), as reports may read hundreds of thousands of records.
 fn distinct<T: ToString>(values: impl Iterator<Item = T>) -> Vec<String> {
+    let mut seen: HashSet<String> = HashSet::new();
     let mut out: Vec<String> = Vec::new();
     for v in values {
         let s = v.to_string();
-        if !out.contains(&s) {
+        if !seen.contains(&s) {
+            seen.insert(s.clone());
             out.push(s);
         }
     }
     out
 }
 
-/// Seeds as ranges: `0-4, 7`.
+/// Seeds as ranges: `0-4, 7`; past [`MAX_LISTED_VALUES`] ranges the rest are counted.
 fn seed_list(seeds: impl Iterator<Item = u64>) -> String {
-    let set: BTreeSet<u64> = seeds.collect();
+    let mut seeds: Vec<u64> = seeds.collect();
+    seeds.sort_unstable();
+    seeds.dedup();
     let mut parts = Vec::new();
-    let mut iter = set.into_iter().peekable();
-    while let Some(start) = iter.next() {
+    let mut i = 0;
+    while i < seeds.len() {
+        let start = seeds[i];
         let mut end = start;
-        while iter.peek() == Some(&(end.wrapping_add(1))) && end != u64::MAX {
-            end = iter.next().unwrap_or(end);
+        while i + 1 < seeds.len() && end != u64::MAX && seeds[i + 1] == end + 1 {
+            i += 1;
+            end = seeds[i];
         }
+        i += 1;
         parts.push(if end == start {
             start.to_string()
         } else {
             format!("{start}-{end}")
         });
     }
-    parts.join(", ")
+    if parts.len() > MAX_LISTED_VALUES {
+        format!(
+            "{} ({} distinct)",
+            capped_list(&parts).replace(" more", " more ranges"),
+            seeds.len()
+        )
+    } else {
+        parts.join(", ")
+    }
 }
 
-/// The settings of a set of records other than pair and seed, each as (name, distinct values).
-fn settings(records: &[&RunRecord]) -> Vec<(&'static str, Vec<String>)> {
+/// The settings of a set of records other than pair and seed, each as (name, its distinct
+/// values as one cell: every value when few, else capped, data seeds as ranges).
+fn settings(records: &[&RunRecord]) -> Vec<(&'static str, usize, String)> {
     let s = || records.iter().map(|r| &r.spec);
+    let cell = |name: &'static str, values: Vec<String>| {
+        let n = values.len();
+        (name, n, capped_list(&values))
+    };
+    let data_seeds = distinct(s().map(|s| s.data_seed));
+    let data_seed_cell = if data_seeds.len() <= MAX_LISTED_VALUES {
+        data_seeds.join(", ")
+    } else {
+        seed_list(s().map(|s| s.data_seed))
+    };
     vec![
-        (
+        cell(
             "model",
             distinct(s().map(|s| format!("{:?}", s.model).to_lowercase())),
         ),
-        (
+        cell(
             "hidden layer widths",
             distinct(s().map(|s| {
                 s.hidden
@@ -1014,15 +1367,15 @@ fn settings(records: &[&RunRecord]) -> Vec<(&'static str, Vec<String>)> {
                     .join(",")
             })),
         ),
-        ("epochs", distinct(s().map(|s| s.epochs))),
-        ("batch size", distinct(s().map(|s| s.batch_size))),
-        ("Adam learning rate", distinct(s().map(|s| s.lr))),
-        ("loss", distinct(s().map(|s| s.loss))),
-        ("training rows (n_train)", distinct(s().map(|s| s.n_train))),
-        ("test rows (n_test)", distinct(s().map(|s| s.n_test))),
-        ("training input range", distinct(s().map(|s| s.train_range))),
-        ("test input range", distinct(s().map(|s| s.test_range))),
-        ("data seed", distinct(s().map(|s| s.data_seed))),
+        cell("epochs", distinct(s().map(|s| s.epochs))),
+        cell("batch size", distinct(s().map(|s| s.batch_size))),
+        cell("Adam learning rate", distinct(s().map(|s| s.lr))),
+        cell("loss", distinct(s().map(|s| s.loss))),
+        cell("training rows (n_train)", distinct(s().map(|s| s.n_train))),
+        cell("test rows (n_test)", distinct(s().map(|s| s.n_test))),
+        cell("training input range", distinct(s().map(|s| s.train_range))),
+        cell("test input range", distinct(s().map(|s| s.test_range))),
+        ("data seed", data_seeds.len(), data_seed_cell),
     ]
 }
 
@@ -1043,7 +1396,7 @@ fn markdown(ctx: &MdContext<'_>) -> String {
     if !ctx.notes.is_empty() {
         md.push_str("## Not shown\n\n");
         for n in ctx.notes {
-            let _ = writeln!(md, "- {n}");
+            let _ = writeln!(md, "- {}", md_text(n));
         }
         md.push('\n');
     }
@@ -1052,7 +1405,10 @@ fn markdown(ctx: &MdContext<'_>) -> String {
 
 fn md_intro(md: &mut String, ctx: &MdContext<'_>) {
     let pairs: BTreeSet<&Pair> = ctx.records.iter().map(|r| &r.spec.pair).collect();
-    let versions = distinct(ctx.records.iter().map(|r| &r.logexp_version));
+    let versions: Vec<String> = distinct(ctx.records.iter().map(|r| &r.logexp_version))
+        .iter()
+        .map(|v| md_text(&printable(v, MAX_RECORD_TEXT_CHARS)))
+        .collect();
     let _ = writeln!(
         md,
         "# logexp report\n\n\
@@ -1064,7 +1420,7 @@ fn md_intro(md: &mut String, ctx: &MdContext<'_>) {
         ctx.groups.len(),
         pairs.len(),
         seed_list(ctx.records.iter().map(|r| r.spec.seed)),
-        versions.join(", ")
+        capped_list(&versions)
     );
     if ctx.duplicates > 0 {
         let _ = writeln!(
@@ -1088,8 +1444,8 @@ fn md_protocol(md: &mut String, ctx: &MdContext<'_>) {
          read from the records:\n\n\
          | setting | values seen |\n| --- | --- |\n",
     );
-    for (name, values) in settings(ctx.records) {
-        let _ = writeln!(md, "| {name} | {} |", values.join(", "));
+    for (name, _, values) in settings(ctx.records) {
+        let _ = writeln!(md, "| {name} | {values} |");
     }
     let _ = writeln!(
         md,
@@ -1115,10 +1471,11 @@ fn md_protocol(md: &mut String, ctx: &MdContext<'_>) {
         .filter_map(|g| {
             let varying: Vec<String> = settings(&g.records)
                 .into_iter()
-                .filter(|(_, v)| v.len() > 1)
-                .map(|(name, v)| format!("{name} {}", v.join(", ")))
+                .filter(|(_, n, _)| *n > 1)
+                .map(|(name, _, v)| format!("{name} {v}"))
                 .collect();
-            (!varying.is_empty()).then(|| format!("- `{}`: {}", g.function, varying.join("; ")))
+            (!varying.is_empty())
+                .then(|| format!("- {}: {}", md_function(&g.function), varying.join("; ")))
         })
         .collect();
     if !mixed.is_empty() {
@@ -1179,9 +1536,9 @@ fn md_table1(md: &mut String, ctx: &MdContext<'_>) {
         };
         let _ = writeln!(
             md,
-            "| `{}` | {lg_pct} | {lg_mae} | {best} | {best_pct} | {rank} | {seeds} | {p_pct} | \
+            "| {} | {lg_pct} | {lg_mae} | {best} | {best_pct} | {rank} | {seeds} | {p_pct} | \
              {p_mae} | {p_next} | {p_next_pct} |",
-            r.function
+            md_function(&r.function)
         );
     }
     md.push('\n');
@@ -1307,8 +1664,8 @@ fn md_differences(md: &mut String, ctx: &MdContext<'_>) {
         };
         let _ = writeln!(
             md,
-            "- `{}`: lg {spread} — {versus}{far}. Rank: {rank}; {next}.",
-            r.function
+            "- {}: lg {spread} — {versus}{far}. Rank: {rank}; {next}.",
+            md_function(&r.function)
         );
     }
     let _ = writeln!(
@@ -1319,17 +1676,25 @@ fn md_differences(md: &mut String, ctx: &MdContext<'_>) {
     );
 }
 
-/// An embedded figure with a caption line linking both formats. `caption` is Markdown (code
-/// spans for functions, whose `*` would otherwise start emphasis); the alt text is its plain
-/// form.
-fn figure_md(md: &mut String, stem: &str, caption: &str) {
-    let alt = caption.replace('`', "").replace('*', "·");
+/// An embedded figure with a caption line linking both formats, or, when the figure was
+/// skipped, the caption and why. `caption` is Markdown (code spans for functions, whose `*`
+/// would otherwise start emphasis); `alt` is the same as plain text, already escaped.
+fn figure_md(md: &mut String, ctx: &MdContext<'_>, stem: &str, caption: &str, alt: &str) {
+    if let Some(why) = ctx.skipped.get(stem) {
+        let _ = writeln!(md, "{caption}: not drawn, {}.\n", md_text(why));
+        return;
+    }
     let _ = writeln!(
         md,
         "![{alt}](figures/{stem}.svg)\n\n{caption} ({}, {})\n",
         md_link(&format!("figures/{stem}.svg"), "SVG"),
         md_link(&format!("figures/{stem}.png"), "PNG")
     );
+}
+
+/// [`figure_md`] for a caption of trusted text (no functions from records).
+fn figure_md_plain(md: &mut String, ctx: &MdContext<'_>, stem: &str, caption: &str) {
+    figure_md(md, ctx, stem, caption, caption);
 }
 
 fn md_figures(md: &mut String, ctx: &MdContext<'_>) {
@@ -1341,24 +1706,27 @@ fn md_figures(md: &mut String, ctx: &MdContext<'_>) {
                 "The inputs (left) and the target (right), {source}. Every input is uniform \
                  over its range; the test range lies entirely above the training range.\n"
             );
-            figure_md(md, "fig1-train-data", "Fig. 1: training data");
-            figure_md(md, "fig2-test-data", "Fig. 2: test data");
+            figure_md_plain(md, ctx, "fig1-train-data", "Fig. 1: training data");
+            figure_md_plain(md, ctx, "fig2-test-data", "Fig. 2: test data");
         }
         None => md.push_str("Not drawn (see the end of this report).\n\n"),
     }
     md.push_str("### Activations (Figs 3–4)\n\n");
-    figure_md(
+    figure_md_plain(
         md,
+        ctx,
         "fig3-symlog",
         "Fig. 3: symlog, sign(x)·ln(1+|x|) (eq. 1)",
     );
-    figure_md(
+    figure_md_plain(
         md,
+        ctx,
         "fig4-symexp",
         "Fig. 4: symexp, sign(x)·(e^|x|−1) (eq. 2)",
     );
-    figure_md(
+    figure_md_plain(
         md,
+        ctx,
         "activations",
         "All 13 activations over [-5, 5] (softmax of a one-unit layer is constant)",
     );
@@ -1370,11 +1738,25 @@ fn md_figures(md: &mut String, ctx: &MdContext<'_>) {
          low training loss with a high test error is overfitting to the training range.\n"
     );
     for (function, label, stem) in ctx.loss_figures {
-        let caption = match label {
-            Some(l) => format!("Fig. {l}: training loss, y = `{function}`"),
-            None => format!("Training loss, y = `{function}`"),
+        let (caption, alt) = match label {
+            Some(l) => (
+                format!("Fig. {l}: training loss, y = {}", md_function(function)),
+                format!("Fig. {l}: training loss, y = {}", md_function_alt(function)),
+            ),
+            None => (
+                format!("Training loss, y = {}", md_function(function)),
+                format!("Training loss, y = {}", md_function_alt(function)),
+            ),
         };
-        figure_md(md, stem, &caption);
+        figure_md(md, ctx, stem, &caption, &alt);
+    }
+    if ctx.loss_figures.len() < ctx.groups.len() {
+        let _ = writeln!(
+            md,
+            "Figures for {} further functions are not drawn (at most {MAX_LOSS_FIGURES} per \
+             report); their rankings are listed below.\n",
+            ctx.groups.len() - ctx.loss_figures.len()
+        );
     }
 }
 
@@ -1390,7 +1772,7 @@ fn md_normaliser(md: &mut String, ctx: &MdContext<'_>) {
     let mut missing = Vec::new();
     for c in ctx.study {
         if c.ranking.is_none() {
-            missing.push(format!("`{}`", c.function));
+            missing.push(md_function(&c.function));
             continue;
         }
         let (lg, rank) = match c.lg() {
@@ -1403,8 +1785,10 @@ fn md_normaliser(md: &mut String, ctx: &MdContext<'_>) {
         };
         let _ = writeln!(
             md,
-            "| `{}` | {} | {} | {lg} | {rank} | {best} | {best_pct} |",
-            c.function, c.n_factors, c.normaliser
+            "| {} | {} | {} | {lg} | {rank} | {best} | {best_pct} |",
+            md_function(&c.function),
+            c.n_factors,
+            c.normaliser
         );
     }
     md.push('\n');
@@ -1412,8 +1796,9 @@ fn md_normaliser(md: &mut String, ctx: &MdContext<'_>) {
         let _ = writeln!(md, "Missing (no records): {}.\n", missing.join(", "));
     }
     if ctx.has_study {
-        figure_md(
+        figure_md_plain(
             md,
+            ctx,
             "normaliser",
             "Median test % error against N: lg solid, best baseline (per cell) dashed",
         );
@@ -1437,8 +1822,8 @@ fn md_rankings(md: &mut String, ctx: &MdContext<'_>) {
         });
         let _ = writeln!(
             md,
-            "- `{}`: {} ({} pairs, {} runs{best})",
-            r.function,
+            "- {}: {} ({} pairs, {} runs{best})",
+            md_function(&r.function),
             md_link(
                 &format!("rankings/{slug}.csv"),
                 &format!("rankings/{slug}.csv")
@@ -1493,9 +1878,11 @@ fn md_divergence(md: &mut String, ctx: &MdContext<'_>) {
                 } else {
                     String::new()
                 };
-                entry
-                    .3
-                    .push(format!("`{}`: {d}/{}{unscored}", g.function, runs.len()));
+                entry.3.push(format!(
+                    "{}: {d}/{}{unscored}",
+                    md_function(&g.function),
+                    runs.len()
+                ));
             }
         }
     }
@@ -1513,7 +1900,7 @@ fn md_divergence(md: &mut String, ctx: &MdContext<'_>) {
             md,
             "| {} | {d} | {u} | {runs} | {} |",
             pair.label(),
-            wher.join(", ")
+            capped_list(&wher)
         );
     }
     md.push('\n');
@@ -1522,7 +1909,7 @@ fn md_divergence(md: &mut String, ctx: &MdContext<'_>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::experiment::RECORD_SCHEMA;
+    use crate::experiment::{RECORD_SCHEMA, RunSpec};
 
     fn temp_dir(name: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!(
@@ -1635,12 +2022,312 @@ mod tests {
         assert_eq!(slug("x1*x2"), "x1_x2");
         assert_eq!(slug("x1*x2*x3*x4/1000"), "x1_x2_x3_x4_div1000");
         assert_eq!(slug("x1 - 0.5"), "x1_minus_0p5");
-        assert_eq!(slug("(("), "function");
+        // Nothing readable left: a placeholder and the hash.
+        assert!(slug("((").starts_with("function-"), "{}", slug("(("));
         assert!(
             slug(&"x1*".repeat(100))
                 .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_')
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
         );
+    }
+
+    /// The names docs/reproduce/ links to, written out by hand.
+    #[test]
+    fn the_paper_functions_keep_their_file_names() {
+        let expected = [
+            ("x1*x2", "x1_x2"),
+            ("x1*x2/10", "x1_x2_div10"),
+            ("x1*x2*x3", "x1_x2_x3"),
+            ("x1*x2*x3/100", "x1_x2_x3_div100"),
+            ("x1*x2*x3*x4", "x1_x2_x3_x4"),
+            ("x1*x2*x3*x4/1000", "x1_x2_x3_x4_div1000"),
+            ("x1*(x2+x3)+x4", "x1_x2_plus_x3_plus_x4"),
+            ("x1*x2/100", "x1_x2_div100"),
+            ("x1*x2/1000", "x1_x2_div1000"),
+            ("x1*x2*x3/10", "x1_x2_x3_div10"),
+            ("x1*x2*x3/1000", "x1_x2_x3_div1000"),
+            ("x1*x2*x3*x4/10", "x1_x2_x3_x4_div10"),
+            ("x1*x2*x3*x4/100", "x1_x2_x3_x4_div100"),
+        ];
+        for (f, name) in expected {
+            assert_eq!(slug(f), name, "{f}");
+        }
+        assert_eq!(reproduce_functions().len(), expected.len());
+    }
+
+    /// Pairs of distinct functions whose readable forms collide.
+    #[test]
+    fn colliding_readable_forms_get_distinct_slugs() {
+        let collide = [
+            ["x1*x2", "(x1)*(x2)"],
+            ["x1*x2*2", "x1*x2_2"],
+            ["x1*(x2+x3)+x4", "x1*x2+x3+x4"],
+            ["x1*(x2+x3)", "x1*x2+x3"],
+            ["x1*0.5", "x1*0p5"],
+            ["x1*x2", "x1**x2"],
+        ];
+        for [a, b] in collide {
+            assert_ne!(slug(a), slug(b), "{a} vs {b}");
+        }
+        // Whitespace does not make another function.
+        assert_eq!(slug("x1 * x2"), slug("x1*x2"));
+        // Long functions get short names.
+        let long = "x1*".repeat(1000) + "x2";
+        assert!(slug(&long).len() <= MAX_SLUG_LEN);
+        assert_ne!(slug(&long), slug(&("x1*".repeat(999) + "x2")));
+    }
+
+    fn safe_file_name(s: &str) -> bool {
+        !s.is_empty()
+            && s.len() <= MAX_SLUG_LEN
+            && !s.starts_with(['-', '.'])
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+        /// Distinct functions (whitespace aside) get distinct slugs, each a safe file name.
+        #[test]
+        fn slugs_are_unique_and_safe(
+            a in "[x0-9*/+^().e _-]{0,24}|x[0-9]{1,2}([*/+^-](x[0-9]|[0-9]{1,3}(\\.[0-9])?)){0,6}",
+            b in "[x0-9*/+^().e _-]{0,24}|x[0-9]{1,2}([*/+^-](x[0-9]|[0-9]{1,3}(\\.[0-9])?)){0,6}",
+            c in "\\PC{0,12}",
+        ) {
+            for f in [&a, &b, &c] {
+                let s = slug(f);
+                proptest::prop_assert!(safe_file_name(&s), "{f:?} -> {s:?}");
+            }
+            for (x, y) in [(&a, &b), (&a, &c), (&b, &c)] {
+                if function_key(x) != function_key(y) {
+                    proptest::prop_assert_ne!(slug(x), slug(y), "{:?} vs {:?}", x, y);
+                }
+            }
+        }
+    }
+
+    /// Runs `write_report` on another thread and fails if it takes longer than `limit`.
+    fn report_within(records: Vec<RunRecord>, dir: &Path, limit_secs: u64) -> ReportSummary {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let out = dir.to_path_buf();
+        std::thread::spawn(move || {
+            let _ = tx.send(write_report(&records, &out));
+        });
+        match rx.recv_timeout(std::time::Duration::from_secs(limit_secs)) {
+            Ok(result) => result.unwrap(),
+            Err(_) => panic!("write_report did not finish within {limit_secs} s"),
+        }
+    }
+
+    /// Deletes a directory when dropped, so a failing test leaves nothing behind either.
+    struct TempDir(PathBuf);
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    #[test]
+    fn colliding_functions_get_their_own_files() {
+        let dir = TempDir(temp_dir("collide"));
+        let functions = [
+            "x1*x2",
+            "(x1)*(x2)",
+            "x1*x2*2",
+            "x1*(x2+x3)",
+            "x1*x2+x3",
+            "x1*x2+x3*2",
+        ];
+        let records: Vec<RunRecord> = functions
+            .iter()
+            .map(|f| rec(f, "lg", 0, Some(10.0)))
+            .collect();
+        let summary = report_within(records, &dir.0, 120);
+        let csvs: BTreeSet<&PathBuf> = summary.rankings.iter().map(|r| &r.csv).collect();
+        assert_eq!(csvs.len(), functions.len(), "{csvs:?}");
+        let files: BTreeSet<&PathBuf> = summary.files.iter().collect();
+        assert_eq!(files.len(), summary.files.len(), "a file written twice");
+        let loss_svgs = summary
+            .files
+            .iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "svg"))
+            .filter(|p| {
+                p.to_string_lossy().contains("/loss-") || p.to_string_lossy().contains("/fig7a-")
+            })
+            .count();
+        assert_eq!(loss_svgs, functions.len());
+    }
+
+    /// Values at the ends of f64: the report finishes, skips what it cannot draw and says so.
+    #[test]
+    fn extreme_values_are_skipped_not_hung_on() {
+        let dir = TempDir(temp_dir("extreme"));
+        let extreme = |function: &str, seed, loss: Vec<f64>| RunRecord {
+            spec: RunSpec {
+                train_range: crate::data::Range::new(-17.0, 17.0).unwrap(),
+                test_range: crate::data::Range::new(-17.0, 17.0).unwrap(),
+                n_train: 200,
+                n_test: 50,
+                ..rec(function, "lg", seed, Some(1.0)).spec
+            },
+            train_loss: loss,
+            test_pct_err: Some(1e307),
+            test_mae: Some(f64::MAX),
+            ..rec(function, "lg", seed, Some(1.0))
+        };
+        let records = vec![
+            // First record: Figs 1-2 are drawn from it; its targets span about ±1.7e308.
+            extreme("x1*1e307", 0, vec![f64::MAX, 1e307, 1e-307]),
+            extreme("x1*1e307", 1, vec![-1e307, 1e307, f64::MAX]),
+            extreme("x1*x2*1e300", 0, vec![5.0, 5.0, 5.0]),
+            extreme("x1", 0, vec![f64::MAX; 3]),
+            extreme("x1", 1, vec![f64::MIN_POSITIVE; 3]),
+        ];
+        let summary = report_within(records, &dir.0, 120);
+        let md = std::fs::read_to_string(&summary.report_md).unwrap();
+        assert!(
+            md.contains("Fig. 1 (training data) not drawn")
+                && md.contains("Fig. 2 (test data) not drawn"),
+            "{md}"
+        );
+        assert!(md.contains("Fig. 1: training data: not drawn, "), "{md}");
+        assert!(
+            summary
+                .notes
+                .iter()
+                .any(|n| n.contains("Fig. 1") && n.contains("wider than an f64 can hold"))
+        );
+        // No link to a figure that was not written.
+        for part in md.split("](").skip(1) {
+            let target = &part[..part.find(')').unwrap()];
+            assert!(dir.0.join(target).is_file(), "broken link {target}");
+        }
+        for f in &summary.files {
+            assert!(f.is_file(), "{}", f.display());
+        }
+    }
+
+    /// Only the problem rows of a table count: a row's cells split at `|` not escaped by `\`.
+    fn cells(row: &str) -> usize {
+        let mut n = 0;
+        let mut chars = row.chars();
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' => {
+                    chars.next();
+                }
+                '|' => n += 1,
+                _ => {}
+            }
+        }
+        n
+    }
+
+    #[test]
+    fn record_text_cannot_inject_into_report_md() {
+        let dir = TempDir(temp_dir("inject"));
+        let evil = "x1|x2`<script>alert(1)</script>`[a](b) *_\u{1b}[31m\nx3\u{202e}";
+        let mut records = vec![
+            rec(evil, "lg", 0, Some(10.0)),
+            rec(evil, "relu,linear", 0, None),
+            rec("x1*x2", "lg", 0, Some(10.0)),
+        ];
+        records[1].logexp_version = "0.1<b>bold</b>|\r\n# heading".to_string();
+        let summary = report_within(records, &dir.0, 120);
+        let md = std::fs::read_to_string(&summary.report_md).unwrap();
+        assert!(
+            !md.contains("<script") && !md.contains("<b>"),
+            "raw HTML in report.md"
+        );
+        assert!(
+            !md.chars().any(|c| c != '\n' && is_hidden_char(c)),
+            "control characters in report.md"
+        );
+        assert!(!md.contains("\n# heading") && !md.contains("\nx3"));
+        assert!(md.contains("U+001B\\[31m"), "the escape is shown, not sent");
+        // Every table row has as many cells as its table's header.
+        let mut header = None;
+        for line in md.lines() {
+            if line.starts_with('|') {
+                let n = cells(line);
+                match header {
+                    None => header = Some(n),
+                    Some(h) => assert_eq!(n, h, "table row {line:?}"),
+                }
+            } else {
+                header = None;
+            }
+        }
+        // The function is still there, readably.
+        assert!(
+            md.contains("x1\\|x2\\`&lt;script&gt;alert(1)&lt;/script&gt;\\`"),
+            "{md}"
+        );
+        // Figures' SVG must stay valid XML: no control characters there either.
+        for f in summary
+            .files
+            .iter()
+            .filter(|f| f.extension().is_some_and(|e| e == "svg"))
+        {
+            let svg = std::fs::read_to_string(f).unwrap();
+            assert!(
+                !svg.contains('\u{1b}') && !svg.contains("<script"),
+                "{}",
+                f.display()
+            );
+        }
+        assert!(summary.notes.iter().all(|n| !n.chars().any(is_hidden_char)));
+    }
+
+    #[test]
+    fn many_inputs_and_many_seeds_are_capped() {
+        let dir = TempDir(temp_dir("caps"));
+        // 40 inputs: Figs 1-2 show 16 of them.
+        let wide = RunRecord {
+            spec: RunSpec {
+                n_train: 100_000,
+                ..rec("x1*x40", "lg", 0, Some(1.0)).spec
+            },
+            ..rec("x1*x40", "lg", 0, Some(1.0))
+        };
+        let data = data_figures(&[&wide]).unwrap();
+        assert_eq!(
+            data.train.panels[0].series.len(),
+            plot::MAX_HISTOGRAM_SERIES
+        );
+        assert!(data.train.panels[0].title.contains("x1-x16 of 40"));
+        let values: usize = data.train.panels[0]
+            .series
+            .iter()
+            .map(|s| s.values.len())
+            .sum();
+        assert_eq!(values, 16 * (HISTOGRAM_MAX_VALUES / 40));
+        assert!(
+            data.left_out
+                .iter()
+                .any(|n| n.contains("16 of the function's 40 inputs"))
+        );
+
+        // 20,000 seeds with scattered data seeds and 14 versions: every line stays short.
+        let records: Vec<RunRecord> = (0..20_000u64)
+            .map(|seed| {
+                let mut r = rec("x1*x2", "lg", seed, Some(10.0));
+                r.spec.data_seed = seed * 3;
+                r.logexp_version = format!("0.{}", seed % 14);
+                r
+            })
+            .collect();
+        let summary = report_within(records, &dir.0, 300);
+        let md = std::fs::read_to_string(&summary.report_md).unwrap();
+        let longest = md.lines().map(str::len).max().unwrap();
+        assert!(longest < 2_000, "a {longest}-byte line");
+        assert!(md.contains("seeds 0-19999)"), "seeds as a range");
+        assert!(md.contains("| data seed | 0, 3, 6, "));
+        assert!(
+            md.contains("… and 19988 more ranges (20000 distinct)"),
+            "{md}"
+        );
+        assert!(md.contains("… and 2 more"), "versions capped");
     }
 
     #[test]
