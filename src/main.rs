@@ -209,12 +209,13 @@ struct TrainArgs {
 }
 
 fn train(args: &TrainArgs) -> Result<(), logexp::Error> {
+    let function = logexp::expr::Expr::parse(&args.function)
+        .map_err(|e| e.for_flag("--function"))?
+        .canonical();
     let spec = RunSpec {
         seed: args.seed,
         data_seed: args.data_seed.unwrap_or(args.seed),
-        ..args
-            .protocol
-            .template(&logexp::expr::canonical(&args.function), args.pair.clone())
+        ..args.protocol.template(&function, args.pair.clone())
     };
     let record = logexp::experiment::run_within(&spec, &args.protocol.limits()?)?;
     let text = if args.json {
@@ -349,6 +350,9 @@ fn print_stdout(text: &str) -> Result<(), logexp::Error> {
 fn report(args: &ReportArgs) -> Result<(), logexp::Error> {
     let records = read_all_results(&args.results)?;
     let summary = write_report(&records, &args.out)?;
+    for note in &summary.notes {
+        print_stderr(&format!("note: {note}"));
+    }
     print_stderr(&format!(
         "report of {} runs written to {}",
         records.len(),

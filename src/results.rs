@@ -602,7 +602,7 @@ mod tests {
             ),
             (
                 "\"function\":\"x1*x2/10\"",
-                "\"function\":\"x18446744073709551615\"",
+                "\"function\":\"x1*x3/10\"",
                 "n_inputs",
             ),
             (

@@ -1,10 +1,6 @@
 //! Command-line tests of target expressions: whitespace separates tokens (it is never deleted),
 //! variable indices are capped, long formulas are echoed as a short excerpt, and list flags name
 //! the element at fault.
-//!
-//! Tests marked `#[ignore = "needs main.rs wiring"]` check that the error names the flag
-//! (`--function`), which the binary adds by mapping the parser's error through
-//! `ExprError::for_flag`; run them with `cargo test --test expr_cli -- --include-ignored`.
 
 mod common;
 
@@ -79,7 +75,6 @@ fn a_space_between_two_operands_is_refused_with_its_column() {
 }
 
 #[test]
-#[ignore = "needs main.rs wiring"]
 fn expression_errors_of_train_name_the_flag() {
     assert_refused(&train_args("x1 2"), 2, &["--function", "column 4"]);
     assert_refused(&train_args("x1 * x2 3"), 2, &["--function", "column 9"]);
