@@ -176,7 +176,18 @@ impl Grid {
                     pair: pair.clone(),
                     ..self.template.clone()
                 }
-                .validate_within(limits)?;
+                .validate_within(limits)
+                .map_err(|e| match e {
+                    // A run names its one pair `--pair`; in a grid it came from `--pairs`.
+                    Error::InvalidSetting {
+                        field: "pair",
+                        message,
+                    } => Error::InvalidSetting {
+                        field: "pairs",
+                        message: format!("pair '{pair}': {message}"),
+                    },
+                    other => other,
+                })?;
             }
         }
         // The data depend on the function and data seed, not on the pair: check each

@@ -166,6 +166,23 @@ fn errors_name_the_flag_of_a_wrong_pair_or_a_non_finite_target() {
         2,
         &["--train-range", "--function", "x1/(x1-x1)", "not finite"],
     );
+    // In a sweep the pair came from --pairs.
+    let dir = Scratch::new("pairs");
+    let out = dir.0.join("r.jsonl");
+    assert_refused(
+        &[
+            "sweep",
+            "--functions",
+            "x1",
+            "--pairs",
+            "lg;relu",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        2,
+        &["--pairs", "'relu'", "one activation per hidden layer"],
+    );
+    assert!(!out.exists());
     // Finite on the training range, infinite on the test range.
     assert_refused(
         &train_args(&["--function", "x1^150", "--test-range", "1e3,1e4"]),
