@@ -443,4 +443,66 @@ mod tests {
         assert_eq!(x, expected);
         assert_eq!(y, [30.0, 10.0]);
     }
+
+    /// The generic path (more than 4 features) and the contiguous gather used by prediction
+    /// lay rows out exactly as the specialised one: feature-major, padding zeroed.
+    #[test]
+    fn wide_rows_and_contiguous_ranges_gather_feature_major() {
+        let (features, rows) = (5, 11);
+        // Feature i of row r holds 100·r + i, exact in f32.
+        let records: Vec<f32> = (0..rows)
+            .flat_map(|r| (0..features).map(move |i| (100 * r + i) as f32))
+            .collect();
+        let d = Dataset::new(
+            features,
+            records,
+            (0..rows).map(|r| r as f64 + 0.5).collect(),
+        );
+        let indices = [7u32, 2, 10];
+        let (mut x, mut y) = ([f32::NAN; 5 * 8], [f32::NAN; 3]);
+        d.gather(&indices, &mut x, &mut y);
+        for i in 0..features {
+            for (b, &r) in indices.iter().enumerate() {
+                assert_eq!(
+                    x[i * 8 + b],
+                    (100 * r as usize + i) as f32,
+                    "feature {i} row {b}"
+                );
+            }
+            assert!(
+                x[i * 8 + 3..i * 8 + 8].iter().all(|&v| v == 0.0),
+                "padding {i}"
+            );
+        }
+        assert_eq!(y, [7.5, 2.5, 10.5]);
+        let mut x = [f32::NAN; 5 * 8];
+        d.gather_range(4, 6, &mut x);
+        for i in 0..features {
+            for b in 0..6 {
+                assert_eq!(
+                    x[i * 8 + b],
+                    (100 * (4 + b) + i) as f32,
+                    "feature {i} row {b}"
+                );
+            }
+            assert_eq!(&x[i * 8 + 6..i * 8 + 8], &[0.0, 0.0], "padding {i}");
+        }
+    }
+
+    /// Above 2²⁴ consecutive `f32`s are 2 apart, so half the draws from [2²⁴, 2²⁴ + 2) round
+    /// up onto the excluded upper end; the sampler must step those back below it.
+    #[test]
+    fn sampling_never_returns_the_upper_end() {
+        let low = 16_777_216.0;
+        let range = Range {
+            low,
+            high: low + 2.0,
+        };
+        let d = Dataset::sample(&expr("x1"), 200, range, 5, 0).unwrap();
+        assert!(
+            d.records().iter().all(|&x| f64::from(x) == low),
+            "{:?}",
+            d.records()
+        );
+    }
 }

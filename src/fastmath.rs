@@ -278,8 +278,16 @@ mod tests {
         let worst = max_ulps(-87.0, 87.0, sigmoid, |x| 1.0 / (1.0 + (-x).exp()));
         eprintln!("sigmoid: max {worst:.2} ulp");
         assert!(worst <= 2.0, "sigmoid: {worst} ulp");
-        for x in [f32::MAX, f32::MIN, f32::INFINITY, f32::NEG_INFINITY] {
-            assert!(!tanh(x).is_nan() && !sigmoid(x).is_nan());
+        // The limits, exactly, at the ends of the range (where a careless formula gives NaN).
+        for (x, t, s) in [
+            (f32::MAX, 1.0, 1.0),
+            (f32::MIN, -1.0, 0.0),
+            (f32::INFINITY, 1.0, 1.0),
+            (f32::NEG_INFINITY, -1.0, 0.0),
+            (100.0, 1.0, 1.0),
+            (-100.0, -1.0, 0.0),
+        ] {
+            assert_eq!((tanh(x), sigmoid(x)), (t, s), "at {x}");
         }
     }
 }

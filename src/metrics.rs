@@ -97,6 +97,66 @@ mod tests {
         assert!((mean_pct_error(&pred, &y) - 220.0 / 3.0).abs() < 1e-12);
     }
 
+    /// A 1 → 1 (linear) → 1 net computing `6x + 3.5` (params `[w1, b1, w2, b2] =
+    /// [2, 1, 3, 0.5]`), exact in `f32` for small integers.
+    fn affine_net() -> (crate::model::Dense, [f32; 4]) {
+        use crate::activation::Activation::Linear;
+        let net = crate::model::Dense::new(1, &[1], &[Linear]).unwrap();
+        (net, [2.0, 1.0, 3.0, 0.5])
+    }
+
+    /// More rows than one evaluation chunk, and a partial last chunk: every row predicted, in
+    /// order, on either instruction set.
+    #[test]
+    fn predict_covers_every_row_across_chunks() {
+        let (net, params) = affine_net();
+        for n in [1, EVAL_BATCH, 2 * EVAL_BATCH + 37] {
+            let data = Dataset::new(1, (0..n).map(|r| r as f32).collect(), vec![0.0; n]);
+            let expected: Vec<f32> = (0..n).map(|r| 6.0 * r as f32 + 3.5).collect();
+            assert_eq!(predict(&net, &params, &data), expected, "n {n}");
+            let _flush = crate::fpenv::FlushSubnormals::new();
+            assert_eq!(
+                predict_body(&net, &params, &data),
+                expected,
+                "baseline, n {n}"
+            );
+        }
+    }
+
+    /// 1e-19 · 1e-20 = 1e-39 is subnormal: prediction flushes it to 0 as TensorFlow does.
+    #[test]
+    fn prediction_flushes_subnormals_to_zero() {
+        let (net, _) = affine_net();
+        let data = Dataset::new(1, vec![1e-20; 3], vec![1.0; 3]);
+        let out = predict(&net, &[1e-19, 0.0, 1.0, 0.0], &data);
+        assert_eq!(out.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), [0; 3]);
+    }
+
+    #[test]
+    fn scores_are_none_when_not_finite() {
+        let (net, _) = affine_net();
+        let data = Dataset::new(1, vec![1.0, 2.0], vec![10.0, 19.0]);
+        // 6x + 3.5 → 9.5 and 15.5: MAE (0.5 + 3.5) / 2, % error (5 % + 18.42… %) / 2.
+        let scores = score(&net, &[2.0, 1.0, 3.0, 0.5], &data);
+        assert_eq!(scores.mae, Some(2.0));
+        let pct = (0.5 / 10.0 + 3.5 / 19.0) * 100.0 / 2.0;
+        assert!((scores.pct_err.unwrap() - pct).abs() < 1e-12);
+        // A huge output weight overflows every prediction.
+        let scores = score(&net, &[2.0, 1.0, 3e38, 0.5], &data);
+        assert_eq!(
+            scores,
+            Scores {
+                mae: None,
+                pct_err: None
+            }
+        );
+        // A zero target makes the % error infinite but leaves MAE.
+        let data = Dataset::new(1, vec![1.0], vec![0.0]);
+        let scores = score(&net, &[2.0, 1.0, 3.0, 0.5], &data);
+        assert_eq!(scores.mae, Some(9.5));
+        assert_eq!(scores.pct_err, None);
+    }
+
     #[test]
     fn a_zero_target_makes_pct_error_infinite() {
         assert!(mean_pct_error(&[1.0], &[0.0]).is_infinite());

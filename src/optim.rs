@@ -125,4 +125,56 @@ mod tests {
         assert!((p[0] + 1e-3).abs() < 1e-7);
         assert!((p[1] - 1e-3).abs() < 1e-6);
     }
+
+    /// Kingma & Ba's textbook rule, ε added to the bias-corrected √v̂, in f64: what Keras does
+    /// *not* do. Near ε the two differ by far.
+    fn textbook(grads: &[f64], lr: f64) -> f64 {
+        let (b1, b2, eps) = (0.9f64, 0.999f64, 1e-7f64);
+        let (mut p, mut m, mut v) = (0.0f64, 0.0, 0.0);
+        for (k, g) in grads.iter().enumerate() {
+            let t = (k + 1) as i32;
+            m = b1 * m + (1.0 - b1) * g;
+            v = b2 * v + (1.0 - b2) * g * g;
+            let (m_hat, v_hat) = (m / (1.0 - b1.powi(t)), v / (1.0 - b2.powi(t)));
+            p -= lr * m_hat / (v_hat.sqrt() + eps);
+        }
+        p
+    }
+
+    /// With gradients of the size of ε, where ε's place matters. By hand, the first step with
+    /// g = 1e-7 and lr = 1e-3: m = 1e-8, v = 1e-17, α = 1e-3·√0.001/0.1 = 3.1623e-4, so Keras
+    /// moves the parameter by α·m/(√v + ε) = 3.1623e-12 / 1.0316e-7 = 3.0653e-5, while the
+    /// textbook rule moves it by lr·m̂/(√v̂ + ε) = 1e-3 · 1e-7 / 2e-7 = 5e-4, sixteen times more.
+    #[test]
+    fn epsilon_sits_where_keras_puts_it() {
+        let mut adam = Adam::new(1);
+        let mut p = [0.0f32];
+        adam.step(&mut p, &[1e-7]);
+        let keras = -3.065_343_003_171_553e-5;
+        assert!(
+            (f64::from(p[0]) - keras).abs() < 1e-4 * keras.abs(),
+            "{} vs {keras}",
+            p[0]
+        );
+        // A run of small gradients of both signs, against the f64 rules.
+        let grads = [
+            1e-7, 3e-7, -2e-7, 5e-8, 1e-7, -1e-7, 2e-7, 4e-7, 1e-8, -3e-7,
+        ];
+        let mut adam = Adam::new(1);
+        let mut p = [0.0f32];
+        for g in grads {
+            adam.step(&mut p, &[g as f32]);
+        }
+        let expected = reference(&grads, 1e-3);
+        let wrong = textbook(&grads, 1e-3);
+        assert!(
+            (f64::from(p[0]) - expected).abs() < 1e-3 * expected.abs(),
+            "{} vs Keras {expected}",
+            p[0]
+        );
+        assert!(
+            (wrong - expected).abs() > 0.1 * expected.abs(),
+            "the two rules do not differ here: {wrong} vs {expected}"
+        );
+    }
 }

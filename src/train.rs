@@ -342,7 +342,7 @@ mod tests {
         assert_ne!(a, b);
     }
 
-    /// The AVX2 path (where the CPU has it) and the baseline path give the same bits.
+    /// The AVX2 path (where the CPU has it) and the baseline SSE2 path give the same bits.
     #[test]
     fn every_instruction_set_gives_the_same_bits() {
         use crate::activation::Activation::*;
@@ -368,7 +368,11 @@ mod tests {
             let mut portable = Trainer::new(&net, &config, data.len());
             for _ in 0..3 {
                 let la = dispatched.epoch(&mut a, &data, &mut rng_a);
-                let lb = portable.epoch_portable(&mut b, &data, &mut rng_b);
+                // Baseline code throughout, including the SSE2 branch of the weight-gradient
+                // dot products, which would otherwise pick AVX2 at run time.
+                let lb = crate::model::tests::with_sse2_dot4(|| {
+                    portable.epoch_portable(&mut b, &data, &mut rng_b)
+                });
                 assert_eq!(la.map(f64::to_bits), lb.map(f64::to_bits), "{pair:?}");
             }
             let bits = |p: &[f32]| p.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
@@ -404,6 +408,224 @@ mod tests {
         trainer.epoch_portable(&mut params, &data, &mut rng);
         trainer.step(&mut params, &data, &[0, 1, 2]);
         assert_eq!(half_of_smallest(), HALF_OF_SMALLEST);
+    }
+
+    /// A network that learns nothing but records what the trainer shows it: the rows of every
+    /// batch (each row's single input is its own index) and how many times Adam moved its one
+    /// parameter. Its gradient is always 1, so with learning rate 1 each Adam step moves the
+    /// parameter by 1 − O(ε): after k steps it is −k to within 1e-4.
+    struct Recorder {
+        batches: std::cell::RefCell<Vec<Vec<u32>>>,
+    }
+
+    impl Recorder {
+        fn new() -> Self {
+            Recorder {
+                batches: std::cell::RefCell::new(Vec::new()),
+            }
+        }
+    }
+
+    impl Network for Recorder {
+        type Workspace = ();
+
+        fn n_inputs(&self) -> usize {
+            1
+        }
+        fn n_params(&self) -> usize {
+            1
+        }
+        fn init_params(&self, _: &mut ChaCha8Rng, params: &mut [f32]) {
+            params.fill(0.0);
+        }
+        fn workspace(&self, _: usize) {}
+        fn forward(&self, _: &[f32], x: &[f32], n: usize, _: &mut (), out: &mut [f32]) {
+            let stride = crate::model::padded(n);
+            assert!(
+                x[n..stride].iter().all(|&v| v == 0.0),
+                "padding lanes not zero"
+            );
+            self.batches
+                .borrow_mut()
+                .push(x[..n].iter().map(|&v| v as u32).collect());
+            out[..n].fill(0.0);
+        }
+        fn backward(&self, _: &[f32], _: &[f32], _: usize, _: &mut (), _: &[f32], g: &mut [f32]) {
+            g.fill(1.0);
+        }
+    }
+
+    /// Rows `0..n` whose single input is the row's index (exact in `f32`), target 1.
+    fn indexed_rows(n: usize) -> Dataset {
+        Dataset::new(1, (0..n).map(|r| r as f32).collect(), vec![1.0; n])
+    }
+
+    /// Keras's `fit` with batch 32 (the paper's protocol): every row once per epoch, the last
+    /// partial batch of n mod 32 rows kept, a fresh order every epoch, ⌈n/32⌉ Adam steps.
+    #[test]
+    fn every_epoch_sees_every_row_once_in_a_new_order_with_the_partial_batch_last() {
+        for n in [37usize, 100, 64, 5] {
+            let net = Recorder::new();
+            let data = indexed_rows(n);
+            let epochs = 4;
+            let config = TrainConfig {
+                epochs,
+                learning_rate: 1.0,
+                ..TrainConfig::default()
+            };
+            let mut params = [0.0f32];
+            let history = fit(
+                &net,
+                &mut params,
+                &data,
+                &config,
+                &mut ChaCha8Rng::seed_from_u64(7),
+            );
+            assert_eq!(history.epoch_loss.len(), epochs, "n {n}");
+            assert_eq!(history.diverged_at_epoch, None);
+            let batches = net.batches.into_inner();
+            let per_epoch = n.div_ceil(32);
+            assert_eq!(batches.len(), epochs * per_epoch, "n {n}: batches");
+            // Adam ran once per batch: the parameter moved by 1 per step.
+            let steps = (epochs * per_epoch) as f32;
+            assert!(
+                (params[0] + steps).abs() < 1e-4,
+                "n {n}: {} steps?",
+                -params[0]
+            );
+            let sizes: Vec<usize> = batches[..per_epoch].iter().map(Vec::len).collect();
+            let mut expected = vec![32; n / 32];
+            if n % 32 != 0 {
+                expected.push(n % 32);
+            }
+            assert_eq!(sizes, expected, "n {n}: batch sizes");
+            let orders: Vec<Vec<u32>> = batches.chunks(per_epoch).map(|e| e.concat()).collect();
+            for (e, order) in orders.iter().enumerate() {
+                let mut seen = order.clone();
+                seen.sort_unstable();
+                assert_eq!(seen, (0..n as u32).collect::<Vec<_>>(), "n {n}, epoch {e}");
+                assert_ne!(seen, *order, "n {n}, epoch {e}: not shuffled");
+                for (f, earlier) in orders[..e].iter().enumerate() {
+                    assert_ne!(
+                        order, earlier,
+                        "n {n}: epochs {f} and {e} in the same order"
+                    );
+                }
+            }
+        }
+    }
+
+    /// `Trainer::step` runs exactly the rows it is given, in that order, and one Adam step.
+    #[test]
+    fn a_step_trains_on_exactly_its_rows() {
+        let net = Recorder::new();
+        let data = indexed_rows(50);
+        let config = TrainConfig {
+            learning_rate: 1.0,
+            ..TrainConfig::default()
+        };
+        let mut trainer = Trainer::new(&net, &config, data.len());
+        let mut params = [0.0f32];
+        trainer.step(&mut params, &data, &[4, 49, 0, 17, 3]);
+        trainer.step(&mut params, &data, &[9]);
+        assert_eq!(
+            net.batches.borrow().clone(),
+            vec![vec![4, 49, 0, 17, 3], vec![9]]
+        );
+        assert!((params[0] + 2.0).abs() < 1e-4, "{}", params[0]);
+    }
+
+    /// All 24 orders of 4 elements are equally likely. Over 24,000 shuffles each is expected
+    /// 1,000 times; the chi-square statistic has 23 degrees of freedom (mean 23, sd 6.8) and
+    /// exceeds 60 with probability below 1e-4 for a uniform shuffle (the fixed seed makes the
+    /// test deterministic; the bound is what makes it meaningful for any seed). A shuffle that
+    /// yields only cyclic permutations (Sattolo's) reaches 6 of the 24 orders (chi-square
+    /// ≈ 72,000); the classic "swap with any position" shuffle is biased (≈ 300).
+    #[test]
+    fn shuffle_draws_every_order_equally_often() {
+        let mut rng = ChaCha8Rng::seed_from_u64(2024);
+        let mut counts = std::collections::HashMap::<[u32; 4], u32>::new();
+        let trials = 24_000;
+        for _ in 0..trials {
+            let mut order = [0u32, 1, 2, 3];
+            shuffle(&mut order, &mut rng);
+            *counts.entry(order).or_default() += 1;
+        }
+        assert_eq!(counts.len(), 24, "orders reached: {counts:?}");
+        let expected = f64::from(trials) / 24.0;
+        let chi2: f64 = counts
+            .values()
+            .map(|&c| (f64::from(c) - expected).powi(2) / expected)
+            .sum();
+        assert!(
+            chi2 < 60.0,
+            "chi-square {chi2:.1} over 23 degrees of freedom"
+        );
+    }
+
+    /// Each element lands in each position with probability 1/n (n = 5..8, 8,000 shuffles
+    /// each): a chi-square over the n² cells, (n−1)² degrees of freedom, bounded at
+    /// df + 6·√(2·df) (about 1e-4 for a uniform shuffle). A cyclic-only shuffle never leaves an
+    /// element in place and fails at once.
+    #[test]
+    fn shuffle_puts_every_element_everywhere_equally_often() {
+        let mut rng = ChaCha8Rng::seed_from_u64(99);
+        for n in 5..=8usize {
+            let trials = 8_000;
+            let mut counts = vec![0u32; n * n];
+            for _ in 0..trials {
+                let mut order: Vec<u32> = (0..n as u32).collect();
+                shuffle(&mut order, &mut rng);
+                for (position, &element) in order.iter().enumerate() {
+                    counts[element as usize * n + position] += 1;
+                }
+            }
+            let expected = f64::from(trials) / n as f64;
+            let chi2: f64 = counts
+                .iter()
+                .map(|&c| (f64::from(c) - expected).powi(2) / expected)
+                .sum();
+            let df = ((n - 1) * (n - 1)) as f64;
+            let bound = df + 6.0 * (2.0 * df).sqrt();
+            assert!(chi2 < bound, "n {n}: chi-square {chi2:.1} > {bound:.1}");
+        }
+    }
+
+    /// 1e-19 · 1e-20 = 1e-39 is subnormal in `f32`. In a 1 → 1 (linear) → 1 net with those as
+    /// input and first weight, the hidden unit is that product: flushed to 0 under TensorFlow's
+    /// mode, so the output weight's gradient is exactly 0 and Adam leaves that weight at 0.
+    /// Without the flush the gradient is about −1e-39 and Adam moves the weight to about 3e-37
+    /// (a normal number: Adam divides the subnormal moment by √v + ε = 1e-7).
+    #[test]
+    fn training_flushes_subnormals_to_zero() {
+        use crate::activation::Activation::Linear;
+        use crate::model::Dense;
+        let net = Dense::new(1, &[1], &[Linear]).unwrap();
+        // Layout: [w1, b1, w2, b2].
+        let start = [1e-19f32, 0.0, 0.0, 0.0];
+        let data = Dataset::new(1, vec![1e-20; 3], vec![1.0; 3]);
+        let config = TrainConfig::default();
+        let mut trainer = Trainer::new(&net, &config, data.len());
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+
+        let mut params = start;
+        trainer.step(&mut params, &data, &[0, 1]);
+        assert_eq!(params[2], 0.0, "step: the subnormal reached Adam");
+        // The step did happen: the output bias trained.
+        assert!(params[3] > 0.0);
+
+        let mut params = start;
+        trainer.epoch(&mut params, &data, &mut rng);
+        assert_eq!(params[2], 0.0, "epoch: the subnormal reached Adam");
+        assert!(params[3] > 0.0);
+
+        let mut params = start;
+        trainer.epoch_portable(&mut params, &data, &mut rng);
+        assert_eq!(params[2], 0.0, "epoch_portable: the subnormal reached Adam");
+
+        let mut params = start;
+        fit(&net, &mut params, &data, &config, &mut rng);
+        assert_eq!(params[2], 0.0, "fit: the subnormal reached Adam");
     }
 
     #[test]
