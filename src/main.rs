@@ -347,7 +347,22 @@ fn print_stdout(text: &str) -> Result<(), logexp::Error> {
     }
 }
 
+/// Refuses an `--out` that exists but is not a directory, before any work is done.
+fn output_directory(out: &std::path::Path) -> Result<(), logexp::Error> {
+    match std::fs::metadata(out) {
+        Ok(meta) if !meta.is_dir() => Err(logexp::Error::InvalidSetting {
+            field: "out",
+            message: format!(
+                "{} exists and is not a directory: give a directory (it is created if missing)",
+                out.display()
+            ),
+        }),
+        _ => Ok(()),
+    }
+}
+
 fn report(args: &ReportArgs) -> Result<(), logexp::Error> {
+    output_directory(&args.out)?;
     let records = read_all_results(&args.results)?;
     let summary = write_report(&records, &args.out)?;
     for note in &summary.notes {
@@ -380,6 +395,7 @@ fn reproduce(args: &ReproduceArgs) -> Result<(), logexp::Error> {
             "reproduce"
         })
     });
+    output_directory(&out)?;
     let pool = thread_pool(args.threads)?;
     let progress = progress_reporter("reproduce");
     let summary = pool.install(|| logexp::reproduce::reproduce(&options, &out, &progress))?;

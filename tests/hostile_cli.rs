@@ -484,3 +484,22 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn an_output_directory_that_is_a_file_is_refused_by_flag() {
+    let dir = Scratch::new("outdir");
+    let file = dir.0.join("taken");
+    std::fs::write(&file, "keep me\n").unwrap();
+    let file_arg = file.to_str().unwrap();
+    assert_refused(
+        &["reproduce", "--quick", "--epochs", "1", "--out", file_arg],
+        2,
+        &["--out", "not a directory"],
+    );
+    assert_refused(
+        &["report", file_arg, "--out", file_arg],
+        2,
+        &["--out", "not a directory"],
+    );
+    assert_eq!(std::fs::read(&file).unwrap(), b"keep me\n");
+}
