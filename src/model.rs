@@ -52,6 +52,51 @@ pub trait Network {
         d_out: &[f32],
         grad: &mut [f32],
     );
+
+    /// The named blocks of the flat parameter buffer, in buffer order, covering it exactly:
+    /// what reports print and what model files store one tensor each for. The default is one
+    /// block, `params`, for networks without a finer structure.
+    fn param_blocks(&self) -> Vec<ParamBlock> {
+        vec![ParamBlock {
+            name: "params".to_string(),
+            offset: 0,
+            shape: vec![self.n_params()],
+        }]
+    }
+}
+
+/// A named block of a network's flat parameter buffer: `shape` (row-major) starting at
+/// `offset`.
+///
+/// ```
+/// use logexp::activation::Activation::{Symexp, Symlog};
+/// use logexp::model::{Dense, Network};
+/// let net = Dense::new(2, &[16, 12], &[Symlog, Symexp]).unwrap();
+/// let blocks = net.param_blocks();
+/// assert_eq!(blocks[0].name, "layer0.weight");
+/// assert_eq!(blocks[0].shape, vec![16, 2]);
+/// assert_eq!(blocks.last().unwrap().name, "layer2.bias");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParamBlock {
+    /// Name, e.g. `layer0.weight` (unit-major: row `j` feeds unit `j`) or `layer0.bias`.
+    pub name: String,
+    /// Index of the block's first parameter in the flat buffer.
+    pub offset: usize,
+    /// Dimensions; their product is the block's length.
+    pub shape: Vec<usize>,
+}
+
+impl ParamBlock {
+    /// Number of parameters in the block.
+    pub fn len(&self) -> usize {
+        self.shape.iter().product()
+    }
+
+    /// Whether the block holds no parameters.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 /// Where one dense layer's weights and biases sit in the flat parameter buffer.
@@ -212,6 +257,29 @@ impl Network for Dense {
 
     fn n_params(&self) -> usize {
         self.n_params
+    }
+
+    /// `layer{i}.weight` (`[units, inputs]`) then `layer{i}.bias` (`[units]`) for every layer,
+    /// the output layer last.
+    fn param_blocks(&self) -> Vec<ParamBlock> {
+        self.layers
+            .iter()
+            .enumerate()
+            .flat_map(|(i, l)| {
+                [
+                    ParamBlock {
+                        name: format!("layer{i}.weight"),
+                        offset: l.weights,
+                        shape: vec![l.units, l.inputs],
+                    },
+                    ParamBlock {
+                        name: format!("layer{i}.bias"),
+                        offset: l.biases,
+                        shape: vec![l.units],
+                    },
+                ]
+            })
+            .collect()
     }
 
     /// Glorot-uniform weights (`±√(6 / (fan_in + fan_out))`) and zero biases, as Keras.
@@ -699,6 +767,50 @@ pub(crate) mod tests {
         SSE2_FORCED.with(|c| c.set(true));
         let _reset = Reset;
         f()
+    }
+
+    #[test]
+    fn parameter_blocks_name_and_tile_the_buffer() {
+        let net = Dense::new(4, &[16, 12], &[Symlog, Symexp]).unwrap();
+        let blocks = net.param_blocks();
+        // Written out by hand from the layout: W0 16×4 at 0, b0 16 at 64, W1 12×16 at 80,
+        // b1 12 at 272, W2 1×12 at 284, b2 1 at 296.
+        let want = [
+            ("layer0.weight", 0, vec![16, 4]),
+            ("layer0.bias", 64, vec![16]),
+            ("layer1.weight", 80, vec![12, 16]),
+            ("layer1.bias", 272, vec![12]),
+            ("layer2.weight", 284, vec![1, 12]),
+            ("layer2.bias", 296, vec![1]),
+        ];
+        assert_eq!(blocks.len(), want.len());
+        for (block, (name, offset, shape)) in blocks.iter().zip(want) {
+            assert_eq!(
+                (block.name.as_str(), block.offset, &block.shape),
+                (name, offset, &shape)
+            );
+        }
+        assert_eq!(
+            blocks.last().map(|b| b.offset + b.len()),
+            Some(net.n_params())
+        );
+        // Biases really are where the blocks say: initialisation leaves them zero.
+        let mut params = vec![1.0f32; net.n_params()];
+        net.init_params(&mut rand_chacha::ChaCha8Rng::seed_from_u64(1), &mut params);
+        for b in blocks.iter().filter(|b| b.name.ends_with("bias")) {
+            assert!(
+                params[b.offset..b.offset + b.len()]
+                    .iter()
+                    .all(|&p| p == 0.0)
+            );
+        }
+        for b in blocks.iter().filter(|b| b.name.ends_with("weight")) {
+            assert!(
+                params[b.offset..b.offset + b.len()]
+                    .iter()
+                    .all(|&p| p != 0.0 && p.abs() < 1.0)
+            );
+        }
     }
 
     #[test]
