@@ -72,7 +72,7 @@ use std::path::{Path, PathBuf};
 
 /// The paper's Table I (and the complex function of section VI.B), transcribed by hand from
 /// the paper; embedded so that a report needs no file outside the repository.
-const PAPER_TABLE1_JSON: &str = include_str!("../data/paper-table1.json");
+const PAPER_TABLE1_JSON: &str = include_str!("../../data/paper-table1.json");
 
 /// How many baseline pairs the loss figures show beside lg, as in the paper's Fig. 7.
 const LOSS_FIGURE_BASELINES: usize = 7;
