@@ -801,7 +801,12 @@ fn report_refuses_missing_corrupt_and_unwritable_paths() {
         1,
         &[s(&regular)],
     );
-    refused(&report(&[&results], &regular), 1, &[s(&regular)]);
+    // --out naming an existing file is the user's input to fix: exit 2, before any work.
+    refused(
+        &report(&[&results], &regular),
+        2,
+        &["--out", s(&regular), "not a directory"],
+    );
     assert_eq!(std::fs::read(&regular).unwrap(), b"x");
 }
 
