@@ -633,5 +633,10 @@ mod tests {
         assert_eq!("MAE".parse::<Loss>(), Ok(Loss::Mae));
         assert_eq!("mse".parse::<Loss>(), Ok(Loss::Mse));
         assert!("huber".parse::<Loss>().unwrap_err().contains("mae or mse"));
+        // Records and messages spell the loss as it parses.
+        for loss in [Loss::Mae, Loss::Mse] {
+            assert_eq!(loss.to_string().parse::<Loss>(), Ok(loss));
+        }
+        assert_eq!(Loss::Mse.to_string(), "mse");
     }
 }
