@@ -4,8 +4,7 @@
 
 mod common;
 
-use common::{assert_refused, logexp, text};
-use std::path::PathBuf;
+use common::{TempDir, assert_refused, logexp, text};
 
 /// A protocol that makes a run take about a millisecond.
 const TINY: [&str; 6] = ["--epochs", "1", "--n-train", "200", "--n-test", "50"];
@@ -19,29 +18,6 @@ fn train_args(function: &str) -> Vec<String> {
     ];
     args.extend(TINY.iter().map(|s| s.to_string()));
     args
-}
-
-/// A fresh empty directory, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        let dir = std::env::temp_dir().join(format!(
-            "logexp-expr-cli-{tag}-{}-{nanos}",
-            std::process::id()
-        ));
-        std::fs::create_dir_all(&dir).expect("create a temporary directory");
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 /// The single `error:` line of a refused command (exit 2, no panic).

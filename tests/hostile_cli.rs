@@ -5,10 +5,9 @@
 
 mod common;
 
-use common::{BIN, assert_refused, logexp, text};
+use common::{BIN, TempDir, assert_refused, logexp, text};
 use proptest::prelude::*;
 use serde_json::Value;
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 /// A run that takes a few milliseconds.
@@ -27,25 +26,6 @@ fn train_args<'a>(args: &[&'a str]) -> Vec<&'a str> {
         }
     }
     all
-}
-
-/// A temporary directory removed when dropped.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(test: &str) -> Scratch {
-        let dir =
-            std::env::temp_dir().join(format!("logexp-hostile-{}-{test}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("create the scratch directory");
-        Scratch(dir)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 #[test]
@@ -134,7 +114,7 @@ fn values_starting_with_a_minus_reach_their_parser() {
         2,
         &["--hidden", "-1"],
     );
-    let dir = Scratch::new("hyphen");
+    let dir = TempDir::new("hyphen");
     let out = dir.0.join("r.jsonl");
     let out = out.to_str().unwrap();
     assert_refused(
@@ -167,7 +147,7 @@ fn errors_name_the_flag_of_a_wrong_pair_or_a_non_finite_target() {
         &["--train-range", "--function", "x1/(x1-x1)", "not finite"],
     );
     // In a sweep the pair came from --pairs.
-    let dir = Scratch::new("pairs");
+    let dir = TempDir::new("pairs");
     let out = dir.0.join("r.jsonl");
     assert_refused(
         &[
@@ -193,7 +173,7 @@ fn errors_name_the_flag_of_a_wrong_pair_or_a_non_finite_target() {
 
 #[test]
 fn too_many_or_unstartable_threads_are_errors_not_panics() {
-    let dir = Scratch::new("threads");
+    let dir = TempDir::new("threads");
     let out = dir.0.join("r.jsonl");
     let out = out.to_str().unwrap();
     let sweep = |threads: &str| {
@@ -250,7 +230,7 @@ fn a_closed_or_full_stderr_never_kills_the_work() {
     let out = with_closed_stderr(&train_args(&["--function", "x1*"]));
     assert_eq!(out.status.code(), Some(2));
     // A sweep whose progress and summary lines cannot be written still writes every record.
-    let dir = Scratch::new("stderr");
+    let dir = TempDir::new("stderr");
     let results = dir.0.join("r.jsonl");
     let sweep = [
         "sweep",
@@ -487,7 +467,7 @@ proptest! {
 
 #[test]
 fn an_output_directory_that_is_a_file_is_refused_by_flag() {
-    let dir = Scratch::new("outdir");
+    let dir = TempDir::new("outdir");
     let file = dir.0.join("taken");
     std::fs::write(&file, "keep me\n").unwrap();
     let file_arg = file.to_str().unwrap();

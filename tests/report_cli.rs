@@ -1,35 +1,12 @@
 //! `logexp report` through the binary: records with extreme values finish (no hang) and say
 //! what they skipped; functions whose readable names collide still get one file each.
 
-#[allow(dead_code)] // not every helper is used here
 mod common;
 
-use common::{BIN, logexp, text};
-use std::path::{Path, PathBuf};
+use common::{BIN, TempDir, logexp, text};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-/// A temporary directory removed when dropped, even when the test fails.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!(
-            "logexp-report-cli-{name}-{}-{:?}",
-            std::process::id(),
-            std::thread::current().id()
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 const SMALL: [&str; 6] = ["--epochs", "1", "--n-train", "200", "--n-test", "50"];
 

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{BIN, assert_refused, logexp, text};
+use common::{BIN, TempDir, assert_refused, logexp, text};
 use logexp::Error;
 use logexp::experiment::{Pair, RunRecord, RunSpec, run};
 use logexp::results::{ResultsWriter, Tail, read_all_results, read_results};
@@ -12,33 +12,7 @@ use proptest::prelude::*;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-
-/// A temporary directory unique to this process and use, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let dir =
-            std::env::temp_dir().join(format!("logexp-results-{}-{name}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("create a temporary directory");
-        TempDir(dir)
-    }
-
-    fn join(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 fn s(path: &Path) -> &str {
     path.to_str().expect("temp paths are UTF-8")

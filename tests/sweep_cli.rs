@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{BIN, logexp, text};
+use common::{BIN, TempDir, logexp, text};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsStr;
@@ -68,32 +68,6 @@ fn succeed<S: AsRef<OsStr>>(args: &[S]) -> String {
 
 fn s(path: &Path) -> &str {
     path.to_str().expect("temp paths are UTF-8")
-}
-
-/// A scratch directory unique to this process and test, removed when the test passes (kept for
-/// inspection when it fails).
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(test: &str) -> Scratch {
-        let dir =
-            std::env::temp_dir().join(format!("logexp-sweep-cli-{}-{test}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("create the scratch directory");
-        Scratch(dir)
-    }
-
-    fn join(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        if !std::thread::panicking() {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
 }
 
 /// `sweep` with `grid` (and any other flags), the given protocol, writing `out`.
@@ -226,7 +200,7 @@ fn count_newlines(path: &Path) -> usize {
 
 #[test]
 fn a_sweep_killed_with_sigkill_resumes_to_exactly_the_grid() {
-    let dir = Scratch::new("kill");
+    let dir = TempDir::new("kill");
     let out = dir.join("results.jsonl");
     let functions = ["x1*x2", "x1+x2", "x1*x2*x3"];
     let grid = [
@@ -350,7 +324,7 @@ fn a_sweep_killed_with_sigkill_resumes_to_exactly_the_grid() {
 
 #[test]
 fn shards_are_disjoint_cover_the_grid_and_match_an_unsharded_run() {
-    let dir = Scratch::new("shards");
+    let dir = TempDir::new("shards");
     let whole = dir.join("whole.jsonl");
     let mut whole_args = SMALL_GRID.to_vec();
     whole_args.extend(["--threads", "1"]);
@@ -421,7 +395,7 @@ fn shards_are_disjoint_cover_the_grid_and_match_an_unsharded_run() {
 
 #[test]
 fn rerunning_a_finished_sweep_runs_nothing_and_leaves_the_file_as_it_was() {
-    let dir = Scratch::new("resume");
+    let dir = TempDir::new("resume");
     let out = dir.join("results.jsonl");
     let args = sweep_args(&SMALL_GRID, &TINY, &out);
     let first = summary(&succeed(&args));
@@ -497,7 +471,7 @@ fn refused(args: &[String], code: i32, needles: &[&str]) {
 
 #[test]
 fn bad_sweep_arguments_are_refused_by_name_and_touch_no_file() {
-    let dir = Scratch::new("bad-args");
+    let dir = TempDir::new("bad-args");
     let out = dir.join("results.jsonl");
     let base = ["--functions", "x1*x2", "--pairs", "lg;relu,linear"];
     succeed(&sweep_args(&base, &TINY, &out));
@@ -562,7 +536,7 @@ fn bad_sweep_arguments_are_refused_by_name_and_touch_no_file() {
 
 #[test]
 fn a_corrupt_complete_line_stops_the_sweep_with_file_and_line_and_keeps_the_file() {
-    let dir = Scratch::new("corrupt");
+    let dir = TempDir::new("corrupt");
     let good = dir.join("good.jsonl");
     let grid = [
         "--functions",
@@ -659,7 +633,7 @@ fn median(values: &[f64]) -> f64 {
 
 #[test]
 fn report_ranks_pairs_by_median_test_error_and_merges_split_files() {
-    let dir = Scratch::new("report");
+    let dir = TempDir::new("report");
     let results = dir.join("results.jsonl");
     let functions = ["x1*x2", "x1*x2/10"];
     let grid = [
@@ -759,7 +733,7 @@ fn report_ranks_pairs_by_median_test_error_and_merges_split_files() {
 
 #[test]
 fn report_refuses_missing_corrupt_and_unwritable_paths() {
-    let dir = Scratch::new("report-errors");
+    let dir = TempDir::new("report-errors");
     let results = dir.join("results.jsonl");
     succeed(&sweep_args(
         &["--functions", "x1*x2", "--pairs", "lg;relu,linear"],
@@ -831,7 +805,7 @@ fn table1_rows(md: &str) -> Vec<String> {
 /// 2 cores.
 #[test]
 fn reproduce_quick_writes_table1_for_the_seven_functions_and_resumes() {
-    let dir = Scratch::new("reproduce");
+    let dir = TempDir::new("reproduce");
     let out = dir.join("quick");
     let args = [
         "reproduce",

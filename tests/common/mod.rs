@@ -1,7 +1,12 @@
 //! Helpers shared by the command-line tests.
 
+// Each test binary compiles this module and uses only part of it.
+#![allow(dead_code)]
+
 use std::ffi::OsStr;
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// The `logexp` binary built for these tests.
 pub const BIN: &str = env!("CARGO_BIN_EXE_logexp");
@@ -71,5 +76,35 @@ pub fn assert_refused<S: AsRef<OsStr> + std::fmt::Debug>(args: &[S], code: i32, 
             "logexp {args:?}: the error line should mention {needle:?}: {}",
             errors[0]
         );
+    }
+}
+
+/// A temporary directory unique to this process, tag and use, removed when dropped; kept when
+/// the test is failing, so that its files can be inspected.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    /// A fresh, empty directory whose name contains `tag`.
+    pub fn new(tag: &str) -> TempDir {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let dir =
+            std::env::temp_dir().join(format!("logexp-test-{}-{tag}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create a temporary directory");
+        TempDir(dir)
+    }
+
+    /// A path inside the directory.
+    pub fn join(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
     }
 }
