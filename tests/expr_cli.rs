@@ -102,73 +102,38 @@ fn control_characters_of_a_formula_never_reach_the_terminal() {
     assert!(line.contains("column 4"), "{line:?}");
 }
 
-#[test]
-fn an_empty_element_of_functions_is_named_and_nothing_is_written() {
-    let dir = TempDir::new("empty-element");
-    let out = dir.0.join("r.jsonl");
-    let mut args: Vec<String> = [
-        "sweep",
-        "--functions",
-        "x1*x2,,x1",
-        "--pairs",
-        "lg",
-        "--seeds",
-        "1",
-        "--out",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+/// `sweep --functions FUNCTIONS --pairs PAIRS` must be refused (exit 2, naming each of
+/// `needles`) without creating its results file.
+fn sweep_refused(functions: &str, pairs: &str, needles: &[&str]) {
+    let dir = TempDir::new("sweep-refused");
+    let out = dir.join("r.jsonl");
+    let mut args: Vec<String> = ["sweep", "--functions", functions, "--pairs", pairs, "--out"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
     args.push(out.display().to_string());
     args.extend(TINY.iter().map(|s| s.to_string()));
-    assert_refused(&args, 2, &["--functions", "element 2", "empty"]);
+    assert_refused(&args, 2, needles);
     assert!(!out.exists(), "no results file may be created");
+}
+
+#[test]
+fn an_empty_element_of_functions_is_named_and_nothing_is_written() {
+    sweep_refused("x1*x2,,x1", "lg", &["--functions", "element 2", "empty"]);
 }
 
 #[test]
 fn an_expression_error_in_functions_names_the_element() {
-    let dir = TempDir::new("bad-element");
-    let out = dir.0.join("r.jsonl");
-    let mut args: Vec<String> = [
-        "sweep",
-        "--functions",
+    sweep_refused(
         "x1*x2,x1+x2,x1 2",
-        "--pairs",
         "lg",
-        "--out",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    args.push(out.display().to_string());
-    args.extend(TINY.iter().map(|s| s.to_string()));
-    assert_refused(
-        &args,
-        2,
         &["--functions (element 3)", "column 4", "two operands"],
     );
-    assert!(!out.exists(), "no results file may be created");
 }
 
 #[test]
 fn an_unknown_pair_names_the_pairs_flag() {
-    let dir = TempDir::new("bad-pair");
-    let out = dir.0.join("r.jsonl");
-    let mut args: Vec<String> = [
-        "sweep",
-        "--functions",
-        "x1*x2",
-        "--pairs",
-        "lg;bogus",
-        "--out",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    args.push(out.display().to_string());
-    args.extend(TINY.iter().map(|s| s.to_string()));
-    assert_refused(&args, 2, &["--pairs", "bogus", "relu", "lg"]);
-    assert!(!out.exists(), "no results file may be created");
+    sweep_refused("x1*x2", "lg;bogus", &["--pairs", "bogus", "relu", "lg"]);
 }
 
 #[test]
