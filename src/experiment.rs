@@ -84,10 +84,14 @@ fn range_error(field: &'static str, e: DataError) -> Error {
                 ),
             }
         }
-        other => Error::InvalidSetting {
+        range @ (DataError::BadRange { .. }
+        | DataError::Unrepresentable { .. }
+        | DataError::RangeSyntax(_)) => Error::InvalidSetting {
             field,
-            message: other.to_string(),
+            message: range.to_string(),
         },
+        // Row counts are not the range's fault: keep their own message.
+        other @ (DataError::NoRows | DataError::TooLarge { .. }) => Error::Data(other),
     }
 }
 
