@@ -370,7 +370,7 @@ mod tests {
                 let la = dispatched.epoch(&mut a, &data, &mut rng_a);
                 // Baseline code throughout, including the SSE2 branch of the weight-gradient
                 // dot products, which would otherwise pick AVX2 at run time.
-                let lb = crate::model::tests::with_sse2_dot4(|| {
+                let lb = crate::model::kernels::tests::with_sse2_dot4(|| {
                     portable.epoch_portable(&mut b, &data, &mut rng_b)
                 });
                 assert_eq!(la.map(f64::to_bits), lb.map(f64::to_bits), "{pair:?}");

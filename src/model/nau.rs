@@ -1,0 +1,195 @@
+//! The neural addition unit (NAU) of Madsen & Johansen, "Neural Arithmetic Units", ICLR 2020
+//! (`AndreasMadsen/stable-nalu`, `re_regualized_linear_nac.py`).
+//!
+//! `z_j = Σ_i W_ji x_i` with W clamped to [−1, 1] after every optimiser step (and read clamped),
+//! initialised `U[−r, r]` with `r = min(0.5, √3 · √(2 / (fan_in + fan_out)))`; its sparsity
+//! regulariser is `mean_ji min(|W_ji|, 1 − |W_ji|)`, which pulls every weight to −1, 0 or 1.
+//!
+//! ```
+//! use logexp::model::{nau::Nau, Layer};
+//! let nau = Nau::new(3, 2);
+//! assert_eq!(nau.n_params(), 6);
+//! let mut w = [1.5f32, -0.2, 0.0, -3.0, 0.4, 1.0];
+//! nau.project(&mut w);
+//! assert_eq!(w, [1.0, -0.2, 0.0, -1.0, 0.4, 1.0]);
+//! ```
+
+use super::ParamBlock;
+use super::layer::Layer;
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+
+/// A layer of NAUs: `n_outputs × n_inputs` weights, no bias.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Nau {
+    n_inputs: usize,
+    n_outputs: usize,
+}
+
+impl Nau {
+    /// A layer from `n_inputs` features to `n_outputs` sums.
+    pub fn new(n_inputs: usize, n_outputs: usize) -> Nau {
+        Nau {
+            n_inputs,
+            n_outputs,
+        }
+    }
+}
+
+impl Layer for Nau {
+    fn n_inputs(&self) -> usize {
+        self.n_inputs
+    }
+
+    fn n_outputs(&self) -> usize {
+        self.n_outputs
+    }
+
+    fn n_params(&self) -> usize {
+        self.n_inputs * self.n_outputs
+    }
+
+    fn param_blocks(&self) -> Vec<ParamBlock> {
+        vec![ParamBlock {
+            name: "weight".into(),
+            offset: 0,
+            shape: vec![self.n_outputs, self.n_inputs],
+        }]
+    }
+
+    fn init_params(&self, rng: &mut ChaCha8Rng, params: &mut [f32]) {
+        let std = (2.0 / (self.n_inputs + self.n_outputs) as f64).sqrt();
+        let r = (3f64.sqrt() * std).min(0.5);
+        for w in params {
+            *w = rng.random_range(-r..r) as f32;
+        }
+    }
+
+    fn forward(
+        &self,
+        params: &[f32],
+        x: &[f32],
+        n: usize,
+        stride: usize,
+        _scratch: &mut [f32],
+        out: &mut [f32],
+    ) {
+        let ni = self.n_inputs;
+        for j in 0..self.n_outputs {
+            let row = &mut out[j * stride..(j + 1) * stride];
+            row.fill(0.0);
+            for i in 0..ni {
+                let w = params[j * ni + i].clamp(-1.0, 1.0);
+                for (o, &xi) in row[..n].iter_mut().zip(&x[i * stride..i * stride + n]) {
+                    *o += w * xi;
+                }
+            }
+        }
+    }
+
+    fn backward(
+        &self,
+        params: &[f32],
+        x: &[f32],
+        n: usize,
+        stride: usize,
+        _scratch: &[f32],
+        _out: &[f32],
+        d_out: &[f32],
+        grad: &mut [f32],
+        d_x: Option<&mut [f32]>,
+    ) {
+        let ni = self.n_inputs;
+        // The clamp's own derivative is taken as 1, as stable-nalu's weights are clamped in
+        // place after every step and so only sit outside [−1, 1] between an update and its
+        // projection.
+        for j in 0..self.n_outputs {
+            let d = &d_out[j * stride..j * stride + n];
+            for i in 0..ni {
+                let xi = &x[i * stride..i * stride + n];
+                grad[j * ni + i] = d.iter().zip(xi).map(|(&d, &x)| d * x).sum();
+            }
+        }
+        if let Some(d_x) = d_x {
+            d_x.fill(0.0);
+            for i in 0..ni {
+                let dx = &mut d_x[i * stride..i * stride + n];
+                for j in 0..self.n_outputs {
+                    let w = params[j * ni + i].clamp(-1.0, 1.0);
+                    for (g, &d) in dx.iter_mut().zip(&d_out[j * stride..j * stride + n]) {
+                        *g += w * d;
+                    }
+                }
+            }
+        }
+    }
+
+    fn project(&self, params: &mut [f32]) {
+        for w in params {
+            *w = w.clamp(-1.0, 1.0);
+        }
+    }
+
+    fn regularize(&self, params: &[f32], lambda: f32, grad: &mut [f32]) -> f64 {
+        let count = params.len().max(1) as f32;
+        let mut sum = 0.0f64;
+        for (&w, g) in params.iter().zip(grad.iter_mut()) {
+            let a = w.abs();
+            sum += f64::from(a.min(1.0 - a));
+            // d/dw min(|w|, 1 − |w|): towards 0 below one half, towards ±1 above.
+            let slope = if a < 0.5 { w.signum() } else { -w.signum() };
+            *g += lambda * slope / count;
+        }
+        sum / f64::from(count)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::layer::assert_gradients_match;
+    use crate::model::padded;
+    use rand::SeedableRng;
+
+    #[test]
+    fn gradients_match_finite_differences() {
+        let nau = Nau::new(3, 2);
+        let n = 5;
+        let stride = padded(n);
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let mut x = vec![0.0f32; 3 * stride];
+        for i in 0..3 {
+            for b in 0..n {
+                x[i * stride + b] = rng.random_range(-3.0..3.0);
+            }
+        }
+        let params = [0.3f32, -0.7, 0.1, 0.9, -0.2, 0.45];
+        assert_gradients_match(&nau, &params, &x, n, 1e-3);
+    }
+
+    #[test]
+    fn init_is_bounded_by_stable_nalus_rule() {
+        // 2 → 10: √3 · √(2/12) = 0.71, so r = 0.5; 100 → 100: √3 · 0.1 = 0.173.
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        for (ni, no, r) in [(2, 10, 0.5f32), (100, 100, 0.1732)] {
+            let nau = Nau::new(ni, no);
+            let mut w = vec![0.0; nau.n_params()];
+            nau.init_params(&mut rng, &mut w);
+            let max = w.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+            assert!(max <= r && max > 0.8 * r, "{ni}→{no}: max {max}, r {r}");
+        }
+    }
+
+    #[test]
+    fn regulariser_is_zero_at_minus_one_zero_one_and_pulls_towards_them() {
+        let nau = Nau::new(4, 1);
+        let mut grad = [0.0f32; 4];
+        assert_eq!(nau.regularize(&[-1.0, 0.0, 1.0, 0.0], 2.0, &mut grad), 0.0);
+        let mut grad = [0.0f32; 4];
+        // min(|w|, 1 − |w|): 0.2, 0.3, 0.1, 0.5 → mean 0.275.
+        let r = nau.regularize(&[0.2, -0.7, 0.9, 0.5], 2.0, &mut grad);
+        assert!((r - 0.275).abs() < 1e-6, "{r}");
+        // λ/count = 0.5: 0.2 → down, −0.7 → down to −1, 0.9 → up to 1.
+        assert_eq!(&grad[..3], &[0.5, 0.5, -0.5]);
+    }
+}

@@ -1,0 +1,430 @@
+//! A chain of unit layers ([`Layer`]) ending in one output: the peers' models, e.g. stable-nalu's
+//! NAU → NMU or the NPU paper's NAU → NPU.
+//!
+//! ```
+//! use logexp::model::{Network, Stack, UnitKind};
+//! // 4 inputs → NAU(2) → NAU(1): 8 + 2 weights.
+//! let net = Stack::new(4, &[UnitKind::Nau, UnitKind::Nau], &[2]).unwrap();
+//! assert_eq!(net.n_params(), 10);
+//! assert_eq!(net.param_blocks()[1].name, "layer1.weight");
+//! ```
+
+use super::layer::Layer;
+use super::nau::Nau;
+use super::{Network, ParamBlock, padded};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// The kinds of unit layer a [`Stack`] chains, by their names on the command line and in records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum UnitKind {
+    /// Neural addition unit (Madsen & Johansen 2020): `z = W x`, W clamped to [−1, 1].
+    Nau,
+}
+
+impl UnitKind {
+    /// Every kind, in the order help texts list them.
+    pub const ALL: [UnitKind; 1] = [UnitKind::Nau];
+
+    /// The kind's name (`nau`, `nmu`, `real-npu`, …).
+    pub fn name(self) -> &'static str {
+        match self {
+            UnitKind::Nau => "nau",
+        }
+    }
+
+    /// A layer of this kind from `n_inputs` features to `n_outputs`.
+    pub fn layer(self, n_inputs: usize, n_outputs: usize) -> Box<dyn Layer> {
+        match self {
+            UnitKind::Nau => Box::new(Nau::new(n_inputs, n_outputs)),
+        }
+    }
+}
+
+impl fmt::Display for UnitKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for UnitKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let wanted = s.trim();
+        UnitKind::ALL
+            .into_iter()
+            .find(|k| k.name().eq_ignore_ascii_case(wanted))
+            .ok_or_else(|| {
+                let names: Vec<&str> = UnitKind::ALL.iter().map(|k| k.name()).collect();
+                format!(
+                    "unknown unit '{}': valid names are {}",
+                    wanted.escape_debug(),
+                    names.join(", ")
+                )
+            })
+    }
+}
+
+/// Why a [`Stack`] could not be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StackError {
+    /// The model has no inputs.
+    #[error("the model needs at least one input")]
+    NoInputs,
+    /// No unit layer was given.
+    #[error("a unit model needs at least one layer, e.g. nau,nmu")]
+    NoLayers,
+    /// Layers and hidden widths do not match.
+    #[error(
+        "{layers} unit layer(s) need {} hidden width(s) between them, not {hidden}: e.g. nau,nmu with hidden 2",
+        layers - 1
+    )]
+    WidthCount {
+        /// Unit layers given.
+        layers: usize,
+        /// Hidden widths given.
+        hidden: usize,
+    },
+    /// A hidden width is zero.
+    #[error("hidden layer {layer} has 0 units: give every layer at least 1")]
+    EmptyLayer {
+        /// 1-based layer number.
+        layer: usize,
+    },
+    /// The parameter count overflows.
+    #[error(
+        "the model has more parameters than can be counted: use fewer inputs or narrower layers"
+    )]
+    TooManyParameters,
+}
+
+/// Unit layers chained: layer `l` maps the widths `[n_inputs, hidden…, 1][l] → [l + 1]`, its
+/// parameters following the previous layer's in the flat buffer.
+#[derive(Debug)]
+pub struct Stack {
+    n_inputs: usize,
+    kinds: Vec<UnitKind>,
+    layers: Vec<Box<dyn Layer>>,
+    offsets: Vec<usize>,
+    n_params: usize,
+}
+
+impl Stack {
+    /// `kinds[l]` for layer `l`, with `hidden` the widths between layers (one fewer than kinds);
+    /// the last layer has one output.
+    pub fn new(n_inputs: usize, kinds: &[UnitKind], hidden: &[usize]) -> Result<Stack, StackError> {
+        if n_inputs == 0 {
+            return Err(StackError::NoInputs);
+        }
+        if kinds.is_empty() {
+            return Err(StackError::NoLayers);
+        }
+        if hidden.len() + 1 != kinds.len() {
+            return Err(StackError::WidthCount {
+                layers: kinds.len(),
+                hidden: hidden.len(),
+            });
+        }
+        if let Some(i) = hidden.iter().position(|&w| w == 0) {
+            return Err(StackError::EmptyLayer { layer: i + 1 });
+        }
+        // Parameter counts of every kind are at most a small multiple of inputs × outputs;
+        // check that product before building anything.
+        let widths: Vec<usize> = std::iter::once(n_inputs)
+            .chain(hidden.iter().copied())
+            .chain(std::iter::once(1))
+            .collect();
+        for pair in widths.windows(2) {
+            let size = pair[0]
+                .checked_mul(pair[1])
+                .and_then(|s| s.checked_mul(8))
+                .ok_or(StackError::TooManyParameters)?;
+            if size > isize::MAX as usize / 64 {
+                return Err(StackError::TooManyParameters);
+            }
+        }
+        let mut layers = Vec::with_capacity(kinds.len());
+        let mut offsets = Vec::with_capacity(kinds.len());
+        let mut n_params: usize = 0;
+        for (kind, pair) in kinds.iter().zip(widths.windows(2)) {
+            let layer = kind.layer(pair[0], pair[1]);
+            offsets.push(n_params);
+            n_params = n_params
+                .checked_add(layer.n_params())
+                .ok_or(StackError::TooManyParameters)?;
+            layers.push(layer);
+        }
+        if n_params > isize::MAX as usize / std::mem::size_of::<f32>() {
+            return Err(StackError::TooManyParameters);
+        }
+        Ok(Stack {
+            n_inputs,
+            kinds: kinds.to_vec(),
+            layers,
+            offsets,
+            n_params,
+        })
+    }
+
+    /// The kinds of the layers, first to last.
+    pub fn kinds(&self) -> &[UnitKind] {
+        &self.kinds
+    }
+
+    /// The layers, first to last, with the offset of each one's parameters.
+    pub fn layers(&self) -> impl Iterator<Item = (&dyn Layer, usize)> {
+        self.layers
+            .iter()
+            .map(|l| l.as_ref())
+            .zip(self.offsets.iter().copied())
+    }
+
+    fn slice<'p>(&self, l: usize, params: &'p [f32]) -> &'p [f32] {
+        &params[self.offsets[l]..self.offsets[l] + self.layers[l].n_params()]
+    }
+}
+
+/// Scratch for a [`Stack`]: each layer's outputs and kept values, and two gradient buffers.
+#[derive(Debug, Clone)]
+pub struct StackWorkspace {
+    capacity: usize,
+    outs: Vec<Vec<f32>>,
+    scratch: Vec<Vec<f32>>,
+    d_a: Vec<f32>,
+    d_b: Vec<f32>,
+}
+
+impl Network for Stack {
+    type Workspace = StackWorkspace;
+
+    fn n_inputs(&self) -> usize {
+        self.n_inputs
+    }
+
+    fn n_params(&self) -> usize {
+        self.n_params
+    }
+
+    fn init_params(&self, rng: &mut ChaCha8Rng, params: &mut [f32]) {
+        assert_eq!(params.len(), self.n_params, "parameter buffer size");
+        for (l, layer) in self.layers.iter().enumerate() {
+            let end = self.offsets[l] + layer.n_params();
+            layer.init_params(rng, &mut params[self.offsets[l]..end]);
+        }
+    }
+
+    fn workspace(&self, capacity: usize) -> StackWorkspace {
+        let capacity = padded(capacity.max(1));
+        let widest = self
+            .layers
+            .iter()
+            .map(|l| l.n_inputs().max(l.n_outputs()))
+            .max()
+            .unwrap_or(1);
+        StackWorkspace {
+            capacity,
+            outs: self
+                .layers
+                .iter()
+                .map(|l| vec![0.0; l.n_outputs() * capacity])
+                .collect(),
+            scratch: self
+                .layers
+                .iter()
+                .map(|l| vec![0.0; l.scratch_per_row() * capacity])
+                .collect(),
+            d_a: vec![0.0; widest * capacity],
+            d_b: vec![0.0; widest * capacity],
+        }
+    }
+
+    fn forward(
+        &self,
+        params: &[f32],
+        x: &[f32],
+        n: usize,
+        ws: &mut StackWorkspace,
+        out: &mut [f32],
+    ) {
+        let stride = padded(n);
+        assert!(
+            stride <= ws.capacity,
+            "batch of {n} exceeds workspace capacity"
+        );
+        for (l, layer) in self.layers.iter().enumerate() {
+            let (before, rest) = ws.outs.split_at_mut(l);
+            let input: &[f32] = if l == 0 {
+                &x[..layer.n_inputs() * stride]
+            } else {
+                &before[l - 1][..layer.n_inputs() * stride]
+            };
+            layer.forward(
+                self.slice(l, params),
+                input,
+                n,
+                stride,
+                &mut ws.scratch[l][..layer.scratch_per_row() * stride],
+                &mut rest[0][..layer.n_outputs() * stride],
+            );
+        }
+        out[..n].copy_from_slice(&ws.outs[self.layers.len() - 1][..n]);
+    }
+
+    fn backward(
+        &self,
+        params: &[f32],
+        x: &[f32],
+        n: usize,
+        ws: &mut StackWorkspace,
+        d_out: &[f32],
+        grad: &mut [f32],
+    ) {
+        let stride = padded(n);
+        ws.d_a[..n].copy_from_slice(&d_out[..n]);
+        ws.d_a[n..stride].fill(0.0);
+        for (l, layer) in self.layers.iter().enumerate().rev() {
+            let input: &[f32] = if l == 0 {
+                &x[..layer.n_inputs() * stride]
+            } else {
+                &ws.outs[l - 1][..layer.n_inputs() * stride]
+            };
+            let d_x = (l > 0).then(|| &mut ws.d_b[..layer.n_inputs() * stride]);
+            let end = self.offsets[l] + layer.n_params();
+            layer.backward(
+                self.slice(l, params),
+                input,
+                n,
+                stride,
+                &ws.scratch[l][..layer.scratch_per_row() * stride],
+                &ws.outs[l][..layer.n_outputs() * stride],
+                &ws.d_a[..layer.n_outputs() * stride],
+                &mut grad[self.offsets[l]..end],
+                d_x,
+            );
+            std::mem::swap(&mut ws.d_a, &mut ws.d_b);
+        }
+    }
+
+    fn project(&self, params: &mut [f32]) {
+        for (l, layer) in self.layers.iter().enumerate() {
+            let end = self.offsets[l] + layer.n_params();
+            layer.project(&mut params[self.offsets[l]..end]);
+        }
+    }
+
+    fn regularize(&self, params: &[f32], lambda: f32, grad: &mut [f32]) -> f64 {
+        let mut total = 0.0;
+        for (l, layer) in self.layers.iter().enumerate() {
+            let range = self.offsets[l]..self.offsets[l] + layer.n_params();
+            total += layer.regularize(&params[range.clone()], lambda, &mut grad[range]);
+        }
+        total
+    }
+
+    /// `layer{l}.{name}` for every block of every layer, first layer first.
+    fn param_blocks(&self) -> Vec<ParamBlock> {
+        self.layers
+            .iter()
+            .enumerate()
+            .flat_map(|(l, layer)| {
+                let offset = self.offsets[l];
+                layer.param_blocks().into_iter().map(move |b| ParamBlock {
+                    name: format!("layer{l}.{}", b.name),
+                    offset: offset + b.offset,
+                    shape: b.shape,
+                })
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    #[test]
+    fn shapes_are_checked() {
+        use UnitKind::Nau;
+        assert_eq!(
+            Stack::new(0, &[Nau], &[]).unwrap_err(),
+            StackError::NoInputs
+        );
+        assert_eq!(Stack::new(2, &[], &[]).unwrap_err(), StackError::NoLayers);
+        assert!(matches!(
+            Stack::new(2, &[Nau, Nau], &[]).unwrap_err(),
+            StackError::WidthCount {
+                layers: 2,
+                hidden: 0
+            }
+        ));
+        assert_eq!(
+            Stack::new(2, &[Nau, Nau], &[0]).unwrap_err(),
+            StackError::EmptyLayer { layer: 1 }
+        );
+        assert_eq!(
+            Stack::new(usize::MAX, &[Nau, Nau], &[3]).unwrap_err(),
+            StackError::TooManyParameters
+        );
+    }
+
+    #[test]
+    fn two_linear_layers_compose_and_back_propagate() {
+        // NAU(2 → 2) then NAU(2 → 1): y = v · (W x), written out by hand.
+        let net = Stack::new(2, &[UnitKind::Nau, UnitKind::Nau], &[2]).unwrap();
+        let params = [0.5f32, -0.25, 1.0, 0.75, 0.5, -1.0];
+        let n = 3;
+        let stride = padded(n);
+        let rows = [[1.0f32, 2.0], [3.0, -1.0], [0.5, 0.5]];
+        let mut x = vec![0.0f32; 2 * stride];
+        for (b, r) in rows.iter().enumerate() {
+            x[b] = r[0];
+            x[stride + b] = r[1];
+        }
+        let mut ws = net.workspace(n);
+        let mut out = [0.0f32; 3];
+        net.forward(&params, &x, n, &mut ws, &mut out);
+        for (b, r) in rows.iter().enumerate() {
+            let h0 = 0.5 * r[0] - 0.25 * r[1];
+            let h1 = 1.0 * r[0] + 0.75 * r[1];
+            assert_eq!(out[b], 0.5 * h0 - h1, "row {b}");
+        }
+        // d/dv0 = Σ_b d_out[b] · h0[b]; d/dW00 = Σ_b d_out[b] · v0 · x0[b].
+        let d_out = [1.0f32, -2.0, 0.5];
+        let mut grad = vec![0.0f32; 6];
+        net.backward(&params, &x, n, &mut ws, &d_out, &mut grad);
+        let (mut dv0, mut dw00) = (0.0f32, 0.0f32);
+        for (b, r) in rows.iter().enumerate() {
+            dv0 += d_out[b] * (0.5 * r[0] - 0.25 * r[1]);
+            dw00 += d_out[b] * 0.5 * r[0];
+        }
+        assert!((grad[4] - dv0).abs() < 1e-5, "{} vs {dv0}", grad[4]);
+        assert!((grad[0] - dw00).abs() < 1e-5, "{} vs {dw00}", grad[0]);
+    }
+
+    #[test]
+    fn blocks_are_prefixed_and_tile_the_buffer() {
+        let net = Stack::new(3, &[UnitKind::Nau, UnitKind::Nau], &[2]).unwrap();
+        let blocks = net.param_blocks();
+        let names: Vec<&str> = blocks.iter().map(|b| b.name.as_str()).collect();
+        assert_eq!(names, ["layer0.weight", "layer1.weight"]);
+        assert_eq!((blocks[1].offset, blocks[1].shape.clone()), (6, vec![1, 2]));
+        let mut params = vec![0.0; net.n_params()];
+        net.init_params(&mut ChaCha8Rng::seed_from_u64(0), &mut params);
+        assert!(params.iter().all(|w| w.abs() <= 0.5 && *w != 0.0));
+    }
+
+    #[test]
+    fn unit_names_parse_and_unknown_ones_list_the_valid_names() {
+        for kind in UnitKind::ALL {
+            assert_eq!(kind.name().parse::<UnitKind>().unwrap(), kind);
+        }
+        let err = "nmx".parse::<UnitKind>().unwrap_err();
+        assert!(err.contains("valid names are nau"), "{err}");
+    }
+}
