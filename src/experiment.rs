@@ -1,22 +1,22 @@
 //! One run of the protocol: a [`RunSpec`] (everything that defines a run, seeds included) goes in,
 //! a [`RunRecord`] (the JSON line that sweeps store and reports read) comes out.
 
-use crate::activation::Activation;
 use crate::data::{DataError, Dataset, Range};
 use crate::error::Error;
 use crate::expr::Expr;
 use crate::metrics::{Scores, score};
-use crate::model::{Dense, Network, ShapeError};
-use crate::train::{Loss, TrainConfig, fit};
+use crate::model::Network;
+use crate::model::spec::Model;
+pub use crate::model::spec::{ModelSpec, Pair};
+pub use crate::optim::Optimizer;
+use crate::train::{EpochData, History, Loss, Schedule, TrainConfig, fit_from};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
-use std::fmt;
-use std::str::FromStr;
 use std::time::Instant;
 
 /// Version of the [`RunRecord`] JSON layout; bumped on any incompatible change.
-pub const RECORD_SCHEMA: u32 = 1;
+pub const RECORD_SCHEMA: u32 = 2;
 
 /// Most epochs a run may ask for: its record keeps one loss per epoch, and a line of a results
 /// file must stay bounded (a million epochs make a record of about 20 MB).
@@ -95,113 +95,15 @@ fn range_error(field: &'static str, e: DataError) -> Error {
     }
 }
 
-/// The hidden-layer activations of a dense network, one per layer, written `A1,A2,…`.
-/// `lg` is the paper's pair `symlog,symexp`.
-///
-/// ```
-/// use logexp::experiment::Pair;
-/// let lg: Pair = "lg".parse().unwrap();
-/// assert_eq!(lg.to_string(), "symlog,symexp");
-/// assert!(lg.is_lg());
-/// assert!("relu,nope".parse::<Pair>().unwrap_err().to_string().contains("valid names"));
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct Pair(pub Vec<Activation>);
-
-impl Pair {
-    /// The paper's proposed pair, symlog then symexp.
-    pub fn lg() -> Pair {
-        Pair(vec![Activation::Symlog, Activation::Symexp])
-    }
-
-    /// Whether this is the paper's pair.
-    pub fn is_lg(&self) -> bool {
-        *self == Pair::lg()
-    }
-
-    /// The 121 pairs of the 11 Keras activations, first activation major, in the paper's order.
-    pub fn keras_grid() -> Vec<Pair> {
-        let k = Activation::KERAS;
-        k.iter()
-            .flat_map(|&a| k.iter().map(move |&b| Pair(vec![a, b])))
-            .collect()
-    }
-
-    /// The paper's 122 pairs: lg first, then the 121 Keras pairs.
-    pub fn paper_grid() -> Vec<Pair> {
-        std::iter::once(Pair::lg())
-            .chain(Pair::keras_grid())
-            .collect()
-    }
-
-    /// A short label: `lg` for the paper's pair, else `A1,A2`.
-    pub fn label(&self) -> String {
-        if self.is_lg() {
-            "lg".to_string()
-        } else {
-            self.to_string()
-        }
-    }
-}
-
-impl fmt::Display for Pair {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let names: Vec<&str> = self.0.iter().map(|a| a.name()).collect();
-        f.write_str(&names.join(","))
-    }
-}
-
-impl FromStr for Pair {
-    type Err = Error;
-
-    fn from_str(s: &str) -> Result<Self, Error> {
-        if s.trim().eq_ignore_ascii_case("lg") {
-            return Ok(Pair::lg());
-        }
-        let acts = s
-            .split(',')
-            .map(|a| a.parse::<Activation>())
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Pair(acts))
-    }
-}
-
-impl TryFrom<String> for Pair {
-    type Error = Error;
-    fn try_from(s: String) -> Result<Self, Error> {
-        s.parse()
-    }
-}
-
-impl From<Pair> for String {
-    fn from(p: Pair) -> String {
-        p.to_string()
-    }
-}
-
-/// Which kind of model a run trains. Only the paper's dense network so far; peer units (NMU,
-/// NALU, …) become further variants.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ModelKind {
-    /// Dense layers with the activations of [`RunSpec::pair`] and a linear output.
-    #[default]
-    Dense,
-}
-
 /// Everything that defines a run. A run is a pure function of its spec.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunSpec {
     /// The target expression over x1..xn.
     pub function: String,
-    /// The model kind.
-    #[serde(default)]
-    pub model: ModelKind,
-    /// One activation per hidden layer.
-    pub pair: Pair,
-    /// Hidden layer widths.
-    pub hidden: Vec<usize>,
+    /// The model and its shape. Flattened, so a dense model writes `model`, `pair` and
+    /// `hidden` exactly where schema 1 did and paper runs keep their keys.
+    #[serde(flatten)]
+    pub model: ModelSpec,
     /// Seed of initialisation and shuffling.
     pub seed: u64,
     /// Seed of the data; all pairs with the same data seed see identical rows.
@@ -224,6 +126,23 @@ pub struct RunSpec {
     /// Range of every test input.
     #[serde(with = "range_pair")]
     pub test_range: Range,
+    /// The optimiser (Adam unless given; left out of the JSON when Adam, so paper runs keep
+    /// their keys).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub optimizer: Optimizer,
+    /// Every gradient component clipped to `[−clip, clip]` before the optimiser step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clip: Option<f64>,
+    /// The model's regulariser (NAU/NMU sparsity) with its schedule λ(t).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regularizer: Option<Schedule>,
+    /// Draw `n_train` new training rows every epoch instead of reusing one training set.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub fresh_data: bool,
+}
+
+fn is_default<T: Default + PartialEq>(value: &T) -> bool {
+    *value == T::default()
 }
 
 /// Ranges are written `[low, high]` in records.
@@ -248,9 +167,7 @@ impl RunSpec {
     pub fn paper(function: &str, pair: Pair) -> RunSpec {
         RunSpec {
             function: function.to_string(),
-            model: ModelKind::Dense,
-            pair,
-            hidden: vec![16, 12],
+            model: ModelSpec::paper(pair),
             seed: 0,
             data_seed: 0,
             epochs: 100,
@@ -261,6 +178,10 @@ impl RunSpec {
             n_test: 2_000,
             train_range: Range::PAPER_TRAIN,
             test_range: Range::PAPER_TEST,
+            optimizer: Optimizer::Adam,
+            clip: None,
+            regularizer: None,
+            fresh_data: false,
         }
     }
 
@@ -315,8 +236,24 @@ impl RunSpec {
             flag: "--function".into(),
             source,
         })?;
+        if let Some(clip) = self.clip
+            && !(clip.is_finite() && clip > 0.0 && (clip as f32).is_normal())
+        {
+            return invalid(
+                "clip",
+                "must be a positive number that f32 can hold, e.g. 0.1".into(),
+            );
+        }
+        if let Some(schedule) = &self.regularizer {
+            schedule
+                .validate()
+                .map_err(|message| Error::InvalidSetting {
+                    field: "regularizer",
+                    message,
+                })?;
+        }
         let n_inputs = expr.n_vars().max(1);
-        let net = self.dense(n_inputs)?;
+        let net = self.model.build(n_inputs)?;
         let needed = self.memory_estimate(n_inputs, net.n_params());
         if needed.is_none_or(|bytes| bytes > limits.max_run_bytes) {
             let field = if self.n_train >= self.n_test.max(net.n_params()) {
@@ -358,7 +295,8 @@ impl RunSpec {
         // Per-batch activations: a few buffers of (inputs + every hidden unit + output) per
         // row of the (padded) batch, for training and for prediction's fixed chunk.
         let units = self
-            .hidden
+            .model
+            .hidden()
             .iter()
             .try_fold(inputs.checked_add(1)?, |acc, &w| acc.checked_add(n(w)?))?;
         let batch_rows = n(self
@@ -373,20 +311,6 @@ impl RunSpec {
             .checked_add(history)
     }
 
-    /// The network this spec trains, for `n_inputs` inputs.
-    fn dense(&self, n_inputs: usize) -> Result<Dense, Error> {
-        Dense::new(n_inputs, &self.hidden, &self.pair.0).map_err(|e| {
-            let field = match e {
-                ShapeError::ActivationCount { .. } => "pair",
-                _ => "hidden",
-            };
-            Error::InvalidSetting {
-                field,
-                message: e.to_string(),
-            }
-        })
-    }
-
     /// The training configuration part of the spec.
     pub fn train_config(&self) -> TrainConfig {
         TrainConfig {
@@ -394,6 +318,9 @@ impl RunSpec {
             batch_size: self.batch_size,
             learning_rate: self.lr,
             loss: self.loss,
+            optimizer: self.optimizer,
+            clip: self.clip.map(|c| c as f32),
+            regularizer: self.regularizer,
         }
     }
 
@@ -460,10 +387,10 @@ impl RunRecord {
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "function {}  pair {}  hidden {:?}  seed {}  data seed {}",
+            "function {}  model {}  hidden {:?}  seed {}  data seed {}",
             s.function,
-            s.pair.label(),
-            s.hidden,
+            s.model.label(),
+            s.model.hidden(),
             s.seed,
             s.data_seed
         );
@@ -504,12 +431,12 @@ impl RunRecord {
 }
 
 /// A finished run together with the trained model.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct TrainedRun {
     /// The record.
     pub record: RunRecord,
     /// The trained network.
-    pub network: Dense,
+    pub network: Model,
     /// Its parameters after training.
     pub params: Vec<f32>,
 }
@@ -542,56 +469,123 @@ pub fn train_within(spec: &RunSpec, limits: &Limits) -> Result<TrainedRun, Error
     let started = Instant::now();
     let expr = spec.validate_within(limits)?;
     let (train_set, test_set) = spec.datasets(&expr)?;
-    let net = spec.dense(train_set.n_features())?;
-
-    // Initialisation and shuffling draw from their own streams of the run seed, so neither
-    // depends on the other (nor on the data seed).
-    let mut init_rng = ChaCha8Rng::seed_from_u64(spec.seed);
-    let mut shuffle_rng = ChaCha8Rng::seed_from_u64(spec.seed);
-    shuffle_rng.set_stream(1);
-    let mut params = vec![0.0f32; net.n_params()];
-    net.init_params(&mut init_rng, &mut params);
-
-    let history = fit(
-        &net,
-        &mut params,
-        &train_set,
-        &spec.train_config(),
-        &mut shuffle_rng,
-    );
-    let diverged = history.diverged_at_epoch.is_some();
-    let unscored = Scores {
-        mae: None,
-        pct_err: None,
+    let network = spec.model.build(train_set.n_features())?;
+    let data = Data {
+        spec,
+        expr: &expr,
+        train: &train_set,
+        test: &test_set,
     };
-    let (train_scores, test_scores) = if diverged {
-        (unscored, unscored)
-    } else {
-        (
-            score(&net, &params, &train_set),
-            score(&net, &params, &test_set),
-        )
+    let outcome = match &network {
+        Model::Dense(net) => data.fit_and_score(net)?,
+        Model::Stack(net) => data.fit_and_score(net)?,
     };
     let record = RunRecord {
         schema: RECORD_SCHEMA,
         spec: spec.clone(),
-        n_inputs: net.n_inputs(),
-        n_params: net.n_params(),
-        train_loss: history.epoch_loss,
-        train_mae: train_scores.mae,
-        train_pct_err: train_scores.pct_err,
-        test_mae: test_scores.mae,
-        test_pct_err: test_scores.pct_err,
-        diverged,
-        diverged_at_epoch: history.diverged_at_epoch,
+        n_inputs: network.n_inputs(),
+        n_params: network.n_params(),
+        train_loss: outcome.history.epoch_loss,
+        train_mae: outcome.train.mae,
+        train_pct_err: outcome.train.pct_err,
+        test_mae: outcome.test.mae,
+        test_pct_err: outcome.test.pct_err,
+        diverged: outcome.history.diverged_at_epoch.is_some(),
+        diverged_at_epoch: outcome.history.diverged_at_epoch,
         wall_seconds: started.elapsed().as_secs_f64(),
         logexp_version: env!("CARGO_PKG_VERSION").to_string(),
     };
     Ok(TrainedRun {
         record,
-        network: net,
-        params,
+        network,
+        params: outcome.params,
     })
+}
+
+/// A run's data: the spec, its target and its two sets.
+struct Data<'a> {
+    spec: &'a RunSpec,
+    expr: &'a Expr,
+    train: &'a Dataset,
+    test: &'a Dataset,
+}
+
+/// What training a network produced.
+struct Outcome {
+    params: Vec<f32>,
+    history: History,
+    train: Scores,
+    test: Scores,
+}
+
+/// Fresh training rows every epoch (stable-nalu's protocol): epoch `e` draws its rows from
+/// stream `1 + e` of the data seed, so the fixed training set (stream 0) and the test set
+/// (stream 1) are never reused.
+struct FreshRows<'a> {
+    spec: &'a RunSpec,
+    expr: &'a Expr,
+    rows: Dataset,
+}
+
+impl EpochData for FreshRows<'_> {
+    fn rows(&mut self, epoch: usize) -> &Dataset {
+        let stream = 1 + epoch as u64;
+        // The same draw as the training set's, which validation already accepted; a
+        // non-finite target in a later draw keeps the previous rows rather than failing late.
+        if let Ok(rows) = Dataset::sample(
+            self.expr,
+            self.spec.n_train,
+            self.spec.train_range,
+            self.spec.data_seed,
+            stream,
+        ) {
+            self.rows = rows;
+        }
+        &self.rows
+    }
+}
+
+impl Data<'_> {
+    fn fit_and_score<N: Network>(&self, net: &N) -> Result<Outcome, Error> {
+        let spec = self.spec;
+        // Initialisation and shuffling draw from their own streams of the run seed, so neither
+        // depends on the other (nor on the data seed).
+        let mut init_rng = ChaCha8Rng::seed_from_u64(spec.seed);
+        let mut shuffle_rng = ChaCha8Rng::seed_from_u64(spec.seed);
+        shuffle_rng.set_stream(1);
+        let mut params = vec![0.0f32; net.n_params()];
+        net.init_params(&mut init_rng, &mut params);
+        let config = spec.train_config();
+        let history = if spec.fresh_data {
+            let mut source = FreshRows {
+                spec,
+                expr: self.expr,
+                rows: self.train.clone(),
+            };
+            fit_from(net, &mut params, &mut source, &config, &mut shuffle_rng)
+        } else {
+            let mut fixed = self.train;
+            fit_from(net, &mut params, &mut fixed, &config, &mut shuffle_rng)
+        };
+        let unscored = Scores {
+            mae: None,
+            pct_err: None,
+        };
+        let (train, test) = if history.diverged_at_epoch.is_some() {
+            (unscored, unscored)
+        } else {
+            (
+                score(net, &params, self.train),
+                score(net, &params, self.test),
+            )
+        };
+        Ok(Outcome {
+            params,
+            history,
+            train,
+            test,
+        })
+    }
 }
 
 #[cfg(test)]
@@ -717,7 +711,7 @@ mod tests {
             assert!(err.contains(field), "{err}");
         }
         let one_activation = RunSpec {
-            pair: "relu".parse().unwrap(),
+            model: ModelSpec::paper("relu".parse().unwrap()),
             ..small("x1", "relu")
         };
         assert!(

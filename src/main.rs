@@ -3,13 +3,13 @@
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use logexp::data::Range;
-use logexp::experiment::{Limits, Pair, RunSpec};
+use logexp::experiment::{Limits, ModelSpec, Optimizer, Pair, RunSpec};
 use logexp::report::write_report;
 use logexp::reproduce::ReproduceOptions;
 use logexp::sweep::{
-    Grid, Progress, Shard, parse_functions, parse_pairs, read_all_results, run_sweep_within,
+    Grid, Progress, Shard, parse_functions, parse_models, read_all_results, run_sweep_within,
 };
-use logexp::train::Loss;
+use logexp::train::{Loss, Schedule};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -78,8 +78,12 @@ struct SweepArgs {
     /// expressions separated by commas, e.g. "x1*x2,x1*x2/10".
     #[arg(long, allow_hyphen_values = true)]
     functions: String,
-    /// `all` (lg and the 121 Keras pairs), `keras` (the 121), or pairs separated by ';', e.g.
-    /// "lg;relu,linear". May be repeated.
+    /// Models separated by ';': `dense` (one dense network per pair of --pairs), presets
+    /// (lg, nmu, …) or unit layers such as "nau,nmu". May be repeated.
+    #[arg(long, default_value = "dense", allow_hyphen_values = true)]
+    models: Vec<String>,
+    /// The pairs of `dense` in --models: `all` (lg and the 121 Keras pairs), `keras` (the 121),
+    /// or pairs separated by ';', e.g. "lg;relu,linear". May be repeated.
     #[arg(long, default_value = "all", allow_hyphen_values = true)]
     pairs: Vec<String>,
     /// Number of seeds: runs seeds 0..N-1.
@@ -111,17 +115,26 @@ struct ProtocolArgs {
     /// Rows per minibatch (the last partial batch of each epoch is kept).
     #[arg(long, allow_negative_numbers = true, default_value_t = 32)]
     batch_size: usize,
-    /// Adam learning rate.
+    /// Learning rate.
     #[arg(long, allow_negative_numbers = true, default_value_t = 1e-3)]
     lr: f64,
-    /// Hidden layer widths, comma-separated.
-    #[arg(
-        long,
-        value_delimiter = ',',
-        default_value = "16,12",
-        allow_hyphen_values = true
-    )]
-    hidden: Vec<usize>,
+    /// Optimiser: adam (Keras's, the paper's) or rmsprop (TF 1's, iNALU's).
+    #[arg(long, default_value = "adam")]
+    optimizer: Optimizer,
+    /// Clip every gradient component to [-CLIP, CLIP] before each step.
+    #[arg(long, allow_negative_numbers = true)]
+    clip: Option<f64>,
+    /// The model's sparsity regulariser (NAU, NMU) as LAMBDA,START,END: its weight rises
+    /// linearly from 0 at step START to LAMBDA at step END (stable-nalu's schedule).
+    #[arg(long, allow_hyphen_values = true)]
+    regularizer: Option<String>,
+    /// Draw new training rows every epoch (stable-nalu's protocol) instead of one fixed set.
+    #[arg(long)]
+    fresh_data: bool,
+    /// Hidden layer widths, comma-separated [default: 16,12 for dense networks, a preset's
+    /// own, or 2 between unit layers].
+    #[arg(long, value_delimiter = ',', allow_hyphen_values = true)]
+    hidden: Option<Vec<usize>>,
     /// Training loss: mae (the paper's) or mse.
     #[arg(long, default_value = "mae")]
     loss: Loss,
@@ -150,10 +163,10 @@ const DEFAULT_MAX_RUN_GIB: f64 = (logexp::experiment::DEFAULT_MAX_RUN_BYTES >> 3
 const MAX_THREADS: usize = 1024;
 
 impl ProtocolArgs {
-    /// A spec with these settings (function, pair and seeds filled in by the caller).
-    fn template(&self, function: &str, pair: Pair) -> RunSpec {
-        RunSpec {
-            hidden: self.hidden.clone(),
+    /// A spec with these settings (function, model and seeds filled in by the caller).
+    fn template(&self, function: &str, model: ModelSpec) -> Result<RunSpec, logexp::Error> {
+        Ok(RunSpec {
+            model,
             epochs: self.epochs,
             batch_size: self.batch_size,
             lr: self.lr,
@@ -162,8 +175,16 @@ impl ProtocolArgs {
             n_test: self.n_test,
             train_range: self.train_range,
             test_range: self.test_range,
-            ..RunSpec::paper(function, pair)
-        }
+            optimizer: self.optimizer,
+            clip: self.clip,
+            regularizer: self
+                .regularizer
+                .as_deref()
+                .map(parse_schedule)
+                .transpose()?,
+            fresh_data: self.fresh_data,
+            ..RunSpec::paper(function, Pair::lg())
+        })
     }
 
     /// The limits of `--max-memory`.
@@ -183,6 +204,32 @@ impl ProtocolArgs {
     }
 }
 
+/// Reads `--regularizer LAMBDA,START,END`.
+fn parse_schedule(text: &str) -> Result<Schedule, logexp::Error> {
+    let invalid = |what: String| logexp::Error::InvalidSetting {
+        field: "regularizer",
+        message: format!(
+            "{what}: give LAMBDA,START,END, e.g. 10,10000,20000 (the weight, then the steps where it starts and stops rising)"
+        ),
+    };
+    let parts: Vec<&str> = text.split(',').map(str::trim).collect();
+    let [lambda, start, end] = parts[..] else {
+        return Err(invalid(format!("{} values", parts.len())));
+    };
+    let lambda: f64 = lambda
+        .parse()
+        .map_err(|_| invalid(format!("'{}' is not a number", lambda.escape_debug())))?;
+    let step = |s: &str| {
+        s.parse::<u64>()
+            .map_err(|_| invalid(format!("'{}' is not a step count", s.escape_debug())))
+    };
+    Ok(Schedule {
+        lambda,
+        start: step(start)?,
+        end: step(end)?,
+    })
+}
+
 #[derive(Args)]
 struct TrainArgs {
     /// Target expression over x1..xn, e.g. "x1*x2/10" or "x1*(x2+x3)+x4"
@@ -194,6 +241,10 @@ struct TrainArgs {
     /// sigmoid, softmax, softplus, softsign, swish, tanh, symlog, symexp.
     #[arg(long, default_value = "lg", allow_hyphen_values = true)]
     pair: Pair,
+    /// The model: `dense` (activations from --pair), a preset (lg, nmu, …) or unit layers
+    /// such as "nau,nmu".
+    #[arg(long, default_value = "dense", allow_hyphen_values = true)]
+    model: String,
     /// Seed of initialisation and shuffling.
     #[arg(long, allow_negative_numbers = true, default_value_t = 0)]
     seed: u64,
@@ -215,7 +266,10 @@ fn train(args: &TrainArgs) -> Result<(), logexp::Error> {
     let spec = RunSpec {
         seed: args.seed,
         data_seed: args.data_seed.unwrap_or(args.seed),
-        ..args.protocol.template(&function, args.pair.clone())
+        ..args.protocol.template(
+            &function,
+            ModelSpec::parse(&args.model, &args.pair, args.protocol.hidden.as_deref())?,
+        )?
     };
     let record = logexp::experiment::run_within(&spec, &args.protocol.limits()?)?;
     let text = if args.json {
@@ -289,10 +343,10 @@ fn thread_pool(threads: Option<usize>) -> Result<rayon::ThreadPool, logexp::Erro
 fn sweep(args: &SweepArgs) -> Result<(), logexp::Error> {
     let grid = Grid {
         functions: parse_functions(&args.functions)?,
-        pairs: parse_pairs(&args.pairs)?,
+        models: parse_models(&args.models, &args.pairs, args.protocol.hidden.as_deref())?,
         seeds: args.seeds,
         data_seed: args.data_seed,
-        template: args.protocol.template("", Pair::lg()),
+        template: args.protocol.template("", ModelSpec::paper(Pair::lg()))?,
     };
     let limits = args.protocol.limits()?;
     let specs = grid.plan_within(args.shard, &limits)?;

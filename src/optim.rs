@@ -82,6 +82,122 @@ impl Adam {
     }
 }
 
+/// RMSProp as TensorFlow 1's `tf.train.RMSPropOptimizer` with its defaults (decay 0.9, no
+/// momentum, ε 1e-10 inside the square root), which iNALU trained with:
+/// `v ← ρ v + (1 − ρ) g²`, `p ← p − lr · g / √(v + ε)`.
+///
+/// ```
+/// use logexp::optim::RmsProp;
+/// let mut params = [1.0f32];
+/// let mut rms = RmsProp::with_learning_rate(1, 0.01);
+/// rms.step(&mut params, &[0.5]);
+/// // v = 0.1 · 0.25, so the step is 0.01 · 0.5 / √0.025 ≈ 0.0316.
+/// assert!((params[0] - (1.0 - 0.031623)).abs() < 1e-5);
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct RmsProp {
+    /// Learning rate.
+    pub learning_rate: f64,
+    /// Decay of the running mean square (TF: 0.9).
+    pub rho: f32,
+    /// Added to the mean square under the root (TF 1: 1e-10).
+    pub epsilon: f32,
+    v: Vec<f32>,
+}
+
+impl RmsProp {
+    /// RMSProp for `n_params` parameters with TF 1's defaults except the learning rate.
+    pub fn with_learning_rate(n_params: usize, learning_rate: f64) -> Self {
+        RmsProp {
+            learning_rate,
+            rho: 0.9,
+            epsilon: 1e-10,
+            v: vec![0.0; n_params],
+        }
+    }
+
+    /// One update of `params` against `grad`.
+    pub fn step(&mut self, params: &mut [f32], grad: &[f32]) {
+        assert_eq!(params.len(), self.v.len(), "parameter count");
+        assert_eq!(grad.len(), self.v.len(), "gradient length");
+        let lr = self.learning_rate as f32;
+        let keep = self.rho;
+        for ((p, &g), v) in params.iter_mut().zip(grad).zip(&mut self.v) {
+            *v = keep * *v + (1.0 - keep) * g * g;
+            *p -= lr * g / (*v + self.epsilon).sqrt();
+        }
+    }
+}
+
+/// Which optimiser a run uses.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Optimizer {
+    /// [`Adam`] with Keras's defaults (the paper's).
+    #[default]
+    Adam,
+    /// [`RmsProp`] with TF 1's defaults (iNALU's).
+    Rmsprop,
+}
+
+impl std::str::FromStr for Optimizer {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "adam" => Ok(Optimizer::Adam),
+            "rmsprop" => Ok(Optimizer::Rmsprop),
+            _ => Err(format!(
+                "unknown optimiser '{}': use adam or rmsprop",
+                s.escape_debug()
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for Optimizer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Optimizer::Adam => "adam",
+            Optimizer::Rmsprop => "rmsprop",
+        })
+    }
+}
+
+/// An optimiser's state for one run.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OptimizerState {
+    /// Adam's moments.
+    Adam(Adam),
+    /// RMSProp's mean squares.
+    RmsProp(RmsProp),
+}
+
+impl OptimizerState {
+    /// Fresh state of `kind` for `n_params` parameters at `learning_rate`.
+    pub fn new(kind: Optimizer, n_params: usize, learning_rate: f64) -> Self {
+        match kind {
+            Optimizer::Adam => {
+                OptimizerState::Adam(Adam::with_learning_rate(n_params, learning_rate))
+            }
+            Optimizer::Rmsprop => {
+                OptimizerState::RmsProp(RmsProp::with_learning_rate(n_params, learning_rate))
+            }
+        }
+    }
+
+    /// One update of `params` against `grad`.
+    #[inline(always)]
+    pub fn step(&mut self, params: &mut [f32], grad: &[f32]) {
+        match self {
+            OptimizerState::Adam(adam) => adam.step(params, grad),
+            OptimizerState::RmsProp(rms) => rms.step(params, grad),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -98,6 +214,25 @@ mod tests {
             p -= alpha * m / (v.sqrt() + eps);
         }
         p
+    }
+
+    #[test]
+    fn rmsprop_matches_tf1s_update_written_out() {
+        // Two steps by hand: v1 = 0.1·4 = 0.4, p1 = 1 − 0.1·2/√0.4 = 0.683772;
+        // v2 = 0.9·0.4 + 0.1·1 = 0.46, p2 = p1 + 0.1·1/√0.46 = 0.831214.
+        let mut p = [1.0f32];
+        let mut rms = RmsProp::with_learning_rate(1, 0.1);
+        rms.step(&mut p, &[2.0]);
+        assert!((p[0] - 0.683772).abs() < 1e-6, "{}", p[0]);
+        rms.step(&mut p, &[-1.0]);
+        assert!((p[0] - 0.831214).abs() < 2e-6, "{}", p[0]);
+        assert_eq!("RMSProp".parse::<Optimizer>().unwrap(), Optimizer::Rmsprop);
+        assert!(
+            "sgd"
+                .parse::<Optimizer>()
+                .unwrap_err()
+                .contains("adam or rmsprop")
+        );
     }
 
     #[test]

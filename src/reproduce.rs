@@ -2,7 +2,7 @@
 //! over the paper's functions and the normaliser study, then the report.
 
 use crate::error::Error;
-use crate::experiment::{Pair, RunSpec};
+use crate::experiment::{ModelSpec, Pair, RunSpec};
 use crate::protocol::{PAPER_FUNCTIONS, reproduce_functions};
 use crate::report::{ReportSummary, write_report};
 use crate::results::read_results;
@@ -57,7 +57,10 @@ impl ReproduceOptions {
         };
         Grid {
             functions,
-            pairs: Pair::paper_grid(),
+            models: Pair::paper_grid()
+                .into_iter()
+                .map(ModelSpec::paper)
+                .collect(),
             seeds: self.seeds,
             data_seed: None,
             template: RunSpec {

@@ -46,7 +46,7 @@ use std::sync::Mutex;
 
 /// The record layouts ([`RunRecord::schema`]) this version reads. A record of another schema is
 /// refused with its file and line rather than misread.
-pub const SUPPORTED_SCHEMAS: &[u32] = &[RECORD_SCHEMA];
+pub const SUPPORTED_SCHEMAS: &[u32] = &[1, RECORD_SCHEMA];
 
 /// The longest line (newline included) read from a results file: 64 MiB. A record's size is
 /// dominated by its loss history, about 20 bytes per epoch, so a run of 100,000 epochs writes
@@ -593,8 +593,8 @@ mod tests {
     fn unknown_schemas_bad_functions_and_overflowing_sizes_are_refused_with_their_line() {
         let good = serde_json::to_string(&record()).unwrap();
         let edits = [
-            ("\"schema\":1", "\"schema\":2", "schema 2"),
-            ("\"schema\":1", "\"schema\":\"one\"", "schema \"one\""),
+            ("\"schema\":2", "\"schema\":3", "schema 3"),
+            ("\"schema\":2", "\"schema\":\"one\"", "schema \"one\""),
             (
                 "\"function\":\"x1*x2/10\"",
                 "\"function\":\"x1*\"",
@@ -633,11 +633,11 @@ mod tests {
                 other => panic!("{to}: {other}"),
             }
         }
-        // A schema-2 record that does not deserialise as schema 1 says so, not "missing field".
-        let future = "{\"schema\":2,\"everything\":\"else\"}\n";
+        // A schema-3 record that does not deserialise as schema 2 says so, not "missing field".
+        let future = "{\"schema\":3,\"everything\":\"else\"}\n";
         let text = format!("{good}\n{future}");
         let err = read(text.as_bytes()).map(|_| ()).unwrap_err().to_string();
-        assert!(err.contains("schema 2") && err.contains("line 2"), "{err}");
+        assert!(err.contains("schema 3") && err.contains("line 2"), "{err}");
     }
 
     #[test]

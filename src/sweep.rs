@@ -6,7 +6,7 @@
 //! write is repaired on resume under the rules of [`crate::results`].
 
 use crate::error::Error;
-use crate::experiment::{Limits, Pair, RunSpec, run_within};
+use crate::experiment::{Limits, ModelSpec, Pair, RunSpec, run_within};
 use crate::expr::Expr;
 use crate::protocol::{PAPER_FUNCTIONS, reproduce_functions};
 use crate::results::{ResultsWriter, Tail};
@@ -19,14 +19,14 @@ use std::time::{Duration, Instant};
 // The results file used to live here; these paths stay importable from `sweep`.
 pub use crate::results::{Results, read_all_results, read_results};
 
-/// A grid of runs: every function × pair × seed, all other settings from a template spec.
+/// A grid of runs: every function × model × seed, all other settings from a template spec.
 ///
 /// ```
-/// use logexp::experiment::{Pair, RunSpec};
+/// use logexp::experiment::{ModelSpec, Pair, RunSpec};
 /// use logexp::sweep::Grid;
 /// let grid = Grid {
 ///     functions: vec!["x1*x2".into(), "x1*x2/10".into()],
-///     pairs: Pair::paper_grid(),
+///     models: Pair::paper_grid().into_iter().map(ModelSpec::paper).collect(),
 ///     seeds: 3,
 ///     data_seed: None,
 ///     template: RunSpec::paper("", Pair::lg()),
@@ -37,12 +37,12 @@ pub use crate::results::{Results, read_all_results, read_results};
 pub struct Grid {
     /// Target expressions.
     pub functions: Vec<String>,
-    /// Activation pairs.
-    pub pairs: Vec<Pair>,
+    /// Models: the paper's grid has one dense model per activation pair.
+    pub models: Vec<ModelSpec>,
     /// Seeds `0..seeds`.
     pub seeds: u64,
     /// A fixed data seed for every run; `None` uses each run's seed, so that every seed draws
-    /// fresh data while all pairs of that seed see the same rows.
+    /// fresh data while all models of that seed see the same rows.
     pub data_seed: Option<u64>,
     /// Every other setting (epochs, sizes, ranges, …).
     pub template: RunSpec,
@@ -63,36 +63,36 @@ impl Grid {
         usize::try_from(self.seeds)
             .ok()
             .and_then(|seeds| seeds.checked_mul(self.functions.len()))
-            .and_then(|n| n.checked_mul(self.pairs.len()))
+            .and_then(|n| n.checked_mul(self.models.len()))
             .ok_or_else(|| Error::InvalidSetting {
                 field: "seeds",
                 message: format!(
-                    "{} seeds × {} functions × {} pairs is more runs than can be counted; use fewer seeds",
+                    "{} seeds × {} functions × {} models is more runs than can be counted; use fewer seeds",
                     self.seeds,
                     self.functions.len(),
-                    self.pairs.len()
+                    self.models.len()
                 ),
             })
     }
 
     /// The run at position `i` of [`Grid::specs`] (`i` below [`Grid::size`]).
     fn spec_at(&self, i: usize) -> RunSpec {
-        let pair = i % self.pairs.len();
-        let rest = i / self.pairs.len();
+        let model = i % self.models.len();
+        let rest = i / self.models.len();
         // `seeds` fits in usize: `size` succeeded for `i` to be valid.
         let seeds = self.seeds as usize;
         let seed = (rest % seeds) as u64;
         let function = rest / seeds;
         RunSpec {
             function: self.functions[function].clone(),
-            pair: self.pairs[pair].clone(),
+            model: self.models[model].clone(),
             seed,
             data_seed: self.data_seed.unwrap_or(seed),
             ..self.template.clone()
         }
     }
 
-    /// Every run of the grid, in a fixed order: function, then seed, then pair. Call
+    /// Every run of the grid, in a fixed order: function, then seed, then model. Call
     /// [`Grid::validate`] first, which bounds the size; [`Grid::plan`] does both, per shard.
     pub fn specs(&self) -> Vec<RunSpec> {
         let size = self.size().unwrap_or(0);
@@ -130,10 +130,10 @@ impl Grid {
                 message: "no functions given: use `paper` or a comma-separated list".into(),
             });
         }
-        if self.pairs.is_empty() {
+        if self.models.is_empty() {
             return Err(Error::InvalidSetting {
-                field: "pairs",
-                message: "no pairs given: use `all` or a list such as 'lg;relu,linear'".into(),
+                field: "models",
+                message: "no models given: use `dense` with pairs such as 'lg;relu,linear', or presets such as 'lg;nmu'".into(),
             });
         }
         if self.seeds == 0 {
@@ -148,10 +148,14 @@ impl Grid {
         let count = shard.map_or(size, |s| s.len_of(size));
         if count > MAX_GRID_RUNS {
             // Name the factor that makes the grid big, and the shard count that would do.
-            let field = if self.seeds as usize >= self.functions.len().max(self.pairs.len()) {
+            let field = if self.seeds as usize >= self.functions.len().max(self.models.len()) {
                 "seeds"
-            } else if self.pairs.len() >= self.functions.len() {
-                "pairs"
+            } else if self.models.len() >= self.functions.len() {
+                if self.models.iter().all(|m| m.pair().is_some()) {
+                    "pairs"
+                } else {
+                    "models"
+                }
             } else {
                 "functions"
             };
@@ -162,18 +166,18 @@ impl Grid {
             return Err(Error::InvalidSetting {
                 field,
                 message: format!(
-                    "{count} runs{per} ({} functions × {} pairs × {} seeds), more than the {MAX_GRID_RUNS} one process may plan; use fewer, or split the grid with --shard K/N for N of at least {shards}",
+                    "{count} runs{per} ({} functions × {} models × {} seeds), more than the {MAX_GRID_RUNS} one process may plan; use fewer, or split the grid with --shard K/N for N of at least {shards}",
                     self.functions.len(),
-                    self.pairs.len(),
+                    self.models.len(),
                     self.seeds
                 ),
             });
         }
         for function in &self.functions {
-            for pair in &self.pairs {
+            for model in &self.models {
                 RunSpec {
                     function: function.clone(),
-                    pair: pair.clone(),
+                    model: model.clone(),
                     ..self.template.clone()
                 }
                 .validate_within(limits)
@@ -184,18 +188,25 @@ impl Grid {
                         message,
                     } => Error::InvalidSetting {
                         field: "pairs",
-                        message: format!("pair '{pair}': {message}"),
+                        message: format!("pair '{}': {message}", model.label()),
+                    },
+                    Error::InvalidSetting {
+                        field: "model",
+                        message,
+                    } => Error::InvalidSetting {
+                        field: "models",
+                        message: format!("model '{}': {message}", model.label()),
                     },
                     other => other,
                 })?;
             }
         }
-        // The data depend on the function and data seed, not on the pair: check each
+        // The data depend on the function and data seed, not on the model: check each
         // (function, data seed) the shard uses once. Indices ascend, so repeats are adjacent.
         let mut last: Option<(usize, u64)> = None;
         for k in 0..count {
             let i = start + k * step;
-            let rest = i / self.pairs.len();
+            let rest = i / self.models.len();
             let seed = (rest % self.seeds as usize) as u64;
             let cell = (rest / self.seeds as usize, self.data_seed.unwrap_or(seed));
             if last == Some(cell) {
@@ -204,7 +215,7 @@ impl Grid {
             last = Some(cell);
             let spec = RunSpec {
                 function: self.functions[cell.0].clone(),
-                pair: self.pairs[0].clone(),
+                model: self.models[0].clone(),
                 data_seed: cell.1,
                 ..self.template.clone()
             };
@@ -304,6 +315,64 @@ pub fn parse_pairs(values: &[String]) -> Result<Vec<Pair>, Error> {
         }
     }
     Ok(pairs)
+}
+
+/// Reads model lists: each value holds models separated by `;`, each a preset (`lg`, `nmu`,
+/// …), unit layers (`nau,nmu`), or `dense`, which stands for one dense model per pair of
+/// `pairs` (see [`parse_pairs`]). `hidden`, when given, applies to every model. Values are
+/// concatenated, duplicates dropped, order kept.
+///
+/// ```
+/// use logexp::sweep::parse_models;
+/// let models = parse_models(&["dense;nau".into()], &["lg;relu,linear".into()], None).unwrap();
+/// let labels: Vec<String> = models.iter().map(|m| m.label()).collect();
+/// assert_eq!(labels, ["lg", "relu,linear", "nau,nau"]);
+/// ```
+///
+/// # Errors
+///
+/// [`Error::InvalidSetting`] for `models` (naming the model at fault) or `pairs`.
+pub fn parse_models(
+    values: &[String],
+    pairs: &[String],
+    hidden: Option<&[usize]>,
+) -> Result<Vec<ModelSpec>, Error> {
+    let mut models: Vec<ModelSpec> = Vec::new();
+    let mut push = |m: ModelSpec| {
+        if !models.contains(&m) {
+            models.push(m);
+        }
+    };
+    for value in values {
+        for (i, name) in value.split(';').enumerate() {
+            let name = name.trim();
+            if name.is_empty() {
+                continue;
+            }
+            if name.eq_ignore_ascii_case("dense") {
+                for pair in parse_pairs(pairs)? {
+                    push(ModelSpec::Dense {
+                        pair,
+                        hidden: hidden.map_or_else(|| vec![16, 12], <[usize]>::to_vec),
+                    });
+                }
+                continue;
+            }
+            let model = ModelSpec::parse(name, &Pair::lg(), hidden).map_err(|e| match e {
+                Error::InvalidSetting { message, .. } => Error::InvalidSetting {
+                    field: "models",
+                    message: format!(
+                        "model {} ('{}'): {message}; separate models with ';'",
+                        i + 1,
+                        crate::expr::short_text(name)
+                    ),
+                },
+                other => other,
+            })?;
+            push(model);
+        }
+    }
+    Ok(models)
 }
 
 /// The message for pair `pair_number` (text `pair`) of value `value_number` that does not
@@ -541,7 +610,10 @@ mod tests {
     fn tiny_grid() -> Grid {
         Grid {
             functions: vec!["x1*x2".into(), "x1+x2".into()],
-            pairs: vec!["lg".parse().unwrap(), "relu,linear".parse().unwrap()],
+            models: vec![
+                ModelSpec::paper(Pair::lg()),
+                ModelSpec::paper("relu,linear".parse().unwrap()),
+            ],
             seeds: 3,
             data_seed: None,
             template: RunSpec {
@@ -837,7 +909,10 @@ mod tests {
         assert_eq!(grid.plan(None).unwrap(), all);
         // The documented order: function, then seed, then pair.
         assert_eq!((all[0].seed, all[1].seed, all[2].seed), (0, 0, 1));
-        assert_eq!(all[1].pair, "relu,linear".parse().unwrap());
+        assert_eq!(
+            all[1].model,
+            ModelSpec::paper("relu,linear".parse().unwrap())
+        );
         assert_eq!(all[6].function, "x1+x2");
         for count in 1..=13 {
             for index in 1..=count {
@@ -887,7 +962,7 @@ mod tests {
             .iter()
             .map(|s| {
                 (
-                    grid.pairs.iter().position(|p| *p == s.pair).unwrap(),
+                    grid.models.iter().position(|m| *m == s.model).unwrap(),
                     s.seed,
                 )
             })

@@ -4,7 +4,7 @@
 use crate::data::Dataset;
 use crate::fpenv::FlushSubnormals;
 use crate::model::{Network, padded};
-use crate::optim::Adam;
+use crate::optim::{Optimizer, OptimizerState};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -75,6 +75,50 @@ impl Loss {
     }
 }
 
+/// A regulariser's weight over training, as stable-nalu schedules its sparsity regulariser:
+/// `λ(t) = lambda · clamp((t − start) / (end − start), 0, 1)` at optimiser step `t` (from 0);
+/// a step from 0 to `lambda` at `start` when `end ≤ start`.
+///
+/// ```
+/// use logexp::train::Schedule;
+/// let s = Schedule { lambda: 10.0, start: 100, end: 200 };
+/// assert_eq!((s.at(50), s.at(150), s.at(1000)), (0.0, 5.0, 10.0));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Schedule {
+    /// The final weight λ̂.
+    pub lambda: f64,
+    /// The step at which the weight starts to rise from 0.
+    pub start: u64,
+    /// The step at which it reaches `lambda`.
+    pub end: u64,
+}
+
+impl Schedule {
+    /// The weight at step `t`.
+    pub fn at(&self, t: u64) -> f64 {
+        if t < self.start {
+            0.0
+        } else if t >= self.end {
+            self.lambda
+        } else {
+            self.lambda * (t - self.start) as f64 / (self.end - self.start) as f64
+        }
+    }
+
+    /// Checks the weight is a finite, non-negative number `f32` can hold.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.lambda.is_finite() && self.lambda >= 0.0 && self.lambda <= f64::from(f32::MAX) {
+            Ok(())
+        } else {
+            Err(format!(
+                "the weight must be a non-negative number that f32 can hold, not {}",
+                self.lambda
+            ))
+        }
+    }
+}
+
 /// What a training run is asked to do.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct TrainConfig {
@@ -82,10 +126,17 @@ pub struct TrainConfig {
     pub epochs: usize,
     /// Rows per minibatch; the last partial batch of an epoch is kept.
     pub batch_size: usize,
-    /// Adam's learning rate.
+    /// The optimiser's learning rate.
     pub learning_rate: f64,
     /// The loss minimised.
     pub loss: Loss,
+    /// The optimiser.
+    pub optimizer: Optimizer,
+    /// Every gradient component clipped to `[−clip, clip]` before the step (iNALU clips at
+    /// 0.1).
+    pub clip: Option<f32>,
+    /// The network's regulariser and its schedule; `None` trains without one.
+    pub regularizer: Option<Schedule>,
 }
 
 impl Default for TrainConfig {
@@ -96,7 +147,23 @@ impl Default for TrainConfig {
             batch_size: 32,
             learning_rate: 1e-3,
             loss: Loss::Mae,
+            optimizer: Optimizer::Adam,
+            clip: None,
+            regularizer: None,
         }
+    }
+}
+
+/// Where each epoch's training rows come from: one fixed set (`&Dataset`, the paper's way), or
+/// new rows every epoch (stable-nalu's way). Every epoch's set has the same number of rows.
+pub trait EpochData {
+    /// The rows of `epoch` (1-based).
+    fn rows(&mut self, epoch: usize) -> &Dataset;
+}
+
+impl EpochData for &Dataset {
+    fn rows(&mut self, _epoch: usize) -> &Dataset {
+        self
     }
 }
 
@@ -121,7 +188,10 @@ pub struct Trainer<'n, N: Network> {
     d_out: Vec<f32>,
     grad: Vec<f32>,
     order: Vec<u32>,
-    adam: Adam,
+    optimizer: OptimizerState,
+    clip: Option<f32>,
+    regularizer: Option<Schedule>,
+    steps: u64,
 }
 
 impl<'n, N: Network> Trainer<'n, N> {
@@ -145,11 +215,15 @@ impl<'n, N: Network> Trainer<'n, N> {
             d_out: vec![0.0; b],
             grad: vec![0.0; net.n_params()],
             order: (0..rows).collect(),
-            adam: Adam::with_learning_rate(net.n_params(), config.learning_rate),
+            optimizer: OptimizerState::new(config.optimizer, net.n_params(), config.learning_rate),
+            clip: config.clip,
+            regularizer: config.regularizer,
+            steps: 0,
         }
     }
 
-    /// One minibatch step on the rows `indices` of `data`: forward, loss, backward, Adam.
+    /// One minibatch step on the rows `indices` of `data`: forward, loss, backward, the
+    /// regulariser (if any), clipping (if asked), the optimiser, the network's projection.
     /// Returns the batch's mean loss before the update. Uses AVX2 where the CPU has it, as
     /// [`Trainer::epoch`] does, and flushes subnormals to zero as TensorFlow does (see
     /// [`crate::fpenv`]).
@@ -189,7 +263,22 @@ impl<'n, N: Network> Trainer<'n, N> {
             &self.d_out[..n],
             &mut self.grad,
         );
-        self.adam.step(params, &self.grad);
+        // The options below are off for the paper's runs: their branches are not taken and
+        // the step's arithmetic is exactly the paper's.
+        if let Some(schedule) = self.regularizer {
+            let lambda = schedule.at(self.steps) as f32;
+            if lambda > 0.0 {
+                self.net.regularize(params, lambda, &mut self.grad);
+            }
+        }
+        if let Some(c) = self.clip {
+            for g in &mut self.grad {
+                *g = g.clamp(-c, c);
+            }
+        }
+        self.optimizer.step(params, &self.grad);
+        self.net.project(params);
+        self.steps += 1;
         loss
     }
 
@@ -292,10 +381,23 @@ pub fn fit<N: Network>(
     config: &TrainConfig,
     rng: &mut ChaCha8Rng,
 ) -> History {
-    let mut trainer = Trainer::new(net, config, data.len());
+    let mut fixed = data;
+    fit_from(net, params, &mut fixed, config, rng)
+}
+
+/// Like [`fit`], with each epoch's rows from `data` (see [`EpochData`]).
+pub fn fit_from<N: Network, D: EpochData>(
+    net: &N,
+    params: &mut [f32],
+    data: &mut D,
+    config: &TrainConfig,
+    rng: &mut ChaCha8Rng,
+) -> History {
+    let n_rows = data.rows(1).len();
+    let mut trainer = Trainer::new(net, config, n_rows);
     let mut history = History::default();
     for epoch in 1..=config.epochs {
-        match trainer.epoch(params, data, rng) {
+        match trainer.epoch(params, data.rows(epoch), rng) {
             Some(loss) if params.iter().all(|p| p.is_finite()) => history.epoch_loss.push(loss),
             _ => {
                 history.diverged_at_epoch = Some(epoch);

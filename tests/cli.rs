@@ -166,8 +166,9 @@ fn the_json_record_has_every_field_with_the_right_type_and_value() {
     ];
     let r = json_run(&args);
 
-    assert_eq!(uint(&r, "schema"), 1);
+    assert_eq!(uint(&r, "schema"), 2);
     assert_eq!(r["function"], Value::from("x1*x2/10"));
+    assert_eq!(r["model"], Value::from("dense"));
     assert_eq!(r["pair"], Value::from("relu,linear"));
     assert_eq!(uint(&r, "seed"), 3);
     // Without --data-seed the data seed is the seed.
@@ -394,13 +395,18 @@ fn help_entry(help: &str, flag: &str) -> String {
 
 #[test]
 fn train_help_documents_every_flag_and_its_default() {
-    let cases: [(&str, Option<&str>); 14] = [
+    let cases: [(&str, Option<&str>); 19] = [
         ("--function", None),
         ("--pair", Some("[default: lg]")),
         ("--epochs", Some("[default: 100]")),
         ("--batch-size", Some("[default: 32]")),
         ("--lr", Some("[default: 0.001]")),
-        ("--hidden", Some("[default: 16,12]")),
+        ("--hidden", Some("[default: 16,12 for dense networks")),
+        ("--model", Some("[default: dense]")),
+        ("--optimizer", Some("[default: adam]")),
+        ("--clip", None),
+        ("--regularizer", Some("LAMBDA,START,END")),
+        ("--fresh-data", None),
         ("--loss", Some("[default: mae]")),
         ("--n-train", Some("[default: 10000]")),
         ("--n-test", Some("[default: 2000]")),

@@ -305,7 +305,7 @@ fn report_refuses_unknown_schemas_and_functions_that_do_not_parse_with_file_and_
     let dir = TempDir::new("report-records");
     let good = train_record();
     let cases = [
-        (good.replacen("\"schema\":1", "\"schema\":2", 1), "schema 2"),
+        (good.replacen("\"schema\":2", "\"schema\":3", 1), "schema 3"),
         (
             good.replacen("\"function\":\"x1*x2\"", "\"function\":\"x1*\"", 1),
             "does not parse",

@@ -90,14 +90,12 @@ fn settings(records: &[&RunRecord]) -> Vec<(&'static str, usize, String)> {
         seed_list(s().map(|s| s.data_seed))
     };
     vec![
-        cell(
-            "model",
-            distinct(s().map(|s| format!("{:?}", s.model).to_lowercase())),
-        ),
+        cell("model", distinct(s().map(|s| s.model.kind().to_string()))),
         cell(
             "hidden layer widths",
             distinct(s().map(|s| {
-                s.hidden
+                s.model
+                    .hidden()
                     .iter()
                     .map(|h| h.to_string())
                     .collect::<Vec<_>>()
@@ -141,7 +139,11 @@ pub(super) fn markdown(ctx: &MdContext<'_>) -> String {
 }
 
 fn md_intro(md: &mut String, ctx: &MdContext<'_>) {
-    let pairs: BTreeSet<&Pair> = ctx.records.iter().map(|r| &r.spec.pair).collect();
+    let pairs: BTreeSet<&Pair> = ctx
+        .records
+        .iter()
+        .filter_map(|r| r.spec.model.pair())
+        .collect();
     let versions: Vec<String> = distinct(ctx.records.iter().map(|r| &r.logexp_version))
         .iter()
         .map(|v| md_text(&printable(v, MAX_RECORD_TEXT_CHARS)))

@@ -732,7 +732,7 @@ mod tests {
             },
             RunRecord {
                 spec: RunSpec {
-                    pair: "relu,linear,tanh".parse().unwrap(),
+                    model: crate::experiment::ModelSpec::paper("relu,linear,tanh".parse().unwrap()),
                     ..base.spec.clone()
                 },
                 train_loss: vec![],

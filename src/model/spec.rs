@@ -1,0 +1,370 @@
+//! [`ModelSpec`]: which model a run trains, as recorded in its JSON line, and the presets that
+//! name the peers' published architectures.
+//!
+//! | `model` | fields (defaults) | network |
+//! | --- | --- | --- |
+//! | `dense` | `pair` (`lg`), `hidden` (`16,12`) | [`super::Dense`]: one activation per hidden layer, linear output (the paper's model) |
+//! | `units` | `units` (e.g. `nau,nmu`), `hidden` (2 per gap) | [`super::Stack`] of unit layers, last one with one output |
+//!
+//! Presets, as the peers' papers build their models ([`ModelSpec::preset`]):
+//!
+//! | preset | units | hidden | source |
+//! | --- | --- | --- | --- |
+//! | `lg` | dense symlog,symexp | 16,12 | the paper |
+//! | `nau` | `nau,nau` | 2 | Madsen & Johansen 2020 |
+//!
+//! The JSON of a dense model is exactly the schema-1 layout (`"model":"dense","pair":…,
+//! "hidden":…`), so every paper run keeps its key and old results files resume.
+
+use super::{Dense, Network, ShapeError, Stack, StackError, UnitKind};
+use crate::activation::Activation;
+use crate::error::Error;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// The hidden-layer activations of a dense network, one per layer, written `A1,A2,…`.
+/// `lg` is the paper's pair `symlog,symexp`.
+///
+/// ```
+/// use logexp::experiment::Pair;
+/// let lg: Pair = "lg".parse().unwrap();
+/// assert_eq!(lg.to_string(), "symlog,symexp");
+/// assert!(lg.is_lg());
+/// assert!("relu,nope".parse::<Pair>().unwrap_err().to_string().contains("valid names"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Pair(pub Vec<Activation>);
+
+impl Pair {
+    /// The paper's proposed pair, symlog then symexp.
+    pub fn lg() -> Pair {
+        Pair(vec![Activation::Symlog, Activation::Symexp])
+    }
+
+    /// Whether this is the paper's pair.
+    pub fn is_lg(&self) -> bool {
+        *self == Pair::lg()
+    }
+
+    /// The 121 pairs of the 11 Keras activations, first activation major, in the paper's order.
+    pub fn keras_grid() -> Vec<Pair> {
+        let k = Activation::KERAS;
+        k.iter()
+            .flat_map(|&a| k.iter().map(move |&b| Pair(vec![a, b])))
+            .collect()
+    }
+
+    /// The paper's 122 pairs: lg first, then the 121 Keras pairs.
+    pub fn paper_grid() -> Vec<Pair> {
+        std::iter::once(Pair::lg())
+            .chain(Pair::keras_grid())
+            .collect()
+    }
+
+    /// A short label: `lg` for the paper's pair, else `A1,A2`.
+    pub fn label(&self) -> String {
+        if self.is_lg() {
+            "lg".to_string()
+        } else {
+            self.to_string()
+        }
+    }
+}
+
+impl fmt::Display for Pair {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = self.0.iter().map(|a| a.name()).collect();
+        f.write_str(&names.join(","))
+    }
+}
+
+impl FromStr for Pair {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self, Error> {
+        if s.trim().eq_ignore_ascii_case("lg") {
+            return Ok(Pair::lg());
+        }
+        let acts = s
+            .split(',')
+            .map(|a| a.parse::<Activation>())
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Pair(acts))
+    }
+}
+
+impl TryFrom<String> for Pair {
+    type Error = Error;
+    fn try_from(s: String) -> Result<Self, Error> {
+        s.parse()
+    }
+}
+
+impl From<Pair> for String {
+    fn from(p: Pair) -> String {
+        p.to_string()
+    }
+}
+
+/// The unit layers of a [`ModelSpec::Units`] model, first to last, written `nau,nmu`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Units(pub Vec<UnitKind>);
+
+impl fmt::Display for Units {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = self.0.iter().map(|k| k.name()).collect();
+        f.write_str(&names.join(","))
+    }
+}
+
+impl FromStr for Units {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let kinds = s
+            .split(',')
+            .map(str::parse)
+            .collect::<Result<Vec<UnitKind>, _>>()?;
+        Ok(Units(kinds))
+    }
+}
+
+impl TryFrom<String> for Units {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        s.parse()
+    }
+}
+
+impl From<Units> for String {
+    fn from(u: Units) -> String {
+        u.to_string()
+    }
+}
+
+/// Which model a run trains: one variant per family of networks, with its hyperparameters.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(tag = "model", rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum ModelSpec {
+    /// Dense layers with one activation each and a linear output (the paper's network).
+    Dense {
+        /// One activation per hidden layer.
+        pair: Pair,
+        /// Hidden layer widths.
+        hidden: Vec<usize>,
+    },
+    /// A chain of unit layers (NAU, NMU, …), the last with one output.
+    Units {
+        /// The layers, first to last.
+        units: Units,
+        /// Widths between layers: one fewer than `units`.
+        hidden: Vec<usize>,
+    },
+}
+
+/// A built network of any kind, ready to train.
+#[derive(Debug)]
+pub enum Model {
+    /// A dense network.
+    Dense(Dense),
+    /// A chain of unit layers.
+    Stack(Stack),
+}
+
+impl Model {
+    /// Parameters of the network.
+    pub fn n_params(&self) -> usize {
+        match self {
+            Model::Dense(n) => n.n_params(),
+            Model::Stack(n) => n.n_params(),
+        }
+    }
+
+    /// Inputs of the network.
+    pub fn n_inputs(&self) -> usize {
+        match self {
+            Model::Dense(n) => n.n_inputs(),
+            Model::Stack(n) => n.n_inputs(),
+        }
+    }
+
+    /// The named blocks of the network's flat parameter buffer.
+    pub fn param_blocks(&self) -> Vec<super::ParamBlock> {
+        match self {
+            Model::Dense(n) => n.param_blocks(),
+            Model::Stack(n) => n.param_blocks(),
+        }
+    }
+}
+
+/// The preset names [`ModelSpec::preset`] knows, in the order help texts list them.
+pub const PRESETS: [&str; 2] = ["lg", "nau"];
+
+impl ModelSpec {
+    /// The paper's network with activations `pair`: hidden 16,12.
+    pub fn paper(pair: Pair) -> ModelSpec {
+        ModelSpec::Dense {
+            pair,
+            hidden: vec![16, 12],
+        }
+    }
+
+    /// A named architecture from a peer's paper (see the module's table), or `None`.
+    pub fn preset(name: &str) -> Option<ModelSpec> {
+        let units = |kinds: &[UnitKind], hidden: &[usize]| ModelSpec::Units {
+            units: Units(kinds.to_vec()),
+            hidden: hidden.to_vec(),
+        };
+        use UnitKind::*;
+        Some(match name.trim().to_ascii_lowercase().as_str() {
+            "lg" => ModelSpec::paper(Pair::lg()),
+            "nau" => units(&[Nau, Nau], &[2]),
+            _ => return None,
+        })
+    }
+
+    /// A model as written by users: a preset name, `dense` (then `pair` and `hidden` apply,
+    /// `hidden` defaulting to 16,12), or unit layers `nau,nmu` (with `hidden`, defaulting to
+    /// 2 between every two layers). Errors name the field at fault: `model`, `pair` or `hidden`.
+    pub fn parse(text: &str, pair: &Pair, hidden: Option<&[usize]>) -> Result<ModelSpec, Error> {
+        let name = text.trim();
+        if name.eq_ignore_ascii_case("dense") {
+            return Ok(ModelSpec::Dense {
+                pair: pair.clone(),
+                hidden: hidden.map_or_else(|| vec![16, 12], <[usize]>::to_vec),
+            });
+        }
+        if let Some(mut preset) = ModelSpec::preset(name) {
+            if let Some(h) = hidden {
+                match &mut preset {
+                    ModelSpec::Dense { hidden, .. } | ModelSpec::Units { hidden, .. } => {
+                        *hidden = h.to_vec()
+                    }
+                }
+            }
+            return Ok(preset);
+        }
+        let units: Units = name.parse().map_err(|e: String| Error::InvalidSetting {
+            field: "model",
+            message: format!(
+                "{e}; or a preset ({}), or dense with its activations given as the pair",
+                PRESETS.join(", ")
+            ),
+        })?;
+        let gaps = units.0.len().saturating_sub(1);
+        Ok(ModelSpec::Units {
+            units,
+            hidden: hidden.map_or_else(|| vec![2; gaps], <[usize]>::to_vec),
+        })
+    }
+
+    /// The family's name as records write it: `dense` or `units`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ModelSpec::Dense { .. } => "dense",
+            ModelSpec::Units { .. } => "units",
+        }
+    }
+
+    /// Hidden widths of the model.
+    pub fn hidden(&self) -> &[usize] {
+        match self {
+            ModelSpec::Dense { hidden, .. } | ModelSpec::Units { hidden, .. } => hidden,
+        }
+    }
+
+    /// The activation pair of a dense model.
+    pub fn pair(&self) -> Option<&Pair> {
+        match self {
+            ModelSpec::Dense { pair, .. } => Some(pair),
+            ModelSpec::Units { .. } => None,
+        }
+    }
+
+    /// A short label: `lg` or `A1,A2` for dense models, the unit layers otherwise (`nau,nmu`).
+    pub fn label(&self) -> String {
+        match self {
+            ModelSpec::Dense { pair, .. } => pair.label(),
+            ModelSpec::Units { units, .. } => units.to_string(),
+        }
+    }
+
+    /// Builds the network for `n_inputs` inputs; errors name the field at fault.
+    pub fn build(&self, n_inputs: usize) -> Result<Model, Error> {
+        match self {
+            ModelSpec::Dense { pair, hidden } => Dense::new(n_inputs, hidden, &pair.0)
+                .map(Model::Dense)
+                .map_err(|e| {
+                    let field = match e {
+                        ShapeError::ActivationCount { .. } => "pair",
+                        _ => "hidden",
+                    };
+                    Error::InvalidSetting {
+                        field,
+                        message: e.to_string(),
+                    }
+                }),
+            ModelSpec::Units { units, hidden } => Stack::new(n_inputs, &units.0, hidden)
+                .map(Model::Stack)
+                .map_err(|e| Error::InvalidSetting {
+                    field: match e {
+                        StackError::NoLayers => "model",
+                        _ => "hidden",
+                    },
+                    message: e.to_string(),
+                }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dense_model_serialises_as_schema_one_did() {
+        // Schema 1 wrote these three fields in this order; paper keys depend on it.
+        let json = serde_json::to_string(&ModelSpec::paper(Pair::lg())).unwrap();
+        assert_eq!(
+            json,
+            r#"{"model":"dense","pair":"symlog,symexp","hidden":[16,12]}"#
+        );
+        let units = ModelSpec::preset("nau").unwrap();
+        let json = serde_json::to_string(&units).unwrap();
+        assert_eq!(json, r#"{"model":"units","units":"nau,nau","hidden":[2]}"#);
+        assert_eq!(serde_json::from_str::<ModelSpec>(&json).unwrap(), units);
+    }
+
+    #[test]
+    fn models_parse_from_presets_dense_and_unit_lists() {
+        let lg = Pair::lg();
+        assert_eq!(
+            ModelSpec::parse("dense", &"relu,linear".parse().unwrap(), None).unwrap(),
+            ModelSpec::paper("relu,linear".parse().unwrap())
+        );
+        assert_eq!(
+            ModelSpec::parse("NAU", &lg, None).unwrap().label(),
+            "nau,nau"
+        );
+        assert_eq!(
+            ModelSpec::parse("nau,nau,nau", &lg, None).unwrap().hidden(),
+            [2, 2]
+        );
+        assert_eq!(
+            ModelSpec::parse("nau", &lg, Some(&[5])).unwrap().hidden(),
+            [5]
+        );
+        let err = ModelSpec::parse("nau,bogus", &lg, None).unwrap_err();
+        assert!(err.to_string().contains("--model"), "{err}");
+        assert!(err.to_string().contains("valid names"), "{err}");
+        let err = ModelSpec::parse("nau,nau", &lg, Some(&[]))
+            .unwrap()
+            .build(2)
+            .unwrap_err();
+        assert!(err.to_string().contains("--hidden"), "{err}");
+    }
+}
