@@ -16,6 +16,8 @@ pub mod dense;
 pub(crate) mod kernels;
 pub mod layer;
 pub mod nau;
+pub mod nmu;
+pub mod product;
 pub mod spec;
 pub mod stack;
 

@@ -11,6 +11,8 @@
 
 use super::layer::Layer;
 use super::nau::Nau;
+use super::nmu::Nmu;
+use super::product::Product;
 use super::{Network, ParamBlock, padded};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -24,16 +26,24 @@ use std::str::FromStr;
 pub enum UnitKind {
     /// Neural addition unit (Madsen & Johansen 2020): `z = W x`, W clamped to [−1, 1].
     Nau,
+    /// Neural multiplication unit (Madsen & Johansen 2020): `z = Π_i (W x_i + 1 − W)`, W
+    /// clamped to [0, 1].
+    Nmu,
+    /// Product unit (Durbin & Rumelhart 1989): `z = Π_i x_i^{w_i}`, real part for negative
+    /// inputs.
+    Product,
 }
 
 impl UnitKind {
     /// Every kind, in the order help texts list them.
-    pub const ALL: [UnitKind; 1] = [UnitKind::Nau];
+    pub const ALL: [UnitKind; 3] = [UnitKind::Nau, UnitKind::Nmu, UnitKind::Product];
 
     /// The kind's name (`nau`, `nmu`, `real-npu`, …).
     pub fn name(self) -> &'static str {
         match self {
             UnitKind::Nau => "nau",
+            UnitKind::Nmu => "nmu",
+            UnitKind::Product => "product",
         }
     }
 
@@ -41,6 +51,8 @@ impl UnitKind {
     pub fn layer(self, n_inputs: usize, n_outputs: usize) -> Box<dyn Layer> {
         match self {
             UnitKind::Nau => Box::new(Nau::new(n_inputs, n_outputs)),
+            UnitKind::Nmu => Box::new(Nmu::new(n_inputs, n_outputs)),
+            UnitKind::Product => Box::new(Product::new(n_inputs, n_outputs)),
         }
     }
 }
