@@ -9,7 +9,9 @@
 //! assert_eq!(net.param_blocks()[1].name, "layer1.weight");
 //! ```
 
+use super::inalu::Inalu;
 use super::layer::Layer;
+use super::nalu::Nalu;
 use super::nau::Nau;
 use super::{Network, ParamBlock, padded};
 use rand_chacha::ChaCha8Rng;
@@ -24,16 +26,36 @@ use std::str::FromStr;
 pub enum UnitKind {
     /// Neural addition unit (Madsen & Johansen 2020): `z = W x`, W clamped to [−1, 1].
     Nau,
+    /// Additive neural accumulator, NAC+ (Trask et al. 2018): `z = W x`, `W = tanh(Ŵ) ⊙ σ(M̂)`.
+    Nac,
+    /// Multiplicative neural accumulator, NAC• (Trask et al. 2018): `z = exp(W ln(|x| + ε))`.
+    NacMul,
+    /// Neural arithmetic logic unit (Trask et al. 2018, as in stable-nalu): NAC+ and NAC• with
+    /// shared W, mixed by the gate `σ(G x)`.
+    Nalu,
+    /// Improved NALU (Schlör, Ring & Hotho 2020): separate weights, clipped product with sign
+    /// recovery, input-independent gate.
+    Inalu,
 }
 
 impl UnitKind {
     /// Every kind, in the order help texts list them.
-    pub const ALL: [UnitKind; 1] = [UnitKind::Nau];
+    pub const ALL: [UnitKind; 5] = [
+        UnitKind::Nau,
+        UnitKind::Nac,
+        UnitKind::NacMul,
+        UnitKind::Nalu,
+        UnitKind::Inalu,
+    ];
 
     /// The kind's name (`nau`, `nmu`, `real-npu`, …).
     pub fn name(self) -> &'static str {
         match self {
             UnitKind::Nau => "nau",
+            UnitKind::Nac => "nac",
+            UnitKind::NacMul => "nac-mul",
+            UnitKind::Nalu => "nalu",
+            UnitKind::Inalu => "inalu",
         }
     }
 
@@ -41,6 +63,10 @@ impl UnitKind {
     pub fn layer(self, n_inputs: usize, n_outputs: usize) -> Box<dyn Layer> {
         match self {
             UnitKind::Nau => Box::new(Nau::new(n_inputs, n_outputs)),
+            UnitKind::Nac => Box::new(Nalu::nac(n_inputs, n_outputs)),
+            UnitKind::NacMul => Box::new(Nalu::nac_mul(n_inputs, n_outputs)),
+            UnitKind::Nalu => Box::new(Nalu::new(n_inputs, n_outputs)),
+            UnitKind::Inalu => Box::new(Inalu::new(n_inputs, n_outputs)),
         }
     }
 }
