@@ -407,6 +407,27 @@ mod tests {
     }
 
     #[test]
+    fn gradients_match_where_a_sign_factor_is_exactly_zero() {
+        // Ŵ_m,0 = 20, M̂_m,0 = 0: tanh 20 rounds to 1 in f32 and σ(0) = 1/2, so |W_m,0| = 0.5
+        // exactly and a negative x_0 gives the factor −0.5 + 1 − 0.5 = 0: backward must take
+        // the product of the other factors, not s / 0.
+        let layer = Inalu::new(2, 1);
+        let n = 3;
+        let stride = padded(n);
+        let mut x = vec![0.0f32; 2 * stride];
+        for (b, (x0, x1)) in [(-1.5f32, 0.7f32), (-0.4, -1.2), (-2.0, 1.9)]
+            .iter()
+            .enumerate()
+        {
+            x[b] = *x0;
+            x[stride + b] = *x1;
+        }
+        let p = [0.4f32, -0.3, 0.2, 0.9, 20.0, 0.8, 0.0, -0.5, 0.3];
+        assert_eq!(nac_weight(p[4], p[6]).0, 0.5);
+        assert_gradients_match(&layer, &p, &x, n, 2e-3);
+    }
+
+    #[test]
     fn forward_by_hand_recovers_the_sign() {
         // Both weight pairs W ≈ [1, 1], G = 0 → g = 1/2.
         // x = (2, −3): a = −1, z = ln 2 + ln 3, m = 6, s = (1)(−1) = −1: y = −0.5 − 3 = −3.5.
