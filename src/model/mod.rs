@@ -13,8 +13,10 @@
 use rand_chacha::ChaCha8Rng;
 
 pub mod dense;
+pub mod inalu;
 pub(crate) mod kernels;
 pub mod layer;
+pub mod nalu;
 pub mod nau;
 pub mod nmu;
 pub mod product;

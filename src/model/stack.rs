@@ -9,7 +9,9 @@
 //! assert_eq!(net.param_blocks()[1].name, "layer1.weight");
 //! ```
 
+use super::inalu::Inalu;
 use super::layer::Layer;
+use super::nalu::Nalu;
 use super::nau::Nau;
 use super::nmu::Nmu;
 use super::product::Product;
@@ -32,11 +34,29 @@ pub enum UnitKind {
     /// Product unit (Durbin & Rumelhart 1989): `z = Π_i x_i^{w_i}`, real part for negative
     /// inputs.
     Product,
+    /// Additive neural accumulator, NAC+ (Trask et al. 2018): `z = W x`, `W = tanh(Ŵ) ⊙ σ(M̂)`.
+    Nac,
+    /// Multiplicative neural accumulator, NAC• (Trask et al. 2018): `z = exp(W ln(|x| + ε))`.
+    NacMul,
+    /// Neural arithmetic logic unit (Trask et al. 2018, as in stable-nalu): NAC+ and NAC• with
+    /// shared W, mixed by the gate `σ(G x)`.
+    Nalu,
+    /// Improved NALU (Schlör, Ring & Hotho 2020): separate weights, clipped product with sign
+    /// recovery, input-independent gate.
+    Inalu,
 }
 
 impl UnitKind {
     /// Every kind, in the order help texts list them.
-    pub const ALL: [UnitKind; 3] = [UnitKind::Nau, UnitKind::Nmu, UnitKind::Product];
+    pub const ALL: [UnitKind; 7] = [
+        UnitKind::Nau,
+        UnitKind::Nmu,
+        UnitKind::Nac,
+        UnitKind::NacMul,
+        UnitKind::Nalu,
+        UnitKind::Inalu,
+        UnitKind::Product,
+    ];
 
     /// The kind's name (`nau`, `nmu`, `real-npu`, …).
     pub fn name(self) -> &'static str {
@@ -44,6 +64,10 @@ impl UnitKind {
             UnitKind::Nau => "nau",
             UnitKind::Nmu => "nmu",
             UnitKind::Product => "product",
+            UnitKind::Nac => "nac",
+            UnitKind::NacMul => "nac-mul",
+            UnitKind::Nalu => "nalu",
+            UnitKind::Inalu => "inalu",
         }
     }
 
@@ -53,6 +77,10 @@ impl UnitKind {
             UnitKind::Nau => Box::new(Nau::new(n_inputs, n_outputs)),
             UnitKind::Nmu => Box::new(Nmu::new(n_inputs, n_outputs)),
             UnitKind::Product => Box::new(Product::new(n_inputs, n_outputs)),
+            UnitKind::Nac => Box::new(Nalu::nac(n_inputs, n_outputs)),
+            UnitKind::NacMul => Box::new(Nalu::nac_mul(n_inputs, n_outputs)),
+            UnitKind::Nalu => Box::new(Nalu::new(n_inputs, n_outputs)),
+            UnitKind::Inalu => Box::new(Inalu::new(n_inputs, n_outputs)),
         }
     }
 }
