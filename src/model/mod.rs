@@ -16,6 +16,7 @@ pub mod dense;
 pub(crate) mod kernels;
 pub mod layer;
 pub mod nau;
+pub mod npu;
 pub mod stack;
 
 pub use dense::{Dense, DenseWorkspace, ShapeError};

@@ -11,6 +11,7 @@
 
 use super::layer::Layer;
 use super::nau::Nau;
+use super::npu::{Npu, RealNpu};
 use super::{Network, ParamBlock, padded};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -24,16 +25,24 @@ use std::str::FromStr;
 pub enum UnitKind {
     /// Neural addition unit (Madsen & Johansen 2020): `z = W x`, W clamped to [−1, 1].
     Nau,
+    /// Neural power unit (Heim, Pevný & Šmídl 2020): gated inputs, complex weights,
+    /// `z = exp(W_re ln r − W_im k) ⊙ cos(W_im ln r + W_re k)`.
+    Npu,
+    /// Real neural power unit (Heim, Pevný & Šmídl 2020): the NPU without imaginary weights,
+    /// `z = exp(W_re ln r) ⊙ cos(W_re k)`.
+    RealNpu,
 }
 
 impl UnitKind {
     /// Every kind, in the order help texts list them.
-    pub const ALL: [UnitKind; 1] = [UnitKind::Nau];
+    pub const ALL: [UnitKind; 3] = [UnitKind::Nau, UnitKind::Npu, UnitKind::RealNpu];
 
     /// The kind's name (`nau`, `nmu`, `real-npu`, …).
     pub fn name(self) -> &'static str {
         match self {
             UnitKind::Nau => "nau",
+            UnitKind::Npu => "npu",
+            UnitKind::RealNpu => "real-npu",
         }
     }
 
@@ -41,6 +50,8 @@ impl UnitKind {
     pub fn layer(self, n_inputs: usize, n_outputs: usize) -> Box<dyn Layer> {
         match self {
             UnitKind::Nau => Box::new(Nau::new(n_inputs, n_outputs)),
+            UnitKind::Npu => Box::new(Npu::new(n_inputs, n_outputs)),
+            UnitKind::RealNpu => Box::new(RealNpu::new(n_inputs, n_outputs)),
         }
     }
 }
