@@ -19,6 +19,7 @@ pub mod layer;
 pub mod nalu;
 pub mod nau;
 pub mod nmu;
+pub mod npu;
 pub mod product;
 pub mod spec;
 pub mod stack;

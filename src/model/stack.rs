@@ -14,6 +14,7 @@ use super::layer::Layer;
 use super::nalu::Nalu;
 use super::nau::Nau;
 use super::nmu::Nmu;
+use super::npu::{Npu, RealNpu};
 use super::product::Product;
 use super::{Network, ParamBlock, padded};
 use rand_chacha::ChaCha8Rng;
@@ -44,17 +45,25 @@ pub enum UnitKind {
     /// Improved NALU (Schlör, Ring & Hotho 2020): separate weights, clipped product with sign
     /// recovery, input-independent gate.
     Inalu,
+    /// Neural power unit (Heim, Pevný & Šmídl 2020): gated inputs, complex weights,
+    /// `z = exp(W_re ln r − W_im k) ⊙ cos(W_im ln r + W_re k)`.
+    Npu,
+    /// Real neural power unit (Heim, Pevný & Šmídl 2020): the NPU without imaginary weights,
+    /// `z = exp(W_re ln r) ⊙ cos(W_re k)`.
+    RealNpu,
 }
 
 impl UnitKind {
     /// Every kind, in the order help texts list them.
-    pub const ALL: [UnitKind; 7] = [
+    pub const ALL: [UnitKind; 9] = [
         UnitKind::Nau,
         UnitKind::Nmu,
         UnitKind::Nac,
         UnitKind::NacMul,
         UnitKind::Nalu,
         UnitKind::Inalu,
+        UnitKind::Npu,
+        UnitKind::RealNpu,
         UnitKind::Product,
     ];
 
@@ -68,6 +77,8 @@ impl UnitKind {
             UnitKind::NacMul => "nac-mul",
             UnitKind::Nalu => "nalu",
             UnitKind::Inalu => "inalu",
+            UnitKind::Npu => "npu",
+            UnitKind::RealNpu => "real-npu",
         }
     }
 
@@ -81,6 +92,8 @@ impl UnitKind {
             UnitKind::NacMul => Box::new(Nalu::nac_mul(n_inputs, n_outputs)),
             UnitKind::Nalu => Box::new(Nalu::new(n_inputs, n_outputs)),
             UnitKind::Inalu => Box::new(Inalu::new(n_inputs, n_outputs)),
+            UnitKind::Npu => Box::new(Npu::new(n_inputs, n_outputs)),
+            UnitKind::RealNpu => Box::new(RealNpu::new(n_inputs, n_outputs)),
         }
     }
 }
