@@ -136,8 +136,10 @@ impl Layer for Nau {
         for (&w, g) in params.iter().zip(grad.iter_mut()) {
             let a = w.abs();
             sum += f64::from(a.min(1.0 - a));
-            // d/dw min(|w|, 1 − |w|): towards 0 below one half, towards ±1 above.
-            let slope = if a < 0.5 { w.signum() } else { -w.signum() };
+            // d/dw min(|w|, 1 − |w|): towards 0 below one half, towards ±1 above; 0 at w = 0,
+            // where autograd takes |w|'s slope as 0 (signum would push a zero weight).
+            let sign = if w == 0.0 { 0.0 } else { w.signum() };
+            let slope = if a < 0.5 { sign } else { -sign };
             *g += lambda * slope / count;
         }
         sum / f64::from(count)
@@ -185,6 +187,8 @@ mod tests {
         let nau = Nau::new(4, 1);
         let mut grad = [0.0f32; 4];
         assert_eq!(nau.regularize(&[-1.0, 0.0, 1.0, 0.0], 2.0, &mut grad), 0.0);
+        // A weight at exactly 0 is where the regulariser wants it: no push.
+        assert_eq!((grad[1], grad[3]), (0.0, 0.0));
         let mut grad = [0.0f32; 4];
         // min(|w|, 1 − |w|): 0.2, 0.3, 0.1, 0.5 → mean 0.275.
         let r = nau.regularize(&[0.2, -0.7, 0.9, 0.5], 2.0, &mut grad);

@@ -11,7 +11,18 @@
 //! | preset | units | hidden | source |
 //! | --- | --- | --- | --- |
 //! | `lg` | dense symlog,symexp | 16,12 | the paper |
+//! | `nac` | `nac,nac` | 2 | Trask et al. 2018, as stable-nalu stacks it ("NAC+") |
+//! | `nac-mul` | `nac,nac-mul` | 2 | Trask et al. 2018, as stable-nalu stacks it ("NAC•") |
+//! | `nalu` | `nalu,nalu` | 2 | Trask et al. 2018, as stable-nalu stacks it |
 //! | `nau` | `nau,nau` | 2 | Madsen & Johansen 2020 |
+//! | `nmu` | `nau,nmu` | 2 | Madsen & Johansen 2020 (stable-nalu's "NMU") |
+//! | `inalu` | `inalu,inalu` | 2 | Schlör et al. 2020, stacked as stable-nalu stacks NALU |
+//! | `npu` | `npu,nau` | 6 | Heim et al. 2020 (NeuralPowerUnits' simple task: NPU(2,6) → NAU) |
+//! | `real-npu` | `real-npu,nau` | 6 | Heim et al. 2020 |
+//! | `product` | `product,nau` | 6 | Durbin & Rumelhart 1989: product units, then a summing unit |
+//!
+//! Unit layers can also be listed (`nau,nmu`, with `hidden`); a single layer is written
+//! `units:nmu` (a bare kind name is its preset).
 //!
 //! The JSON of a dense model is exactly the schema-1 layout (`"model":"dense","pair":…,
 //! "hidden":…`), so every paper run keeps its key and old results files resume.
@@ -202,7 +213,9 @@ impl Model {
 }
 
 /// The preset names [`ModelSpec::preset`] knows, in the order help texts list them.
-pub const PRESETS: [&str; 2] = ["lg", "nau"];
+pub const PRESETS: [&str; 10] = [
+    "lg", "nac", "nac-mul", "nalu", "nau", "nmu", "inalu", "npu", "real-npu", "product",
+];
 
 impl ModelSpec {
     /// The paper's network with activations `pair`: hidden 16,12.
@@ -222,14 +235,22 @@ impl ModelSpec {
         use UnitKind::*;
         Some(match name.trim().to_ascii_lowercase().as_str() {
             "lg" => ModelSpec::paper(Pair::lg()),
+            "nac" => units(&[Nac, Nac], &[2]),
+            "nac-mul" => units(&[Nac, NacMul], &[2]),
+            "nalu" => units(&[Nalu, Nalu], &[2]),
             "nau" => units(&[Nau, Nau], &[2]),
+            "nmu" => units(&[Nau, Nmu], &[2]),
+            "inalu" => units(&[Inalu, Inalu], &[2]),
+            "npu" => units(&[Npu, Nau], &[6]),
+            "real-npu" => units(&[RealNpu, Nau], &[6]),
+            "product" => units(&[Product, Nau], &[6]),
             _ => return None,
         })
     }
 
     /// A model as written by users: a preset name, `dense` (then `pair` and `hidden` apply,
-    /// `hidden` defaulting to 16,12), or unit layers `nau,nmu` (with `hidden`, defaulting to
-    /// 2 between every two layers). Errors name the field at fault: `model`, `pair` or `hidden`.
+    /// `hidden` defaulting to 16,12), or unit layers `nau,nmu` or `units:nmu` (with `hidden`,
+    /// defaulting to 2 between every two layers). Errors name the field at fault: `model`, `pair` or `hidden`.
     pub fn parse(text: &str, pair: &Pair, hidden: Option<&[usize]>) -> Result<ModelSpec, Error> {
         let name = text.trim();
         if name.eq_ignore_ascii_case("dense") {
@@ -248,7 +269,11 @@ impl ModelSpec {
             }
             return Ok(preset);
         }
-        let units: Units = name.parse().map_err(|e: String| Error::InvalidSetting {
+        let list = match name.get(..6) {
+            Some(prefix) if prefix.eq_ignore_ascii_case("units:") => &name[6..],
+            _ => name,
+        };
+        let units: Units = list.parse().map_err(|e: String| Error::InvalidSetting {
             field: "model",
             message: format!(
                 "{e}; or a preset ({}), or dense with its activations given as the pair",
@@ -285,10 +310,12 @@ impl ModelSpec {
         }
     }
 
-    /// A short label: `lg` or `A1,A2` for dense models, the unit layers otherwise (`nau,nmu`).
+    /// A short label that [`ModelSpec::parse`] reads back (with the same `hidden`): `lg` or
+    /// `A1,A2` for dense models, the unit layers otherwise (`nau,nmu`, `units:nmu`).
     pub fn label(&self) -> String {
         match self {
             ModelSpec::Dense { pair, .. } => pair.label(),
+            ModelSpec::Units { units, .. } if units.0.len() == 1 => format!("units:{units}"),
             ModelSpec::Units { units, .. } => units.to_string(),
         }
     }
@@ -340,6 +367,19 @@ mod tests {
     }
 
     #[test]
+    fn every_preset_builds_and_its_label_reads_back() {
+        let lg = Pair::lg();
+        for name in PRESETS {
+            let model = ModelSpec::preset(name).unwrap();
+            let net = model.build(3).unwrap();
+            assert!(net.n_params() > 0, "{name}");
+            let again = ModelSpec::parse(&model.label(), &lg, Some(model.hidden())).unwrap();
+            assert_eq!(again, model, "{name}");
+        }
+        assert_eq!(ModelSpec::preset("npu").unwrap().label(), "npu,nau");
+    }
+
+    #[test]
     fn models_parse_from_presets_dense_and_unit_lists() {
         let lg = Pair::lg();
         assert_eq!(
@@ -354,6 +394,10 @@ mod tests {
             ModelSpec::parse("nau,nau,nau", &lg, None).unwrap().hidden(),
             [2, 2]
         );
+        let single = ModelSpec::parse("units:nmu", &lg, None).unwrap();
+        assert_eq!(single.hidden(), [] as [usize; 0]);
+        assert_eq!(single.label(), "units:nmu");
+        assert_eq!(ModelSpec::parse(&single.label(), &lg, None).unwrap(), single);
         assert_eq!(
             ModelSpec::parse("nau", &lg, Some(&[5])).unwrap().hidden(),
             [5]
