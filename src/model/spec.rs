@@ -397,7 +397,10 @@ mod tests {
         let single = ModelSpec::parse("units:nmu", &lg, None).unwrap();
         assert_eq!(single.hidden(), [] as [usize; 0]);
         assert_eq!(single.label(), "units:nmu");
-        assert_eq!(ModelSpec::parse(&single.label(), &lg, None).unwrap(), single);
+        assert_eq!(
+            ModelSpec::parse(&single.label(), &lg, None).unwrap(),
+            single
+        );
         assert_eq!(
             ModelSpec::parse("nau", &lg, Some(&[5])).unwrap().hidden(),
             [5]
