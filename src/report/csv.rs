@@ -22,7 +22,7 @@ fn csv_opt(v: Option<f64>) -> String {
 }
 
 /// Quotes a CSV field when it needs it (pair names contain commas).
-fn csv_field(s: &str) -> String {
+pub(super) fn csv_field(s: &str) -> String {
     if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {

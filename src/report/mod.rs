@@ -57,6 +57,7 @@
 //! Given no records at all, the report is a `report.md` that says so (and empty `figures/` and
 //! `rankings/` directories).
 
+pub mod bench;
 mod csv;
 mod figures;
 #[cfg(test)]
@@ -278,7 +279,15 @@ pub fn write_report(records: &[RunRecord], out_dir: &Path) -> Result<ReportSumma
         skipped: &skipped,
         notes: &notes,
     };
-    plot::write_atomic(&report_md, markdown(&ctx).as_bytes())?;
+    let mut md = markdown(&ctx);
+    let bench = bench::bench_rows(&records);
+    if !bench.is_empty() {
+        let bench_csv = out_dir.join("bench.csv");
+        plot::write_atomic(&bench_csv, bench::bench_csv(&bench).as_bytes())?;
+        files.push(bench_csv);
+        md.push_str(&bench::bench_markdown(&bench));
+    }
+    plot::write_atomic(&report_md, md.as_bytes())?;
     files.insert(0, report_md.clone());
 
     Ok(ReportSummary {

@@ -1,0 +1,309 @@
+//! The bench of units: for each function and pair of ranges, every unit model beside lg and
+//! the best other dense network, with success rates over seeds (`bench.csv` and a section of
+//! `report.md`). Written only when the records hold at least one unit model.
+//!
+//! A run *solves* its task when its test (extrapolation) mean % error is below
+//! [`SOLVED_PCT`]; it is *close* below [`CLOSE_PCT`]. Diverged runs count as failures. Rates
+//! carry a 95 % Wilson interval, as stable-nalu reports them.
+
+use super::stats::{median, score};
+use super::text::{function_key, md_pct, md_text};
+use crate::experiment::{ModelSpec, RunRecord};
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+/// Test % error below which a run counts as solved: 0.01 %, about what stable-nalu's
+/// ε-perfect criterion (ε = 10⁻⁵ on every weight) allows on its product tasks.
+pub const SOLVED_PCT: f64 = 0.01;
+
+/// Test % error below which a run counts as close: 1 %.
+pub const CLOSE_PCT: f64 = 1.0;
+
+/// One model on one task over its seeds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BenchRow {
+    /// The target function.
+    pub function: String,
+    /// Training range, `[low, high)`.
+    pub train_range: String,
+    /// Test range.
+    pub test_range: String,
+    /// The model as users write it, with its hidden widths where they are not the default.
+    pub model: String,
+    /// Runs (seeds).
+    pub runs: usize,
+    /// Runs that diverged.
+    pub diverged: usize,
+    /// Median test % error (diverged runs count as infinite).
+    pub median_pct_err: f64,
+    /// Best test % error.
+    pub best_pct_err: f64,
+    /// Runs below [`SOLVED_PCT`].
+    pub solved: usize,
+    /// Runs below [`CLOSE_PCT`].
+    pub close: usize,
+    /// Mean seconds per run.
+    pub seconds: f64,
+}
+
+/// A model's name in the bench: its label, and its hidden widths unless they are its family's
+/// default (16,12 for dense, a preset's own for units).
+fn display(model: &ModelSpec) -> String {
+    let label = model.label();
+    let default = match model {
+        ModelSpec::Dense { .. } => Some(vec![16, 12]),
+        _ => ModelSpec::preset(&label)
+            .or_else(|| {
+                // Unit lists are labelled by their layers; their presets by name.
+                crate::model::spec::PRESETS
+                    .iter()
+                    .filter_map(|p| ModelSpec::preset(p))
+                    .find(|p| p.label() == label)
+            })
+            .map(|p| p.hidden().to_vec()),
+    };
+    if default.as_deref() == Some(model.hidden()) {
+        label
+    } else {
+        let widths: Vec<String> = model.hidden().iter().map(|h| h.to_string()).collect();
+        format!("{label} (hidden {})", widths.join(","))
+    }
+}
+
+/// The rows of the bench, or none when no record holds a unit model.
+pub(super) fn bench_rows(records: &[&RunRecord]) -> Vec<BenchRow> {
+    if !records
+        .iter()
+        .any(|r| matches!(r.spec.model, ModelSpec::Units { .. }))
+    {
+        return Vec::new();
+    }
+    type Task = (String, String, String);
+    let mut tasks: BTreeMap<Task, BTreeMap<String, Vec<&RunRecord>>> = BTreeMap::new();
+    for &r in records {
+        let task = (
+            function_key(&r.spec.function),
+            r.spec.train_range.to_string(),
+            r.spec.test_range.to_string(),
+        );
+        tasks
+            .entry(task)
+            .or_default()
+            .entry(display(&r.spec.model))
+            .or_default()
+            .push(r);
+    }
+    let mut rows = Vec::new();
+    for ((_, train_range, test_range), models) in tasks {
+        let mut task_rows: Vec<(bool, BenchRow)> = models
+            .iter()
+            .map(|(model, runs)| {
+                let errors: Vec<f64> = runs.iter().map(|r| score(r.test_pct_err)).collect();
+                let count = |limit: f64| errors.iter().filter(|&&e| e < limit).count();
+                let dense_other = runs[0].spec.model.pair().is_some_and(|p| !p.is_lg());
+                (
+                    dense_other,
+                    BenchRow {
+                        function: runs[0].spec.function.clone(),
+                        train_range: train_range.clone(),
+                        test_range: test_range.clone(),
+                        model: model.clone(),
+                        runs: runs.len(),
+                        diverged: runs.iter().filter(|r| r.diverged).count(),
+                        median_pct_err: median(&errors).unwrap_or(f64::INFINITY),
+                        best_pct_err: errors.iter().copied().fold(f64::INFINITY, f64::min),
+                        solved: count(SOLVED_PCT),
+                        close: count(CLOSE_PCT),
+                        seconds: runs.iter().map(|r| r.wall_seconds).sum::<f64>()
+                            / runs.len() as f64,
+                    },
+                )
+            })
+            .collect();
+        // Of the dense networks other than lg, only the best by median stays: the paper's own
+        // tables rank all of them.
+        let best_other = task_rows
+            .iter()
+            .filter(|(other, _)| *other)
+            .map(|(_, r)| r.median_pct_err)
+            .fold(f64::INFINITY, f64::min);
+        let mut kept_other = false;
+        task_rows.retain(|(other, r)| {
+            if !*other {
+                return true;
+            }
+            let keep = !kept_other && r.median_pct_err == best_other;
+            kept_other |= keep;
+            keep
+        });
+        let mut task_rows: Vec<BenchRow> = task_rows.into_iter().map(|(_, r)| r).collect();
+        task_rows.sort_by(|a, b| {
+            a.median_pct_err
+                .total_cmp(&b.median_pct_err)
+                .then_with(|| a.model.cmp(&b.model))
+        });
+        rows.extend(task_rows);
+    }
+    rows
+}
+
+/// The 95 % Wilson score interval of `k` successes in `n` trials, in percent.
+pub fn wilson(k: usize, n: usize) -> (f64, f64) {
+    if n == 0 {
+        return (0.0, 100.0);
+    }
+    let z = 1.959_963_984_540_054_f64;
+    let (k, n) = (k as f64, n as f64);
+    let p = k / n;
+    let denominator = 1.0 + z * z / n;
+    let centre = (p + z * z / (2.0 * n)) / denominator;
+    let half = z * (p * (1.0 - p) / n + z * z / (4.0 * n * n)).sqrt() / denominator;
+    (
+        100.0 * (centre - half).max(0.0),
+        100.0 * (centre + half).min(1.0),
+    )
+}
+
+/// `bench.csv`: one line per row.
+pub(super) fn bench_csv(rows: &[BenchRow]) -> String {
+    let mut out = String::from(
+        "function,train_range,test_range,model,runs,diverged,median_test_pct_err,best_test_pct_err,solved,solved_pct_low95,solved_pct_high95,close,mean_seconds\n",
+    );
+    for r in rows {
+        let (lo, hi) = wilson(r.solved, r.runs);
+        let _ = writeln!(
+            out,
+            "{},{},{},{},{},{},{},{},{},{lo:.1},{hi:.1},{},{:.4}",
+            super::csv::csv_field(&r.function),
+            super::csv::csv_field(&r.train_range),
+            super::csv::csv_field(&r.test_range),
+            super::csv::csv_field(&r.model),
+            r.runs,
+            r.diverged,
+            r.median_pct_err,
+            r.best_pct_err,
+            r.solved,
+            r.close,
+            r.seconds
+        );
+    }
+    out
+}
+
+/// The bench section of `report.md`.
+pub(super) fn bench_markdown(rows: &[BenchRow]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "\n## Bench: units built to learn products\n");
+    let _ = writeln!(
+        out,
+        "Every model on the same rows, metric and seeds. *Solved*: test mean % error below \
+         {SOLVED_PCT} %, with its 95 % Wilson interval; *close*: below {CLOSE_PCT} %. Diverged \
+         runs count as failures. Of the dense networks other than lg only the best (by median) \
+         is shown. Also in `bench.csv`.\n"
+    );
+    let mut last_task: Option<(&str, &str, &str)> = None;
+    for r in rows {
+        let task = (
+            r.function.as_str(),
+            r.train_range.as_str(),
+            r.test_range.as_str(),
+        );
+        if last_task != Some(task) {
+            last_task = Some(task);
+            let _ = writeln!(
+                out,
+                "\n### {} — train {}, test {}\n",
+                md_text(&r.function),
+                md_text(&r.train_range),
+                md_text(&r.test_range)
+            );
+            let _ = writeln!(
+                out,
+                "| model | runs | diverged | median test % error | best | solved | close | s / run |"
+            );
+            let _ = writeln!(
+                out,
+                "| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: |"
+            );
+        }
+        let (lo, hi) = wilson(r.solved, r.runs);
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {}/{} ({:.0} %, 95 % CI {lo:.0}–{hi:.0}) | {}/{} | {:.3} |",
+            md_text(&r.model),
+            r.runs,
+            r.diverged,
+            md_pct(r.median_pct_err),
+            md_pct(r.best_pct_err),
+            r.solved,
+            r.runs,
+            100.0 * r.solved as f64 / r.runs.max(1) as f64,
+            r.close,
+            r.runs,
+            r.seconds
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::experiment::Pair;
+
+    #[test]
+    fn wilson_matches_published_intervals() {
+        // stable-nalu reports NMU 98 % (+1/−5) over 100 seeds: 98/100 → [93.0, 99.4].
+        let (lo, hi) = wilson(98, 100);
+        assert!(
+            (lo - 93.0).abs() < 0.1 && (hi - 99.4).abs() < 0.1,
+            "{lo} {hi}"
+        );
+        // and NALU 0 % (+4/−0): 0/100 → [0, 3.7].
+        let (lo, hi) = wilson(0, 100);
+        assert!(lo.abs() < 1e-9 && (hi - 3.7).abs() < 0.1, "{lo} {hi}");
+    }
+
+    fn record(model: ModelSpec, seed: u64, pct: Option<f64>) -> RunRecord {
+        let mut r = super::super::fixtures::rec("x1*x2", "lg", seed, pct);
+        r.spec.model = model;
+        r
+    }
+
+    #[test]
+    fn rows_count_successes_and_keep_only_the_best_other_dense_network() {
+        let nmu = ModelSpec::preset("nmu").unwrap();
+        let relu = ModelSpec::paper("relu,linear".parse().unwrap());
+        let tanh = ModelSpec::paper("tanh,linear".parse().unwrap());
+        let lg = ModelSpec::paper(Pair::lg());
+        let records = [
+            record(nmu.clone(), 0, Some(0.001)),
+            record(nmu.clone(), 1, Some(0.5)),
+            record(nmu.clone(), 2, None),
+            record(lg.clone(), 0, Some(8.0)),
+            record(relu.clone(), 0, Some(40.0)),
+            record(tanh.clone(), 0, Some(90.0)),
+        ];
+        let refs: Vec<&RunRecord> = records.iter().collect();
+        let rows = bench_rows(&refs);
+        let models: Vec<&str> = rows.iter().map(|r| r.model.as_str()).collect();
+        assert_eq!(models, ["nau,nmu", "lg", "relu,linear"]);
+        let nmu_row = &rows[0];
+        assert_eq!(
+            (
+                nmu_row.runs,
+                nmu_row.diverged,
+                nmu_row.solved,
+                nmu_row.close
+            ),
+            (3, 1, 1, 2)
+        );
+        assert_eq!(nmu_row.median_pct_err, 0.5);
+        // Without unit models there is no bench.
+        let dense_only: Vec<&RunRecord> = records[3..].iter().collect();
+        assert!(bench_rows(&dense_only).is_empty());
+        let md = bench_markdown(&rows);
+        assert!(md.contains("| nau,nmu | 3 | 1 |"), "{md}");
+        assert!(bench_csv(&rows).lines().count() == 4);
+    }
+}
