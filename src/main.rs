@@ -5,7 +5,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use logexp::data::Range;
 use logexp::experiment::{Limits, ModelSpec, Optimizer, Pair, RunSpec};
 use logexp::report::write_report;
-use logexp::reproduce::ReproduceOptions;
+use logexp::reproduce::{ReproduceOptions, Target};
 use logexp::sweep::{
     Grid, Progress, Shard, parse_functions, parse_models, read_all_results, run_sweep_within,
 };
@@ -36,8 +36,8 @@ enum Command {
     /// Build the report (Table I beside the paper, rankings, figures, report.md) from results
     /// files; trains nothing.
     Report(ReportArgs),
-    /// The paper's whole experiment: every activation pair on the paper's functions and the
-    /// normaliser study, several seeds, then the report. Resumable.
+    /// A whole experiment, then its report: the paper's (every activation pair on the paper's
+    /// functions and the normaliser study) or the bench of units. Resumable.
     Reproduce(ReproduceArgs),
 }
 
@@ -54,11 +54,17 @@ struct ReportArgs {
 
 #[derive(Args)]
 struct ReproduceArgs {
-    /// Directory for results.jsonl and the report [default: reproduce, or reproduce-quick with
-    /// --quick].
+    /// What to reproduce: `paper` (Table I, the figures and the normaliser study) or `bench`
+    /// (every peer unit beside lg on the paper's functions and on laws trained on [1,5) and
+    /// tested on [5,21)).
+    #[arg(default_value = "paper")]
+    target: Target,
+    /// Directory for results.jsonl and the report [default: reproduce (paper) or
+    /// reproduce-bench, with -quick appended for --quick].
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Seeds per (function, pair) [default: 3, or 1 with --quick].
+    /// Seeds per (function, model) [default: 3 for the paper, 10 for the bench; with --quick 1
+    /// and 3].
     #[arg(long, allow_negative_numbers = true)]
     seeds: Option<u64>,
     /// Epochs per run [default: 100, or 20 with --quick].
@@ -432,9 +438,9 @@ fn report(args: &ReportArgs) -> Result<(), logexp::Error> {
 
 fn reproduce(args: &ReproduceArgs) -> Result<(), logexp::Error> {
     let mut options = if args.quick {
-        ReproduceOptions::quick()
+        ReproduceOptions::quick_of(args.target)
     } else {
-        ReproduceOptions::default()
+        ReproduceOptions::of(args.target)
     };
     if let Some(seeds) = args.seeds {
         options.seeds = seeds;
@@ -443,11 +449,14 @@ fn reproduce(args: &ReproduceArgs) -> Result<(), logexp::Error> {
         options.epochs = epochs;
     }
     let out = args.out.clone().unwrap_or_else(|| {
-        PathBuf::from(if args.quick {
-            "reproduce-quick"
-        } else {
-            "reproduce"
-        })
+        let mut name = String::from("reproduce");
+        if args.target != Target::Paper {
+            name = format!("{name}-{}", args.target.name());
+        }
+        if args.quick {
+            name.push_str("-quick");
+        }
+        PathBuf::from(name)
     });
     output_directory(&out)?;
     let pool = thread_pool(args.threads)?;

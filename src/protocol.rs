@@ -12,6 +12,39 @@ pub const PAPER_FUNCTIONS: [&str; 7] = [
     "x1*(x2+x3)+x4",
 ];
 
+/// The multiplicative laws of the bench (`reproduce bench`), trained on [`BENCH_TRAIN`] and
+/// tested on [`BENCH_TEST`]: the range convention of physics benchmarks, where ln(1 + |x|) is
+/// far from ln |x|.
+pub const BENCH_LAWS: [&str; 5] = ["x1*x2", "x1/x2", "x1*x2*x3", "0.5*x1*x2^2", "x1*x2*x3/x4"];
+
+/// Training range of [`BENCH_LAWS`]: [1, 5).
+pub const BENCH_TRAIN: crate::data::Range = crate::data::Range {
+    low: 1.0,
+    high: 5.0,
+};
+
+/// Test range of [`BENCH_LAWS`]: [5, 21).
+pub const BENCH_TEST: crate::data::Range = crate::data::Range {
+    low: 5.0,
+    high: 21.0,
+};
+
+/// The models of the bench: lg, the best-known dense baseline relu,linear, and every preset of
+/// the peers' units.
+pub const BENCH_MODELS: [&str; 11] = [
+    "lg",
+    "relu,linear",
+    "nac",
+    "nac-mul",
+    "nalu",
+    "nau",
+    "nmu",
+    "inalu",
+    "npu",
+    "real-npu",
+    "product",
+];
+
 /// The normalising factors N of the normaliser study (paper section II).
 pub const NORMALISERS: [u32; 4] = [1, 10, 100, 1000];
 

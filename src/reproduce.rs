@@ -1,9 +1,13 @@
-//! `reproduce`: the paper's whole experiment in one call — the sweep of every activation pair
-//! over the paper's functions and the normaliser study, then the report.
+//! `reproduce`: a whole experiment in one call — its sweep, then the report. Targets
+//! ([`Target`]): the paper's experiment (every activation pair over the paper's functions and
+//! the normaliser study) and the bench of units (every peer unit beside lg on the paper's
+//! functions and on multiplicative laws trained on [1, 5) and tested on [5, 21)).
 
 use crate::error::Error;
 use crate::experiment::{ModelSpec, Pair, RunSpec};
-use crate::protocol::{PAPER_FUNCTIONS, reproduce_functions};
+use crate::protocol::{
+    BENCH_LAWS, BENCH_MODELS, BENCH_TEST, BENCH_TRAIN, PAPER_FUNCTIONS, reproduce_functions,
+};
 use crate::report::{ReportSummary, write_report};
 use crate::results::read_results;
 use crate::sweep::{Grid, Progress, SweepSummary, run_sweep};
@@ -13,23 +17,66 @@ use std::path::{Path, PathBuf};
 /// Seeds per cell by default: three times the paper's single run, and still a few minutes on a
 /// 2-core laptop.
 pub const DEFAULT_SEEDS: u64 = 3;
+/// Seeds per (function, model) of the bench by default: enough for success rates to mean
+/// something, about a minute and a half on 2 cores.
+pub const DEFAULT_BENCH_SEEDS: u64 = 10;
 /// Epochs of `--quick`: enough for the loss curves to flatten and the ranking to show.
 pub const QUICK_EPOCHS: usize = 20;
+
+/// Which experiment `reproduce` runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Target {
+    /// The paper's Table I, figures and normaliser study.
+    #[default]
+    Paper,
+    /// Every peer unit beside lg and relu,linear, on the paper's seven functions (paper ranges)
+    /// and on [`BENCH_LAWS`] ([1, 5) → [5, 21)), with the paper's training protocol.
+    Bench,
+}
+
+impl std::str::FromStr for Target {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "paper" => Ok(Target::Paper),
+            "bench" => Ok(Target::Bench),
+            _ => Err(format!(
+                "unknown target '{}': use paper or bench",
+                s.escape_debug()
+            )),
+        }
+    }
+}
+
+impl Target {
+    /// The target's name, which is also the tail of its default output directory.
+    pub fn name(self) -> &'static str {
+        match self {
+            Target::Paper => "paper",
+            Target::Bench => "bench",
+        }
+    }
+}
 
 /// What to reproduce.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReproduceOptions {
-    /// Seeds per (function, pair).
+    /// The experiment.
+    pub target: Target,
+    /// Seeds per (function, model).
     pub seeds: u64,
     /// Epochs per run.
     pub epochs: usize,
-    /// A first look: one seed, [`QUICK_EPOCHS`] epochs, the seven Table I functions only.
+    /// A first look: one seed (three for the bench), [`QUICK_EPOCHS`] epochs, the seven
+    /// Table I functions only for the paper.
     pub quick: bool,
 }
 
 impl Default for ReproduceOptions {
     fn default() -> Self {
         ReproduceOptions {
+            target: Target::Paper,
             seeds: DEFAULT_SEEDS,
             epochs: 100,
             quick: false,
@@ -38,16 +85,77 @@ impl Default for ReproduceOptions {
 }
 
 impl ReproduceOptions {
-    /// The quick preset.
-    pub fn quick() -> Self {
+    /// The full run of `target`.
+    pub fn of(target: Target) -> Self {
         ReproduceOptions {
-            seeds: 1,
+            target,
+            seeds: match target {
+                Target::Paper => DEFAULT_SEEDS,
+                Target::Bench => DEFAULT_BENCH_SEEDS,
+            },
+            ..ReproduceOptions::default()
+        }
+    }
+
+    /// The quick preset of the paper.
+    pub fn quick() -> Self {
+        ReproduceOptions::quick_of(Target::Paper)
+    }
+
+    /// The quick preset of `target`.
+    pub fn quick_of(target: Target) -> Self {
+        ReproduceOptions {
+            target,
+            seeds: match target {
+                Target::Paper => 1,
+                Target::Bench => 3,
+            },
             epochs: QUICK_EPOCHS,
             quick: true,
         }
     }
 
-    /// The grid: all 122 pairs on the seven Table I functions and (unless quick) the
+    /// The grids of the target, run one after the other into one results file.
+    pub fn grids(&self) -> Vec<Grid> {
+        match self.target {
+            Target::Paper => vec![self.grid()],
+            Target::Bench => {
+                let models: Vec<ModelSpec> = BENCH_MODELS
+                    .iter()
+                    .map(|m| {
+                        ModelSpec::preset(m).unwrap_or_else(|| {
+                            ModelSpec::paper(m.parse().expect("bench pairs are valid"))
+                        })
+                    })
+                    .collect();
+                let template = RunSpec {
+                    epochs: self.epochs,
+                    ..RunSpec::paper("", Pair::lg())
+                };
+                let paper = Grid {
+                    functions: PAPER_FUNCTIONS.iter().map(|f| f.to_string()).collect(),
+                    models: models.clone(),
+                    seeds: self.seeds,
+                    data_seed: None,
+                    template: template.clone(),
+                };
+                let laws = Grid {
+                    functions: BENCH_LAWS.iter().map(|f| f.to_string()).collect(),
+                    models,
+                    seeds: self.seeds,
+                    data_seed: None,
+                    template: RunSpec {
+                        train_range: BENCH_TRAIN,
+                        test_range: BENCH_TEST,
+                        ..template
+                    },
+                };
+                vec![paper, laws]
+            }
+        }
+    }
+
+    /// The paper's grid: all 122 pairs on the seven Table I functions and (unless quick) the
     /// normaliser study's six further functions, with the paper's protocol otherwise.
     pub fn grid(&self) -> Grid {
         let functions = if self.quick {
@@ -82,14 +190,17 @@ pub struct ReproduceSummary {
     pub report: ReportSummary,
 }
 
-/// Sweeps the grid of `options` into `out_dir/results.jsonl` (resuming what is there) and
-/// writes the report into `out_dir`, from the records of this grid only.
+/// Sweeps the grids of `options` into `out_dir/results.jsonl` (resuming what is there) and
+/// writes the report into `out_dir`, from the records of these grids only.
 pub fn reproduce(
     options: &ReproduceOptions,
     out_dir: &Path,
     on_progress: &(dyn Fn(&Progress) + Sync),
 ) -> Result<ReproduceSummary, Error> {
-    let specs = options.grid().plan(None)?;
+    let mut specs = Vec::new();
+    for grid in options.grids() {
+        specs.extend(grid.plan(None)?);
+    }
     std::fs::create_dir_all(out_dir)
         .map_err(|e| Error::io("cannot create directory", out_dir, e))?;
     let results = out_dir.join("results.jsonl");
@@ -119,5 +230,18 @@ mod tests {
         let quick = ReproduceOptions::quick().grid();
         assert_eq!(quick.specs().len(), 122 * 7);
         assert!(quick.specs().iter().all(|s| s.epochs == QUICK_EPOCHS));
+    }
+
+    #[test]
+    fn the_bench_runs_every_model_on_both_sets_of_functions() {
+        let grids = ReproduceOptions::of(Target::Bench).grids();
+        assert_eq!(grids.len(), 2);
+        let runs: usize = grids.iter().map(|g| g.specs().len()).sum();
+        assert_eq!(runs, (7 + 5) * 11 * DEFAULT_BENCH_SEEDS as usize);
+        let labels: Vec<String> = grids[0].models.iter().map(|m| m.label()).collect();
+        assert_eq!(labels[..3], ["lg", "relu,linear", "nac,nac"]);
+        assert_eq!(grids[1].template.train_range, BENCH_TRAIN);
+        assert_eq!(grids[1].template.test_range, BENCH_TEST);
+        assert_eq!("Bench".parse::<Target>().unwrap(), Target::Bench);
     }
 }
