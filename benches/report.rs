@@ -51,6 +51,7 @@ fn records() -> Vec<RunRecord> {
                 test_pct_err: Some(pct),
                 diverged: false,
                 diverged_at_epoch: None,
+                reinit_epochs: Vec::new(),
                 wall_seconds: 0.1,
                 logexp_version: "bench".to_string(),
             });

@@ -9,7 +9,7 @@ use crate::model::Network;
 use crate::model::spec::Model;
 pub use crate::model::spec::{ModelSpec, Pair};
 pub use crate::optim::Optimizer;
-use crate::train::{EpochData, History, Loss, Schedule, TrainConfig, fit_from};
+use crate::train::{EpochData, History, Loss, Plateau, Schedule, TrainConfig, fit_from};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -139,6 +139,9 @@ pub struct RunSpec {
     /// Draw `n_train` new training rows every epoch instead of reusing one training set.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub fresh_data: bool,
+    /// Restart from fresh parameters when the loss plateaus (iNALU's trick).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reinit: Option<Plateau>,
 }
 
 fn is_default<T: Default + PartialEq>(value: &T) -> bool {
@@ -182,6 +185,7 @@ impl RunSpec {
             clip: None,
             regularizer: None,
             fresh_data: false,
+            reinit: None,
         }
     }
 
@@ -321,6 +325,7 @@ impl RunSpec {
             optimizer: self.optimizer,
             clip: self.clip.map(|c| c as f32),
             regularizer: self.regularizer,
+            reinit: self.reinit,
         }
     }
 
@@ -367,6 +372,9 @@ pub struct RunRecord {
     pub diverged: bool,
     /// The 1-based epoch in which it did.
     pub diverged_at_epoch: Option<usize>,
+    /// Epochs after which training restarted from fresh parameters (see [`RunSpec::reinit`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reinit_epochs: Vec<usize>,
     /// Wall-clock time of data generation, training and evaluation.
     pub wall_seconds: f64,
     /// The logexp version that produced the record.
@@ -492,6 +500,7 @@ pub fn train_within(spec: &RunSpec, limits: &Limits) -> Result<TrainedRun, Error
         test_pct_err: outcome.test.pct_err,
         diverged: outcome.history.diverged_at_epoch.is_some(),
         diverged_at_epoch: outcome.history.diverged_at_epoch,
+        reinit_epochs: outcome.history.reinit_epochs.clone(),
         wall_seconds: started.elapsed().as_secs_f64(),
         logexp_version: env!("CARGO_PKG_VERSION").to_string(),
     };

@@ -9,7 +9,7 @@ use logexp::reproduce::{ReproduceOptions, Target};
 use logexp::sweep::{
     Grid, Progress, Shard, parse_functions, parse_models, read_all_results, run_sweep_within,
 };
-use logexp::train::{Loss, Schedule};
+use logexp::train::{Loss, Plateau, Schedule};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -137,6 +137,10 @@ struct ProtocolArgs {
     /// Draw new training rows every epoch (stable-nalu's protocol) instead of one fixed set.
     #[arg(long)]
     fresh_data: bool,
+    /// Restart from fresh parameters (iNALU's trick) as PATIENCE,ABOVE: when the epoch loss is
+    /// above ABOVE and has not improved by 1 % for PATIENCE epochs.
+    #[arg(long, allow_hyphen_values = true)]
+    reinit_plateau: Option<String>,
     /// Hidden layer widths, comma-separated [default: 16,12 for dense networks, a preset's
     /// own, or 2 between unit layers].
     #[arg(long, value_delimiter = ',', allow_hyphen_values = true)]
@@ -189,6 +193,11 @@ impl ProtocolArgs {
                 .map(parse_schedule)
                 .transpose()?,
             fresh_data: self.fresh_data,
+            reinit: self
+                .reinit_plateau
+                .as_deref()
+                .map(parse_plateau)
+                .transpose()?,
             ..RunSpec::paper(function, Pair::lg())
         })
     }
@@ -234,6 +243,37 @@ fn parse_schedule(text: &str) -> Result<Schedule, logexp::Error> {
         start: step(start)?,
         end: step(end)?,
     })
+}
+
+/// Reads `--reinit-plateau PATIENCE,ABOVE`.
+fn parse_plateau(text: &str) -> Result<Plateau, logexp::Error> {
+    let invalid = |what: String| logexp::Error::InvalidSetting {
+        field: "reinit-plateau",
+        message: format!(
+            "{what}: give PATIENCE,ABOVE, e.g. 10,1 (restart after 10 epochs without a 1 % gain while the loss is above 1)"
+        ),
+    };
+    let parts: Vec<&str> = text.split(',').map(str::trim).collect();
+    let [patience, above] = parts[..] else {
+        return Err(invalid(format!("{} values", parts.len())));
+    };
+    let patience: usize = patience.parse().ok().filter(|&p| p >= 1).ok_or_else(|| {
+        invalid(format!(
+            "'{}' is not a whole number of epochs of at least 1",
+            patience.escape_debug()
+        ))
+    })?;
+    let above: f64 = above
+        .parse()
+        .ok()
+        .filter(|a: &f64| a.is_finite() && *a >= 0.0)
+        .ok_or_else(|| {
+            invalid(format!(
+                "'{}' is not a non-negative loss",
+                above.escape_debug()
+            ))
+        })?;
+    Ok(Plateau { patience, above })
 }
 
 #[derive(Args)]

@@ -350,7 +350,14 @@ pub fn parse_models(
                 continue;
             }
             if name.eq_ignore_ascii_case("dense") {
-                for pair in parse_pairs(pairs)? {
+                let pairs = parse_pairs(pairs)?;
+                if pairs.is_empty() {
+                    return Err(Error::InvalidSetting {
+                        field: "pairs",
+                        message: "no pairs given for the dense models: use `all` or a list such as 'lg;relu,linear'".into(),
+                    });
+                }
+                for pair in pairs {
                     push(ModelSpec::Dense {
                         pair,
                         hidden: hidden.map_or_else(|| vec![16, 12], <[usize]>::to_vec),

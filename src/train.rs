@@ -119,6 +119,17 @@ impl Schedule {
     }
 }
 
+/// Restart on a plateau, as iNALU trains: when the epoch loss is still above `above` and has
+/// not fallen below 99 % of its best for `patience` epochs, the network's parameters are drawn
+/// afresh ([`Network::reinit`]) and the optimiser's state is reset.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Plateau {
+    /// Epochs without a 1 % improvement before a restart.
+    pub patience: usize,
+    /// Loss below which training is never restarted.
+    pub above: f64,
+}
+
 /// What a training run is asked to do.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct TrainConfig {
@@ -137,6 +148,8 @@ pub struct TrainConfig {
     pub clip: Option<f32>,
     /// The network's regulariser and its schedule; `None` trains without one.
     pub regularizer: Option<Schedule>,
+    /// Restarts on a plateau; `None` never restarts.
+    pub reinit: Option<Plateau>,
 }
 
 impl Default for TrainConfig {
@@ -150,6 +163,7 @@ impl Default for TrainConfig {
             optimizer: Optimizer::Adam,
             clip: None,
             regularizer: None,
+            reinit: None,
         }
     }
 }
@@ -174,6 +188,8 @@ pub struct History {
     pub epoch_loss: Vec<f64>,
     /// The 1-based epoch in which the loss or a parameter became non-finite, if any.
     pub diverged_at_epoch: Option<usize>,
+    /// The epochs after which the parameters were drawn afresh ([`Plateau`]).
+    pub reinit_epochs: Vec<usize>,
 }
 
 /// Owns every buffer one training run needs, so that [`Trainer::step`] allocates nothing.
@@ -188,6 +204,8 @@ pub struct Trainer<'n, N: Network> {
     d_out: Vec<f32>,
     grad: Vec<f32>,
     order: Vec<u32>,
+    optimizer_kind: Optimizer,
+    learning_rate: f64,
     optimizer: OptimizerState,
     clip: Option<f32>,
     regularizer: Option<Schedule>,
@@ -215,11 +233,19 @@ impl<'n, N: Network> Trainer<'n, N> {
             d_out: vec![0.0; b],
             grad: vec![0.0; net.n_params()],
             order: (0..rows).collect(),
+            optimizer_kind: config.optimizer,
+            learning_rate: config.learning_rate,
             optimizer: OptimizerState::new(config.optimizer, net.n_params(), config.learning_rate),
             clip: config.clip,
             regularizer: config.regularizer,
             steps: 0,
         }
+    }
+
+    /// Forgets the optimiser's state (moments, step count), as after a restart.
+    pub fn reset_optimizer(&mut self) {
+        self.optimizer =
+            OptimizerState::new(self.optimizer_kind, self.net.n_params(), self.learning_rate);
     }
 
     /// One minibatch step on the rows `indices` of `data`: forward, loss, backward, the
@@ -396,9 +422,24 @@ pub fn fit_from<N: Network, D: EpochData>(
     let n_rows = data.rows(1).len();
     let mut trainer = Trainer::new(net, config, n_rows);
     let mut history = History::default();
+    let mut plateau = PlateauWatch::default();
     for epoch in 1..=config.epochs {
         match trainer.epoch(params, data.rows(epoch), rng) {
-            Some(loss) if params.iter().all(|p| p.is_finite()) => history.epoch_loss.push(loss),
+            Some(loss) if params.iter().all(|p| p.is_finite()) => {
+                history.epoch_loss.push(loss);
+                if let Some(rule) = config.reinit
+                    && plateau.stuck(loss, &rule)
+                {
+                    // Restarts draw from their own stream, so the shuffling order is the
+                    // one an uninterrupted run would have used.
+                    let restart = plateau.restarts;
+                    let mut redraw = rng.clone();
+                    redraw.set_stream(2 + restart);
+                    net.reinit(&mut redraw, params);
+                    trainer.reset_optimizer();
+                    history.reinit_epochs.push(epoch);
+                }
+            }
             _ => {
                 history.diverged_at_epoch = Some(epoch);
                 break;
@@ -406,6 +447,35 @@ pub fn fit_from<N: Network, D: EpochData>(
         }
     }
     history
+}
+
+/// The state of the [`Plateau`] rule over epochs.
+#[derive(Debug, Default)]
+struct PlateauWatch {
+    best: Option<f64>,
+    since_best: usize,
+    restarts: u64,
+}
+
+impl PlateauWatch {
+    /// Whether training should restart after an epoch with `loss`; resets itself if so.
+    fn stuck(&mut self, loss: f64, rule: &Plateau) -> bool {
+        match self.best {
+            Some(best) if loss >= 0.99 * best => self.since_best += 1,
+            _ => {
+                self.best = Some(loss);
+                self.since_best = 0;
+            }
+        }
+        if loss > rule.above && self.since_best >= rule.patience.max(1) {
+            self.best = None;
+            self.since_best = 0;
+            self.restarts += 1;
+            true
+        } else {
+            false
+        }
+    }
 }
 
 /// Fisher–Yates with `u32` draws, whose sequence rand documents as portable across platforms.
@@ -728,6 +798,28 @@ mod tests {
         let mut params = start;
         fit(&net, &mut params, &data, &config, &mut rng);
         assert_eq!(params[2], 0.0, "fit: the subnormal reached Adam");
+    }
+
+    #[test]
+    fn the_plateau_rule_restarts_only_when_stuck_above_the_threshold() {
+        let rule = Plateau {
+            patience: 2,
+            above: 1.0,
+        };
+        let mut watch = PlateauWatch::default();
+        // 10 → 9.95 (less than 1 % better: 1 epoch stuck) → 9.99 (2: restart).
+        assert!(!watch.stuck(10.0, &rule));
+        assert!(!watch.stuck(9.95, &rule));
+        assert!(watch.stuck(9.99, &rule));
+        // After a restart the count starts again; steady progress never restarts.
+        for loss in [20.0, 15.0, 10.0, 5.0, 2.0] {
+            assert!(!watch.stuck(loss, &rule), "{loss}");
+        }
+        // Stuck below the threshold is fine.
+        let mut low = PlateauWatch::default();
+        for _ in 0..10 {
+            assert!(!low.stuck(0.5, &rule));
+        }
     }
 
     #[test]

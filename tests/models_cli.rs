@@ -228,3 +228,46 @@ fn a_schema_one_results_file_resumes_without_rerunning_and_takes_unit_models_bes
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("report of 6 runs"));
 }
+
+#[test]
+fn a_plateau_restarts_training_and_the_record_says_when() {
+    // NAU → NAU is linear and cannot fit a product: its loss stalls within a few epochs, and
+    // with patience 1 and no floor every stall restarts it.
+    let out = logexp(&[
+        "train",
+        "--function",
+        "x1*x2",
+        "--json",
+        "--n-train",
+        "64",
+        "--n-test",
+        "16",
+        "--model",
+        "nau",
+        "--epochs",
+        "12",
+        "--reinit-plateau",
+        "1,0",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let r: Value = serde_json::from_str(text(&out.stdout).trim()).unwrap();
+    assert_eq!(r["reinit"]["patience"], Value::from(1));
+    let restarts = r["reinit_epochs"].as_array().expect("restarts recorded");
+    assert!(!restarts.is_empty(), "{r}");
+    assert!(
+        restarts
+            .iter()
+            .all(|e| (1..=12).contains(&e.as_u64().unwrap()))
+    );
+    // Without the option nothing is recorded.
+    assert!(
+        train_json(&["--model", "nau"])
+            .get("reinit_epochs")
+            .is_none()
+    );
+    assert_refused(
+        &["train", "--function", "x1*x2", "--reinit-plateau", "0,1"],
+        2,
+        &["--reinit-plateau", "PATIENCE,ABOVE"],
+    );
+}

@@ -96,8 +96,8 @@ impl Inalu {
 
     /// iNALU's plateau re-initialisation: every parameter (both weight pairs and the gate)
     /// redrawn from `U(−2, 2)`, as their `reinit` does when the loss has stopped falling while
-    /// above 1. When to call it is the trainer's decision.
-    pub fn reinit(&self, rng: &mut ChaCha8Rng, params: &mut [f32]) {
+    /// above 1. When to call it is the trainer's decision ([`Layer::reinit`]).
+    pub fn redraw(&self, rng: &mut ChaCha8Rng, params: &mut [f32]) {
         for p in &mut params[..self.n_params()] {
             *p = rng.random_range(-2.0f64..2.0) as f32;
         }
@@ -140,6 +140,10 @@ impl Layer for Inalu {
             shape: vec![self.n_outputs],
         });
         blocks
+    }
+
+    fn reinit(&self, rng: &mut ChaCha8Rng, params: &mut [f32]) {
+        self.redraw(rng, params);
     }
 
     fn init_params(&self, rng: &mut ChaCha8Rng, params: &mut [f32]) {
@@ -539,7 +543,7 @@ mod tests {
         let gate = &p[4000..];
         assert!(gate.iter().all(|g| g.abs() < 0.5), "{gate:?}");
         let mut p2 = p.clone();
-        layer.reinit(&mut ChaCha8Rng::seed_from_u64(8), &mut p2);
+        layer.redraw(&mut ChaCha8Rng::seed_from_u64(8), &mut p2);
         assert!(p2.iter().all(|v| v.abs() < 2.0));
         let max = p2.iter().fold(0.0f32, |m, v| m.max(v.abs()));
         assert!(max > 1.95, "U(−2, 2) reaches near its bounds: {max}");

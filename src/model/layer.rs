@@ -60,6 +60,11 @@ pub trait Layer: std::fmt::Debug + Send + Sync {
         grad: &mut [f32],
         d_x: Option<&mut [f32]>,
     );
+    /// Parameters drawn afresh when training restarts on a plateau (iNALU redraws from
+    /// U(−2, 2)); the initialisation by default.
+    fn reinit(&self, rng: &mut ChaCha8Rng, params: &mut [f32]) {
+        self.init_params(rng, params);
+    }
     /// Projection after every optimiser step, e.g. NAU and NMU clamp their weights into their
     /// valid range. Nothing by default.
     fn project(&self, _params: &mut [f32]) {}

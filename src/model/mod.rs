@@ -68,6 +68,12 @@ pub trait Network {
         grad: &mut [f32],
     );
 
+    /// Parameters drawn afresh when training restarts on a plateau; the initialisation by
+    /// default.
+    fn reinit(&self, rng: &mut ChaCha8Rng, params: &mut [f32]) {
+        self.init_params(rng, params);
+    }
+
     /// Projection after every optimiser step (NAU and NMU clamp their weights). Nothing by
     /// default.
     #[inline(always)]

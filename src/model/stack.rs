@@ -363,6 +363,13 @@ impl Network for Stack {
         }
     }
 
+    fn reinit(&self, rng: &mut ChaCha8Rng, params: &mut [f32]) {
+        for (l, layer) in self.layers.iter().enumerate() {
+            let end = self.offsets[l] + layer.n_params();
+            layer.reinit(rng, &mut params[self.offsets[l]..end]);
+        }
+    }
+
     fn project(&self, params: &mut [f32]) {
         for (l, layer) in self.layers.iter().enumerate() {
             let end = self.offsets[l] + layer.n_params();

@@ -763,6 +763,7 @@ mod tests {
                 },
                 diverged: true,
                 diverged_at_epoch: None,
+                reinit_epochs: Vec::new(),
                 ..base.clone()
             },
         ];
