@@ -28,10 +28,13 @@
 //! - [`activation`]: symlog, symexp and the 11 Keras activations, with exact derivatives.
 //! - [`expr`]: target expressions such as `x1*(x2+x3)+x4`.
 //! - [`data`]: datasets and the paper's uniform sampling.
-//! - [`model`]: the [`model::Network`] trait and the dense network.
-//! - [`optim`]: Adam with Keras's defaults.
+//! - [`model`]: the [`model::Network`] trait, the model spec and its presets, the paper's dense
+//!   network and the peers' units (NAC, NALU, NAU, NMU, iNALU, NPU, RealNPU, product units).
+//! - [`optim`]: Adam with Keras's defaults, RMSProp as TF 1.
+//! - [`isa`]: the one place that chooses the instruction set (AVX2 or baseline).
 //! - [`fpenv`]: subnormals flushed to zero during training and prediction, as TensorFlow does.
-//! - [`train`]: the fit loop, loss history and divergence detection.
+//! - [`train`]: the fit loop and its options (regulariser schedule, clipping, projection,
+//!   fresh rows, restarts on a plateau), loss history and divergence detection.
 //! - [`metrics`]: MAE and the paper's mean percentage error.
 //! - [`experiment`]: run specs and records.
 //! - [`results`]: results files: reading, locking, appending and repairing them safely.
@@ -44,6 +47,7 @@ pub mod experiment;
 pub mod expr;
 pub mod fastmath;
 pub mod fpenv;
+pub mod isa;
 pub mod metrics;
 pub mod model;
 pub mod optim;

@@ -45,7 +45,7 @@ pub struct Scores {
 pub fn predict<N: Network>(net: &N, params: &[f32], data: &Dataset) -> Vec<f32> {
     let _flush = crate::fpenv::FlushSubnormals::new();
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
+    if crate::isa::avx2() {
         // SAFETY: the CPU supports AVX2, checked just above.
         return unsafe { predict_avx2(net, params, data) };
     }

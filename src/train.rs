@@ -256,7 +256,7 @@ impl<'n, N: Network> Trainer<'n, N> {
     pub fn step(&mut self, params: &mut [f32], data: &Dataset, indices: &[u32]) -> f64 {
         let _flush = FlushSubnormals::new();
         #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") {
+        if crate::isa::avx2() {
             // SAFETY: the CPU supports AVX2, checked just above.
             return unsafe { self.step_avx2(params, data, indices) };
         }
@@ -323,7 +323,7 @@ impl<'n, N: Network> Trainer<'n, N> {
     ) -> Option<f64> {
         let _flush = FlushSubnormals::new();
         #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") {
+        if crate::isa::avx2() {
             // SAFETY: the CPU supports AVX2, checked just above.
             return unsafe { self.epoch_avx2(params, data, rng) };
         }

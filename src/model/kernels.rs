@@ -254,7 +254,7 @@ fn dot4(a: &[f32], xs: [&[f32]; 4]) -> [f32; 4] {
     use std::arch::x86_64::*;
     let len = a.len();
     assert!(len.is_multiple_of(LANES) && xs.iter().all(|x| x.len() == len));
-    if std::arch::is_x86_feature_detected!("avx2") && !sse2_forced() {
+    if crate::isa::avx2() && !sse2_forced() {
         // SAFETY: the CPU supports AVX2, checked just above.
         return unsafe { dot4_avx2(a, xs) };
     }
