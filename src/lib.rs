@@ -51,6 +51,7 @@ pub mod isa;
 pub mod metrics;
 pub mod model;
 pub mod optim;
+pub mod peers;
 pub mod plot;
 pub mod protocol;
 pub mod report;

@@ -54,17 +54,18 @@ struct ReportArgs {
 
 #[derive(Args)]
 struct ReproduceArgs {
-    /// What to reproduce: `paper` (Table I, the figures and the normaliser study) or `bench`
+    /// What to reproduce: `paper` (Table I, the figures and the normaliser study), `bench`
     /// (every peer unit beside lg on the paper's functions and on laws trained on [1,5) and
-    /// tested on [5,21)).
+    /// tested on [5,21)) or `peers` (the peers' own tasks and protocols beside their published
+    /// numbers; --epochs does not apply).
     #[arg(default_value = "paper")]
     target: Target,
     /// Directory for results.jsonl and the report [default: reproduce (paper) or
     /// reproduce-bench, with -quick appended for --quick].
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Seeds per (function, model) [default: 3 for the paper, 10 for the bench; with --quick 1
-    /// and 3].
+    /// Seeds per (function, model) [default: 3 for the paper, 10 for the bench, the peers'
+    /// own counts for peers (100, 20, 10); with --quick 1, 3 and 3].
     #[arg(long, allow_negative_numbers = true)]
     seeds: Option<u64>,
     /// Epochs per run [default: 100, or 20 with --quick].

@@ -32,6 +32,9 @@ pub enum Target {
     /// Every peer unit beside lg and relu,linear, on the paper's seven functions (paper ranges)
     /// and on [`BENCH_LAWS`] ([1, 5) → [5, 21)), with the paper's training protocol.
     Bench,
+    /// The peers' own tasks with their own protocols, beside their published numbers
+    /// ([`crate::peers`]).
+    Peers,
 }
 
 impl std::str::FromStr for Target {
@@ -41,8 +44,9 @@ impl std::str::FromStr for Target {
         match s.trim().to_ascii_lowercase().as_str() {
             "paper" => Ok(Target::Paper),
             "bench" => Ok(Target::Bench),
+            "peers" => Ok(Target::Peers),
             _ => Err(format!(
-                "unknown target '{}': use paper or bench",
+                "unknown target '{}': use paper, bench or peers",
                 s.escape_debug()
             )),
         }
@@ -55,6 +59,7 @@ impl Target {
         match self {
             Target::Paper => "paper",
             Target::Bench => "bench",
+            Target::Peers => "peers",
         }
     }
 }
@@ -92,6 +97,8 @@ impl ReproduceOptions {
             seeds: match target {
                 Target::Paper => DEFAULT_SEEDS,
                 Target::Bench => DEFAULT_BENCH_SEEDS,
+                // Each task's own seed count (see `grids`).
+                Target::Peers => 0,
             },
             ..ReproduceOptions::default()
         }
@@ -108,7 +115,7 @@ impl ReproduceOptions {
             target,
             seeds: match target {
                 Target::Paper => 1,
-                Target::Bench => 3,
+                Target::Bench | Target::Peers => 3,
             },
             epochs: QUICK_EPOCHS,
             quick: true,
@@ -119,6 +126,8 @@ impl ReproduceOptions {
     pub fn grids(&self) -> Vec<Grid> {
         match self.target {
             Target::Paper => vec![self.grid()],
+            // Their protocols fix the epochs; `seeds` 0 means each task's own count.
+            Target::Peers => crate::peers::grids((self.seeds > 0).then_some(self.seeds)),
             Target::Bench => {
                 let models: Vec<ModelSpec> = BENCH_MODELS
                     .iter()

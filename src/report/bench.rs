@@ -246,6 +246,37 @@ pub(super) fn bench_markdown(rows: &[BenchRow]) -> String {
     out
 }
 
+/// The section comparing the peers' own tasks with their published numbers.
+pub(super) fn peers_markdown(rows: &[crate::peers::Comparison]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "\n## The peers' own tasks beside their published numbers\n"
+    );
+    let _ = writeln!(
+        out,
+        "Each task with the peer's protocol as far as logexp expresses it (see `src/peers.rs` \
+         for the settings, where they come from and what differs). Success rates count runs \
+         whose test % error is below the relative equivalent of the peer's threshold, with a \
+         95 % Wilson interval; the NPU task is scored by mean test MAE ± its standard error.\n"
+    );
+    let _ = writeln!(out, "| task | model | runs | logexp | published | source |");
+    let _ = writeln!(out, "| --- | --- | ---: | --- | --- | --- |");
+    for r in rows {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} |",
+            md_text(r.task),
+            md_text(&r.model),
+            r.runs,
+            md_text(&r.ours),
+            md_text(&r.published),
+            md_text(r.source)
+        );
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

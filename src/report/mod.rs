@@ -287,6 +287,10 @@ pub fn write_report(records: &[RunRecord], out_dir: &Path) -> Result<ReportSumma
         files.push(bench_csv);
         md.push_str(&bench::bench_markdown(&bench));
     }
+    let peers = crate::peers::compare(&records);
+    if !peers.is_empty() {
+        md.push_str(&bench::peers_markdown(&peers));
+    }
     plot::write_atomic(&report_md, md.as_bytes())?;
     files.insert(0, report_md.clone());
 

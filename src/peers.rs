@@ -1,0 +1,478 @@
+//! The peers' own tasks, run with their own protocols as far as logexp can express them, and
+//! their published numbers to compare with (`reproduce peers`, and a section of the report).
+//!
+//! Each task was read from the peers' code, which produced their tables (where their papers
+//! say otherwise, the code wins):
+//!
+//! - **stable-nalu `simple_mul`** (Madsen & Johansen 2020, `AndreasMadsen/stable-nalu`,
+//!   `experiments/simple_function_static.py`, `lfs_batch_jobs/simple_mul.sh`,
+//!   `export/simple_mul.r`): t = (x1 + x2)·(x1 + x2 + x3 + x4), train U[1, 2) with fresh rows
+//!   every step, test U[2, 6), batch 128, 200,000 Adam steps at 1e-3, MSE, hidden 2. The
+//!   sparsity regulariser's ramp starts at step 10⁶, so it never acts in this task. *Solved*:
+//!   extrapolation MSE below that of the ε-perfect solution (ε = 10⁻⁵), which is a mean error
+//!   of 9.6·10⁻⁴ % on U[2, 6); logexp uses that relative threshold.
+//! - **NeuralPowerUnits simple task, × row** (Heim et al. 2020, `nmheim/NeuralPowerUnits`
+//!   `scripts/simple/run.jl`): train U[0.1, 2.1) with 100 fresh rows per step, 20,000 steps,
+//!   MSE; NPU(2, 6) → NAU and the others likewise at width 6, Adam 0.005 (RMSProp 0.005 for
+//!   NALU, 0.001 for iNALU); test on a grid over [−4.1, 4]², scored by mean absolute error,
+//!   reported as mean ± standard error over 20 runs. logexp tests on uniform rows over
+//!   [−4.2, 4)² (the grid is its midpoint rule) and fits × alone, where they fit four
+//!   functions with one model.
+//! - **iNALU minimal task, ×** (Schlör et al. 2020, `daschloer/inalu`
+//!   `nalu_syn_simple_arith.py`, `experiment_runs/exp1`): one unit 2 → 1, 64,000 fixed rows,
+//!   batch 64, 100 epochs, RMSProp 0.01 with every gradient clipped to ±0.1, MSE, their
+//!   regulariser from epoch 10 (weight 0.05); *solved*: extrapolation MSE below 10⁻⁵ on
+//!   U(−10, −5), which is a relative error of 5.4·10⁻⁵ there. Their training alternates
+//!   weight and gate updates (8 of 10 batches update the weights), which logexp does not do;
+//!   and their success rates pool seven input distributions, of which logexp runs the two
+//!   uniform ones (their rates on those two are given per range).
+
+use crate::data::Range;
+use crate::experiment::{ModelSpec, Optimizer, Pair, RunRecord, RunSpec};
+use crate::report::bench::wilson;
+use crate::sweep::Grid;
+use crate::train::{Loss, Schedule};
+use std::fmt::Write;
+
+/// How a task scores a model over its seeds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Criterion {
+    /// The share of runs whose test mean % error is below this many percent.
+    SolvedBelowPct(f64),
+    /// The mean test MAE over runs, ± its standard error.
+    MeanMae,
+}
+
+/// A number from a peer's paper.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Published {
+    /// A success rate in percent with its published interval (upper and lower distances).
+    Rate {
+        /// The rate, in percent.
+        percent: f64,
+        /// Distance to the interval's upper end.
+        plus: f64,
+        /// Distance to its lower end.
+        minus: f64,
+    },
+    /// A success count out of a number of runs.
+    Count {
+        /// Runs solved.
+        solved: u32,
+        /// Runs.
+        runs: u32,
+    },
+    /// A mean with its ± term.
+    Mean {
+        /// The mean.
+        mean: f64,
+        /// The ± term (their standard error).
+        pm: Option<f64>,
+    },
+}
+
+impl std::fmt::Display for Published {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            Published::Rate {
+                percent,
+                plus,
+                minus,
+            } => write!(f, "{percent} % (+{plus}/−{minus})"),
+            Published::Count { solved, runs } => write!(f, "{solved}/{runs}"),
+            Published::Mean { mean, pm: Some(pm) } => write!(f, "{mean} ± {pm}"),
+            Published::Mean { mean, pm: None } => write!(f, "{mean}"),
+        }
+    }
+}
+
+/// One model of a task with its training settings and its published result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    /// The spec of seed 0 (seeds vary the run seed and the data seed together).
+    pub spec: RunSpec,
+    /// What the peer's paper reports for it.
+    pub published: Published,
+}
+
+/// A peer's task.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Task {
+    /// A short name.
+    pub name: &'static str,
+    /// Where the published numbers come from.
+    pub source: &'static str,
+    /// How runs are scored.
+    pub criterion: Criterion,
+    /// Seeds per model in the peer's table.
+    pub seeds: u64,
+    /// The models.
+    pub entries: Vec<Entry>,
+}
+
+fn units(name: &str) -> ModelSpec {
+    ModelSpec::preset(name).expect("a preset")
+}
+
+fn listed(list: &str, hidden: &[usize]) -> ModelSpec {
+    ModelSpec::parse(list, &Pair::lg(), Some(hidden)).expect("valid units")
+}
+
+/// The three tasks, in the order the report lists them.
+pub fn tasks() -> Vec<Task> {
+    let range = |low, high| Range::new(low, high).expect("a valid range");
+    let simple_mul = RunSpec {
+        loss: Loss::Mse,
+        batch_size: 128,
+        n_train: 128_000,
+        epochs: 200,
+        n_test: 10_000,
+        fresh_data: true,
+        train_range: range(1.0, 2.0),
+        test_range: range(2.0, 6.0),
+        ..RunSpec::paper("(x1+x2)*(x1+x2+x3+x4)", Pair::lg())
+    };
+    let npu = RunSpec {
+        loss: Loss::Mse,
+        batch_size: 100,
+        n_train: 100_000,
+        epochs: 20,
+        n_test: 20_000,
+        fresh_data: true,
+        lr: 0.005,
+        train_range: range(0.1, 2.1),
+        test_range: range(-4.2, 4.0),
+        ..RunSpec::paper("x1*x2", Pair::lg())
+    };
+    let inalu = RunSpec {
+        loss: Loss::Mse,
+        batch_size: 64,
+        n_train: 64_000,
+        epochs: 100,
+        n_test: 64_000,
+        lr: 0.01,
+        optimizer: Optimizer::Rmsprop,
+        clip: Some(0.1),
+        train_range: range(-1.0, 1.0),
+        test_range: range(-10.0, -5.0),
+        ..RunSpec::paper("x1*x2", Pair::lg())
+    };
+    let inalu_regularised = |train_range| RunSpec {
+        model: listed("units:inalu", &[]),
+        regularizer: Some(Schedule {
+            lambda: 0.05,
+            start: 10_000,
+            end: 10_001,
+        }),
+        train_range,
+        ..inalu.clone()
+    };
+    let nalu_single = |train_range| RunSpec {
+        model: listed("units:nalu", &[]),
+        train_range,
+        ..inalu.clone()
+    };
+    let rate = |percent, plus, minus| Published::Rate {
+        percent,
+        plus,
+        minus,
+    };
+    let mean = |mean, pm| Published::Mean { mean, pm };
+    vec![
+        Task {
+            name: "stable-nalu simple_mul",
+            source: "Madsen & Johansen 2020, paper/results/simple_mul.tex",
+            criterion: Criterion::SolvedBelowPct(9.6e-4),
+            seeds: 100,
+            entries: vec![
+                Entry {
+                    spec: RunSpec {
+                        model: units("nmu"),
+                        ..simple_mul.clone()
+                    },
+                    published: rate(94.0, 3.0, 6.0),
+                },
+                Entry {
+                    spec: RunSpec {
+                        model: units("nalu"),
+                        ..simple_mul.clone()
+                    },
+                    published: rate(26.0, 9.0, 8.0),
+                },
+                Entry {
+                    spec: RunSpec {
+                        model: units("nac-mul"),
+                        ..simple_mul.clone()
+                    },
+                    published: rate(13.0, 8.0, 5.0),
+                },
+            ],
+        },
+        Task {
+            name: "NPU simple task, ×",
+            source: "Heim et al. 2020, NeuralPowerUnits plots/simple_err_table.tex",
+            criterion: Criterion::MeanMae,
+            seeds: 20,
+            entries: vec![
+                Entry {
+                    spec: RunSpec {
+                        model: listed("nmu,nau", &[6]),
+                        ..npu.clone()
+                    },
+                    published: mean(0.005, Some(0.004)),
+                },
+                Entry {
+                    spec: RunSpec {
+                        model: listed("real-npu,nau", &[6]),
+                        ..npu.clone()
+                    },
+                    published: mean(0.066, Some(0.026)),
+                },
+                Entry {
+                    spec: RunSpec {
+                        model: listed("npu,nau", &[6]),
+                        ..npu.clone()
+                    },
+                    published: mean(0.37, Some(0.23)),
+                },
+                Entry {
+                    spec: RunSpec {
+                        model: listed("inalu,inalu", &[6]),
+                        optimizer: Optimizer::Rmsprop,
+                        lr: 0.001,
+                        ..npu.clone()
+                    },
+                    published: mean(3.45, None),
+                },
+                Entry {
+                    spec: RunSpec {
+                        model: listed("nalu,nalu", &[6]),
+                        optimizer: Optimizer::Rmsprop,
+                        ..npu.clone()
+                    },
+                    published: mean(4.55, None),
+                },
+                Entry {
+                    spec: RunSpec {
+                        model: ModelSpec::Dense {
+                            pair: "sigmoid,sigmoid".parse().expect("a pair"),
+                            hidden: vec![10, 10],
+                        },
+                        ..npu.clone()
+                    },
+                    published: mean(3.55, None),
+                },
+            ],
+        },
+        Task {
+            name: "iNALU minimal task, ×, U(−1, 1) → U(−10, −5)",
+            source: "Schlör et al. 2020, daschloer/inalu experiment_runs/exp1 (10 seeds per range)",
+            criterion: Criterion::SolvedBelowPct(5.4e-3),
+            seeds: 10,
+            entries: vec![
+                Entry {
+                    spec: inalu_regularised(range(-1.0, 1.0)),
+                    published: Published::Count {
+                        solved: 10,
+                        runs: 10,
+                    },
+                },
+                Entry {
+                    spec: nalu_single(range(-1.0, 1.0)),
+                    published: Published::Count {
+                        solved: 8,
+                        runs: 10,
+                    },
+                },
+            ],
+        },
+        Task {
+            name: "iNALU minimal task, ×, U(−5, 5) → U(−10, −5)",
+            source: "Schlör et al. 2020, daschloer/inalu experiment_runs/exp1 (10 seeds per range)",
+            criterion: Criterion::SolvedBelowPct(5.4e-3),
+            seeds: 10,
+            entries: vec![
+                Entry {
+                    spec: inalu_regularised(range(-5.0, 5.0)),
+                    published: Published::Count {
+                        solved: 10,
+                        runs: 10,
+                    },
+                },
+                Entry {
+                    spec: nalu_single(range(-5.0, 5.0)),
+                    published: Published::Count {
+                        solved: 0,
+                        runs: 10,
+                    },
+                },
+            ],
+        },
+    ]
+}
+
+/// One grid per model of every task, `seeds` seeds each (`None`: each task's own count).
+pub fn grids(seeds: Option<u64>) -> Vec<Grid> {
+    tasks()
+        .into_iter()
+        .flat_map(|task| {
+            let n = seeds.unwrap_or(task.seeds);
+            task.entries.into_iter().map(move |entry| Grid {
+                functions: vec![entry.spec.function.clone()],
+                models: vec![entry.spec.model.clone()],
+                seeds: n,
+                data_seed: None,
+                template: entry.spec,
+            })
+        })
+        .collect()
+}
+
+/// One model of one task: its runs in the records, scored by the task's criterion, beside the
+/// published number.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Comparison {
+    /// The task's name.
+    pub task: &'static str,
+    /// Where the published number comes from.
+    pub source: &'static str,
+    /// The model's label.
+    pub model: String,
+    /// Runs found.
+    pub runs: usize,
+    /// Our result, as text.
+    pub ours: String,
+    /// The published result, as text.
+    pub published: String,
+}
+
+/// Whether `record` is a run of `entry` (any seed).
+fn matches(record: &RunRecord, entry: &Entry) -> bool {
+    let normalised = RunSpec {
+        seed: 0,
+        data_seed: 0,
+        ..record.spec.clone()
+    };
+    normalised == entry.spec
+}
+
+/// The comparisons for every task model that has runs in `records`.
+pub fn compare(records: &[&RunRecord]) -> Vec<Comparison> {
+    let mut out = Vec::new();
+    for task in tasks() {
+        for entry in &task.entries {
+            let runs: Vec<&RunRecord> = records
+                .iter()
+                .copied()
+                .filter(|r| matches(r, entry))
+                .collect();
+            if runs.is_empty() {
+                continue;
+            }
+            let ours = match task.criterion {
+                Criterion::SolvedBelowPct(limit) => {
+                    let solved = runs
+                        .iter()
+                        .filter(|r| r.test_pct_err.is_some_and(|e| e < limit))
+                        .count();
+                    let (lo, hi) = wilson(solved, runs.len());
+                    format!(
+                        "{solved}/{} ({:.0} %, 95 % CI {lo:.0}–{hi:.0})",
+                        runs.len(),
+                        100.0 * solved as f64 / runs.len() as f64
+                    )
+                }
+                Criterion::MeanMae => {
+                    let maes: Vec<f64> = runs.iter().filter_map(|r| r.test_mae).collect();
+                    let n = maes.len() as f64;
+                    let mean = maes.iter().sum::<f64>() / n;
+                    let var =
+                        maes.iter().map(|m| (m - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0);
+                    let missing = runs.len() - maes.len();
+                    let mut text = format!("{mean:.3} ± {:.3}", (var / n).sqrt());
+                    if missing > 0 {
+                        let _ = write!(text, " ({missing} diverged left out)");
+                    }
+                    text
+                }
+            };
+            out.push(Comparison {
+                task: task.name,
+                source: task.source,
+                model: entry.spec.model.label(),
+                runs: runs.len(),
+                ours,
+                published: entry.published.to_string(),
+            });
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_task_validates_and_its_grids_cover_every_model() {
+        let grids = grids(Some(2));
+        let entries: usize = tasks().iter().map(|t| t.entries.len()).sum();
+        assert_eq!(grids.len(), entries);
+        for grid in &grids {
+            grid.validate().unwrap();
+            assert_eq!(grid.specs().len(), 2);
+        }
+        // stable-nalu's 200,000 steps: 200 epochs of 128,000 fresh rows in batches of 128.
+        let mul = &tasks()[0].entries[0].spec;
+        assert_eq!(mul.epochs * mul.n_train / mul.batch_size, 200_000);
+        // The NPU paper's 20,000 steps of 100 rows.
+        let npu = &tasks()[1].entries[0].spec;
+        assert_eq!(npu.epochs * npu.n_train / npu.batch_size, 20_000);
+    }
+
+    fn record(spec: &RunSpec, seed: u64, pct: f64) -> RunRecord {
+        RunRecord {
+            schema: crate::experiment::RECORD_SCHEMA,
+            spec: RunSpec {
+                seed,
+                data_seed: seed,
+                ..spec.clone()
+            },
+            n_inputs: 4,
+            n_params: 6,
+            train_loss: vec![1.0],
+            train_mae: Some(1.0),
+            train_pct_err: Some(1.0),
+            test_mae: Some(pct),
+            test_pct_err: Some(pct),
+            diverged: false,
+            diverged_at_epoch: None,
+            reinit_epochs: Vec::new(),
+            wall_seconds: 0.0,
+            logexp_version: "test".into(),
+        }
+    }
+
+    #[test]
+    fn comparisons_score_only_the_matching_runs() {
+        let entry = &tasks()[0].entries[0];
+        let solved = record(&entry.spec, 1, 1e-4);
+        let failed = record(&entry.spec, 2, 5.0);
+        let mut other = record(&entry.spec, 3, 1e-4);
+        other.spec.epochs = 3;
+        let records = [solved, failed, other];
+        let refs: Vec<&RunRecord> = records.iter().collect();
+        let rows = compare(&refs);
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].runs, 2);
+        assert!(rows[0].ours.starts_with("1/2 (50 %"), "{}", rows[0].ours);
+        assert_eq!(rows[0].published, "94 % (+3/−6)");
+        // A mean-MAE task: 1 and 3 give 2 ± 1 (standard error of two values 2 apart).
+        let npu = &tasks()[1].entries[0];
+        let runs = [record(&npu.spec, 0, 1.0), record(&npu.spec, 1, 3.0)];
+        let refs: Vec<&RunRecord> = runs.iter().collect();
+        let rows = compare(&refs);
+        assert_eq!(rows[0].ours, "2.000 ± 1.000");
+        assert_eq!(rows[0].published, "0.005 ± 0.004");
+    }
+}
