@@ -253,4 +253,16 @@ mod tests {
         assert_eq!(grids[1].template.test_range, BENCH_TEST);
         assert_eq!("Bench".parse::<Target>().unwrap(), Target::Bench);
     }
+
+    #[test]
+    fn the_peers_target_runs_each_task_with_its_own_seed_count() {
+        let grids = ReproduceOptions::of(Target::Peers).grids();
+        let seeds: Vec<u64> = grids.iter().map(|g| g.seeds).collect();
+        // stable-nalu: 3 models × 100 seeds; NPU: 6 × 20; iNALU: 2 ranges × 2 models × 10.
+        assert_eq!(seeds, [100, 100, 100, 20, 20, 20, 20, 20, 20, 10, 10, 10, 10]);
+        let quick = ReproduceOptions::quick_of(Target::Peers).grids();
+        assert!(quick.iter().all(|g| g.seeds == 3));
+        // Their protocols fix the epochs: quick does not shorten them.
+        assert_eq!(quick[0].template.epochs, 200);
+    }
 }
