@@ -346,6 +346,15 @@ pub struct Comparison {
     pub published: String,
 }
 
+/// Two significant digits, in the notation the peers' tables use (0.0021, 3.3, 0.47).
+fn significant(v: f64) -> String {
+    if v == 0.0 || !v.is_finite() {
+        return format!("{v}");
+    }
+    let digits = (1 - v.abs().log10().floor() as i32).max(0) as usize;
+    format!("{v:.digits$}")
+}
+
 /// Whether `record` is a run of `entry` (any seed).
 fn matches(record: &RunRecord, entry: &Entry) -> bool {
     let normalised = RunSpec {
@@ -389,7 +398,8 @@ pub fn compare(records: &[&RunRecord]) -> Vec<Comparison> {
                     let var =
                         maes.iter().map(|m| (m - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0);
                     let missing = runs.len() - maes.len();
-                    let mut text = format!("{mean:.3} ± {:.3}", (var / n).sqrt());
+                    let mut text =
+                        format!("{} ± {}", significant(mean), significant((var / n).sqrt()));
                     if missing > 0 {
                         let _ = write!(text, " ({missing} diverged left out)");
                     }
@@ -399,7 +409,7 @@ pub fn compare(records: &[&RunRecord]) -> Vec<Comparison> {
             out.push(Comparison {
                 task: task.name,
                 source: task.source,
-                model: entry.spec.model.label(),
+                model: entry.spec.model.describe(),
                 runs: runs.len(),
                 ours,
                 published: entry.published.to_string(),
@@ -472,7 +482,9 @@ mod tests {
         let runs = [record(&npu.spec, 0, 1.0), record(&npu.spec, 1, 3.0)];
         let refs: Vec<&RunRecord> = runs.iter().collect();
         let rows = compare(&refs);
-        assert_eq!(rows[0].ours, "2.000 ± 1.000");
+        assert_eq!(rows[0].ours, "2.0 ± 1.0");
+        assert_eq!(significant(0.00213), "0.0021");
+        assert_eq!(significant(3.253), "3.3");
         assert_eq!(rows[0].published, "0.005 ± 0.004");
     }
 }

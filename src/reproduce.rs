@@ -259,7 +259,10 @@ mod tests {
         let grids = ReproduceOptions::of(Target::Peers).grids();
         let seeds: Vec<u64> = grids.iter().map(|g| g.seeds).collect();
         // stable-nalu: 3 models × 100 seeds; NPU: 6 × 20; iNALU: 2 ranges × 2 models × 10.
-        assert_eq!(seeds, [100, 100, 100, 20, 20, 20, 20, 20, 20, 10, 10, 10, 10]);
+        assert_eq!(
+            seeds,
+            [100, 100, 100, 20, 20, 20, 20, 20, 20, 10, 10, 10, 10]
+        );
         let quick = ReproduceOptions::quick_of(Target::Peers).grids();
         assert!(quick.iter().all(|g| g.seeds == 3));
         // Their protocols fix the epochs: quick does not shorten them.

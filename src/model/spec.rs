@@ -320,6 +320,26 @@ impl ModelSpec {
         }
     }
 
+    /// The label, with the hidden widths when they are not the family's default (16,12 for
+    /// dense networks, a preset's own for unit layers): `nau,nmu`, `nau,nmu (hidden 3)`.
+    pub fn describe(&self) -> String {
+        let label = self.label();
+        let default = match self {
+            ModelSpec::Dense { .. } => Some(vec![16, 12]),
+            ModelSpec::Units { .. } => PRESETS
+                .iter()
+                .filter_map(|p| ModelSpec::preset(p))
+                .find(|p| p.label() == label)
+                .map(|p| p.hidden().to_vec()),
+        };
+        if default.as_deref() == Some(self.hidden()) || self.hidden().is_empty() {
+            label
+        } else {
+            let widths: Vec<String> = self.hidden().iter().map(|h| h.to_string()).collect();
+            format!("{label} (hidden {})", widths.join(","))
+        }
+    }
+
     /// Builds the network for `n_inputs` inputs; errors name the field at fault.
     pub fn build(&self, n_inputs: usize) -> Result<Model, Error> {
         match self {
@@ -377,6 +397,11 @@ mod tests {
             assert_eq!(again, model, "{name}");
         }
         assert_eq!(ModelSpec::preset("npu").unwrap().label(), "npu,nau");
+        assert_eq!(ModelSpec::preset("npu").unwrap().describe(), "npu,nau");
+        let wide = ModelSpec::parse("nmu", &lg, Some(&[3])).unwrap();
+        assert_eq!(wide.describe(), "nau,nmu (hidden 3)");
+        let dense = ModelSpec::parse("dense", &lg, Some(&[10, 10])).unwrap();
+        assert_eq!(dense.describe(), "lg (hidden 10,10)");
     }
 
     #[test]

@@ -46,30 +46,6 @@ pub struct BenchRow {
     pub seconds: f64,
 }
 
-/// A model's name in the bench: its label, and its hidden widths unless they are its family's
-/// default (16,12 for dense, a preset's own for units).
-fn display(model: &ModelSpec) -> String {
-    let label = model.label();
-    let default = match model {
-        ModelSpec::Dense { .. } => Some(vec![16, 12]),
-        _ => ModelSpec::preset(&label)
-            .or_else(|| {
-                // Unit lists are labelled by their layers; their presets by name.
-                crate::model::spec::PRESETS
-                    .iter()
-                    .filter_map(|p| ModelSpec::preset(p))
-                    .find(|p| p.label() == label)
-            })
-            .map(|p| p.hidden().to_vec()),
-    };
-    if default.as_deref() == Some(model.hidden()) {
-        label
-    } else {
-        let widths: Vec<String> = model.hidden().iter().map(|h| h.to_string()).collect();
-        format!("{label} (hidden {})", widths.join(","))
-    }
-}
-
 /// The rows of the bench, or none when no record holds a unit model.
 pub(super) fn bench_rows(records: &[&RunRecord]) -> Vec<BenchRow> {
     if !records
@@ -89,7 +65,7 @@ pub(super) fn bench_rows(records: &[&RunRecord]) -> Vec<BenchRow> {
         tasks
             .entry(task)
             .or_default()
-            .entry(display(&r.spec.model))
+            .entry(r.spec.model.describe())
             .or_default()
             .push(r);
     }
