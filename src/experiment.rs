@@ -487,6 +487,7 @@ pub fn train_within(spec: &RunSpec, limits: &Limits) -> Result<TrainedRun, Error
     let outcome = match &network {
         Model::Dense(net) => data.fit_and_score(net)?,
         Model::Stack(net) => data.fit_and_score(net)?,
+        Model::LogLinear(net) => data.fit_closed_form(net)?,
     };
     let record = RunRecord {
         schema: RECORD_SCHEMA,
@@ -555,6 +556,23 @@ impl EpochData for FreshRows<'_> {
 }
 
 impl Data<'_> {
+    /// The log-linear baseline: fitted in closed form on the training set, no epochs.
+    fn fit_closed_form(&self, net: &crate::model::loglinear::LogLinear) -> Result<Outcome, Error> {
+        let params = net.fit(self.train).map_err(|e| Error::InvalidSetting {
+            field: "model",
+            message: format!(
+                "loglinear cannot fit {} on {}: {e}",
+                self.spec.function, self.spec.train_range
+            ),
+        })?;
+        Ok(Outcome {
+            history: History::default(),
+            train: score(net, &params, self.train),
+            test: score(net, &params, self.test),
+            params,
+        })
+    }
+
     fn fit_and_score<N: Network>(&self, net: &N) -> Result<Outcome, Error> {
         let spec = self.spec;
         // Initialisation and shuffling draw from their own streams of the run seed, so neither

@@ -54,18 +54,20 @@ struct ReportArgs {
 
 #[derive(Args)]
 struct ReproduceArgs {
-    /// What to reproduce: `paper` (Table I, the figures and the normaliser study), `bench`
-    /// (every peer unit beside lg on the paper's functions and on laws trained on [1,5) and
-    /// tested on [5,21)) or `peers` (the peers' own tasks and protocols beside their published
-    /// numbers; --epochs does not apply).
+    /// What to reproduce: `paper` (Table I, the figures and the normaliser study); `peers`
+    /// (every peer unit, the log-linear baseline, lg and dense baselines on the paper's
+    /// functions, with its ranges and with [1,5) -> [5,21)); or a peer's own task with its own
+    /// protocol beside its published numbers: `stable-nalu`, `npu`, `inalu` (--epochs does not
+    /// apply to these three).
     #[arg(default_value = "paper")]
     target: Target,
-    /// Directory for results.jsonl and the report [default: reproduce (paper) or
-    /// reproduce-bench, with -quick appended for --quick].
+    /// Directory for results.jsonl and the report [default: reproduce for the paper,
+    /// reproduce-TARGET otherwise, with -quick appended for --quick].
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Seeds per (function, model) [default: 3 for the paper, 10 for the bench, the peers'
-    /// own counts for peers (100, 20, 10); with --quick 1, 3 and 3].
+    /// Seeds per (function, model) [default: 3 for the paper, 10 for peers, the published
+    /// counts for stable-nalu (100), npu (20) and inalu (10); with --quick 1 for the paper, 3
+    /// otherwise].
     #[arg(long, allow_negative_numbers = true)]
     seeds: Option<u64>,
     /// Epochs per run [default: 100, or 20 with --quick].

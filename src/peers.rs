@@ -95,9 +95,22 @@ pub struct Entry {
     pub published: Published,
 }
 
+/// Which `reproduce` target a task belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Group {
+    /// stable-nalu's small task.
+    StableNalu,
+    /// The NPU paper's simple task.
+    Npu,
+    /// iNALU's minimal task.
+    Inalu,
+}
+
 /// A peer's task.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Task {
+    /// The `reproduce` target that runs it.
+    pub group: Group,
     /// A short name.
     pub name: &'static str,
     /// Where the published numbers come from.
@@ -180,6 +193,7 @@ pub fn tasks() -> Vec<Task> {
     let mean = |mean, pm| Published::Mean { mean, pm };
     vec![
         Task {
+            group: Group::StableNalu,
             name: "stable-nalu simple_mul",
             source: "Madsen & Johansen 2020, paper/results/simple_mul.tex",
             criterion: Criterion::SolvedBelowPct(9.6e-4),
@@ -209,6 +223,7 @@ pub fn tasks() -> Vec<Task> {
             ],
         },
         Task {
+            group: Group::Npu,
             name: "NPU simple task, ×",
             source: "Heim et al. 2020, NeuralPowerUnits plots/simple_err_table.tex",
             criterion: Criterion::MeanMae,
@@ -265,6 +280,7 @@ pub fn tasks() -> Vec<Task> {
             ],
         },
         Task {
+            group: Group::Inalu,
             name: "iNALU minimal task, ×, U(−1, 1) → U(−10, −5)",
             source: "Schlör et al. 2020, daschloer/inalu experiment_runs/exp1 (10 seeds per range)",
             criterion: Criterion::SolvedBelowPct(5.4e-3),
@@ -287,6 +303,7 @@ pub fn tasks() -> Vec<Task> {
             ],
         },
         Task {
+            group: Group::Inalu,
             name: "iNALU minimal task, ×, U(−5, 5) → U(−10, −5)",
             source: "Schlör et al. 2020, daschloer/inalu experiment_runs/exp1 (10 seeds per range)",
             criterion: Criterion::SolvedBelowPct(5.4e-3),
@@ -311,10 +328,12 @@ pub fn tasks() -> Vec<Task> {
     ]
 }
 
-/// One grid per model of every task, `seeds` seeds each (`None`: each task's own count).
-pub fn grids(seeds: Option<u64>) -> Vec<Grid> {
+/// One grid per model of every task of `group`, `seeds` seeds each (`None`: each task's own
+/// count).
+pub fn grids(group: Group, seeds: Option<u64>) -> Vec<Grid> {
     tasks()
         .into_iter()
+        .filter(|task| task.group == group)
         .flat_map(|task| {
             let n = seeds.unwrap_or(task.seeds);
             task.entries.into_iter().map(move |entry| Grid {
@@ -425,7 +444,10 @@ mod tests {
 
     #[test]
     fn every_task_validates_and_its_grids_cover_every_model() {
-        let grids = grids(Some(2));
+        let grids: Vec<Grid> = [Group::StableNalu, Group::Npu, Group::Inalu]
+            .into_iter()
+            .flat_map(|g| grids(g, Some(2)))
+            .collect();
         let entries: usize = tasks().iter().map(|t| t.entries.len()).sum();
         assert_eq!(grids.len(), entries);
         for grid in &grids {

@@ -12,28 +12,27 @@ pub const PAPER_FUNCTIONS: [&str; 7] = [
     "x1*(x2+x3)+x4",
 ];
 
-/// The multiplicative laws of the bench (`reproduce bench`), trained on [`BENCH_TRAIN`] and
-/// tested on [`BENCH_TEST`]: the range convention of physics benchmarks, where ln(1 + |x|) is
-/// far from ln |x|.
-pub const BENCH_LAWS: [&str; 5] = ["x1*x2", "x1/x2", "x1*x2*x3", "0.5*x1*x2^2", "x1*x2*x3/x4"];
-
-/// Training range of [`BENCH_LAWS`]: [1, 5).
+/// The second training range of `reproduce peers`, the range convention of physics
+/// benchmarks, where ln(1 + |x|) is far from ln |x|: [1, 5).
 pub const BENCH_TRAIN: crate::data::Range = crate::data::Range {
     low: 1.0,
     high: 5.0,
 };
 
-/// Test range of [`BENCH_LAWS`]: [5, 21).
+/// The second test range of `reproduce peers`: [5, 21).
 pub const BENCH_TEST: crate::data::Range = crate::data::Range {
     low: 5.0,
     high: 21.0,
 };
 
-/// The models of the bench: lg, the best-known dense baseline relu,linear, and every preset of
-/// the peers' units.
-pub const BENCH_MODELS: [&str; 11] = [
+/// The models of `reproduce peers`: lg, the closed-form log-linear baseline, two dense
+/// baselines (relu,linear, the usual choice, and tanh,linear), and every preset of the peers'
+/// units.
+pub const BENCH_MODELS: [&str; 13] = [
     "lg",
+    "loglinear",
     "relu,linear",
+    "tanh,linear",
     "nac",
     "nac-mul",
     "nalu",

@@ -1,12 +1,14 @@
 //! `reproduce`: a whole experiment in one call — its sweep, then the report. Targets
 //! ([`Target`]): the paper's experiment (every activation pair over the paper's functions and
-//! the normaliser study) and the bench of units (every peer unit beside lg on the paper's
-//! functions and on multiplicative laws trained on [1, 5) and tested on [5, 21)).
+//! the normaliser study); the bench of units (`peers`: every peer unit, the log-linear
+//! baseline, lg and dense baselines on the paper's functions, with the paper's ranges and with
+//! [1, 5) → [5, 21)); and three of the peers' own published tasks with their own protocols
+//! (`stable-nalu`, `npu`, `inalu`).
 
 use crate::error::Error;
 use crate::experiment::{ModelSpec, Pair, RunSpec};
 use crate::protocol::{
-    BENCH_LAWS, BENCH_MODELS, BENCH_TEST, BENCH_TRAIN, PAPER_FUNCTIONS, reproduce_functions,
+    BENCH_MODELS, BENCH_TEST, BENCH_TRAIN, PAPER_FUNCTIONS, reproduce_functions,
 };
 use crate::report::{ReportSummary, write_report};
 use crate::results::read_results;
@@ -17,8 +19,8 @@ use std::path::{Path, PathBuf};
 /// Seeds per cell by default: three times the paper's single run, and still a few minutes on a
 /// 2-core laptop.
 pub const DEFAULT_SEEDS: u64 = 3;
-/// Seeds per (function, model) of the bench by default: enough for success rates to mean
-/// something, about a minute and a half on 2 cores.
+/// Seeds per (function, model) of `peers` by default: enough for success rates to mean
+/// something, a few minutes on 2 cores.
 pub const DEFAULT_BENCH_SEEDS: u64 = 10;
 /// Epochs of `--quick`: enough for the loss curves to flatten and the ranking to show.
 pub const QUICK_EPOCHS: usize = 20;
@@ -29,12 +31,16 @@ pub enum Target {
     /// The paper's Table I, figures and normaliser study.
     #[default]
     Paper,
-    /// Every peer unit beside lg and relu,linear, on the paper's seven functions (paper ranges)
-    /// and on [`BENCH_LAWS`] ([1, 5) → [5, 21)), with the paper's training protocol.
-    Bench,
-    /// The peers' own tasks with their own protocols, beside their published numbers
-    /// ([`crate::peers`]).
+    /// Every peer unit, the log-linear baseline, lg and dense baselines on the paper's seven
+    /// functions, with the paper's ranges and with [1, 5) → [5, 21), and the paper's training
+    /// protocol.
     Peers,
+    /// stable-nalu's small task with its protocol ([`crate::peers`]).
+    StableNalu,
+    /// The NPU paper's simple task, × ([`crate::peers`]).
+    Npu,
+    /// iNALU's minimal task, × ([`crate::peers`]).
+    Inalu,
 }
 
 impl std::str::FromStr for Target {
@@ -43,10 +49,12 @@ impl std::str::FromStr for Target {
     fn from_str(s: &str) -> Result<Self, String> {
         match s.trim().to_ascii_lowercase().as_str() {
             "paper" => Ok(Target::Paper),
-            "bench" => Ok(Target::Bench),
             "peers" => Ok(Target::Peers),
+            "stable-nalu" => Ok(Target::StableNalu),
+            "npu" => Ok(Target::Npu),
+            "inalu" => Ok(Target::Inalu),
             _ => Err(format!(
-                "unknown target '{}': use paper, bench or peers",
+                "unknown target '{}': use paper, peers, stable-nalu, npu or inalu",
                 s.escape_debug()
             )),
         }
@@ -58,8 +66,10 @@ impl Target {
     pub fn name(self) -> &'static str {
         match self {
             Target::Paper => "paper",
-            Target::Bench => "bench",
             Target::Peers => "peers",
+            Target::StableNalu => "stable-nalu",
+            Target::Npu => "npu",
+            Target::Inalu => "inalu",
         }
     }
 }
@@ -96,9 +106,9 @@ impl ReproduceOptions {
             target,
             seeds: match target {
                 Target::Paper => DEFAULT_SEEDS,
-                Target::Bench => DEFAULT_BENCH_SEEDS,
+                Target::Peers => DEFAULT_BENCH_SEEDS,
                 // Each task's own seed count (see `grids`).
-                Target::Peers => 0,
+                Target::StableNalu | Target::Npu | Target::Inalu => 0,
             },
             ..ReproduceOptions::default()
         }
@@ -115,7 +125,7 @@ impl ReproduceOptions {
             target,
             seeds: match target {
                 Target::Paper => 1,
-                Target::Bench | Target::Peers => 3,
+                _ => 3,
             },
             epochs: QUICK_EPOCHS,
             quick: true,
@@ -127,8 +137,10 @@ impl ReproduceOptions {
         match self.target {
             Target::Paper => vec![self.grid()],
             // Their protocols fix the epochs; `seeds` 0 means each task's own count.
-            Target::Peers => crate::peers::grids((self.seeds > 0).then_some(self.seeds)),
-            Target::Bench => {
+            Target::StableNalu => self.peer_grids(crate::peers::Group::StableNalu),
+            Target::Npu => self.peer_grids(crate::peers::Group::Npu),
+            Target::Inalu => self.peer_grids(crate::peers::Group::Inalu),
+            Target::Peers => {
                 let models: Vec<ModelSpec> = BENCH_MODELS
                     .iter()
                     .map(|m| {
@@ -149,7 +161,7 @@ impl ReproduceOptions {
                     template: template.clone(),
                 };
                 let laws = Grid {
-                    functions: BENCH_LAWS.iter().map(|f| f.to_string()).collect(),
+                    functions: PAPER_FUNCTIONS.iter().map(|f| f.to_string()).collect(),
                     models,
                     seeds: self.seeds,
                     data_seed: None,
@@ -162,6 +174,10 @@ impl ReproduceOptions {
                 vec![paper, laws]
             }
         }
+    }
+
+    fn peer_grids(&self, group: crate::peers::Group) -> Vec<Grid> {
+        crate::peers::grids(group, (self.seeds > 0).then_some(self.seeds))
     }
 
     /// The paper's grid: all 122 pairs on the seven Table I functions and (unless quick) the
@@ -242,28 +258,37 @@ mod tests {
     }
 
     #[test]
-    fn the_bench_runs_every_model_on_both_sets_of_functions() {
-        let grids = ReproduceOptions::of(Target::Bench).grids();
+    fn the_peers_bench_runs_every_model_on_the_paper_functions_in_both_ranges() {
+        let grids = ReproduceOptions::of(Target::Peers).grids();
         assert_eq!(grids.len(), 2);
         let runs: usize = grids.iter().map(|g| g.specs().len()).sum();
-        assert_eq!(runs, (7 + 5) * 11 * DEFAULT_BENCH_SEEDS as usize);
+        assert_eq!(runs, (7 + 7) * 13 * DEFAULT_BENCH_SEEDS as usize);
         let labels: Vec<String> = grids[0].models.iter().map(|m| m.label()).collect();
-        assert_eq!(labels[..3], ["lg", "relu,linear", "nac,nac"]);
+        assert_eq!(
+            labels[..4],
+            ["lg", "loglinear", "relu,linear", "tanh,linear"]
+        );
         assert_eq!(grids[1].template.train_range, BENCH_TRAIN);
         assert_eq!(grids[1].template.test_range, BENCH_TEST);
-        assert_eq!("Bench".parse::<Target>().unwrap(), Target::Bench);
+        assert_eq!(grids[0].functions, grids[1].functions);
+        assert_eq!("Peers".parse::<Target>().unwrap(), Target::Peers);
+        assert_eq!("stable-nalu".parse::<Target>().unwrap(), Target::StableNalu);
     }
 
     #[test]
-    fn the_peers_target_runs_each_task_with_its_own_seed_count() {
-        let grids = ReproduceOptions::of(Target::Peers).grids();
-        let seeds: Vec<u64> = grids.iter().map(|g| g.seeds).collect();
+    fn the_peer_tasks_run_with_their_own_seed_counts() {
+        let seeds = |t| -> Vec<u64> {
+            ReproduceOptions::of(t)
+                .grids()
+                .iter()
+                .map(|g| g.seeds)
+                .collect()
+        };
         // stable-nalu: 3 models × 100 seeds; NPU: 6 × 20; iNALU: 2 ranges × 2 models × 10.
-        assert_eq!(
-            seeds,
-            [100, 100, 100, 20, 20, 20, 20, 20, 20, 10, 10, 10, 10]
-        );
-        let quick = ReproduceOptions::quick_of(Target::Peers).grids();
+        assert_eq!(seeds(Target::StableNalu), [100, 100, 100]);
+        assert_eq!(seeds(Target::Npu), [20; 6]);
+        assert_eq!(seeds(Target::Inalu), [10; 4]);
+        let quick = ReproduceOptions::quick_of(Target::StableNalu).grids();
         assert!(quick.iter().all(|g| g.seeds == 3));
         // Their protocols fix the epochs: quick does not shorten them.
         assert_eq!(quick[0].template.epochs, 200);

@@ -271,3 +271,19 @@ fn a_plateau_restarts_training_and_the_record_says_when() {
         &["--reinit-plateau", "PATIENCE,ABOVE"],
     );
 }
+
+#[test]
+fn the_loglinear_baseline_recovers_a_product_of_powers_without_training() {
+    let r = train_json(&["--model", "loglinear"]);
+    assert_eq!(r["model"], Value::from("loglinear"));
+    // Exponents for x1 and x2, a constant and a sign.
+    assert_eq!(r["n_params"], Value::from(4));
+    assert_eq!(r["train_loss"].as_array().unwrap().len(), 0);
+    // x1·x2 is a product of powers: exact up to f32 rounding, far outside the range too.
+    assert!(r["test_pct_err"].as_f64().unwrap() < 1e-3, "{r}");
+    assert_refused(
+        &["train", "--function", "x1-x2", "--model", "loglinear"],
+        2,
+        &["--model", "loglinear", "one sign"],
+    );
+}

@@ -5,12 +5,14 @@
 //! | --- | --- | --- |
 //! | `dense` | `pair` (`lg`), `hidden` (`16,12`) | [`super::Dense`]: one activation per hidden layer, linear output (the paper's model) |
 //! | `units` | `units` (e.g. `nau,nmu`), `hidden` (2 per gap) | [`super::Stack`] of unit layers, last one with one output |
+//! | `loglinear` | none | [`super::loglinear::LogLinear`]: least squares of ln\|y\| on ln\|xᵢ\| |
 //!
 //! Presets, as the peers' papers build their models ([`ModelSpec::preset`]):
 //!
 //! | preset | units | hidden | source |
 //! | --- | --- | --- | --- |
 //! | `lg` | dense symlog,symexp | 16,12 | the paper |
+//! | `loglinear` | y = s·exp(c + Σ wᵢ ln\|xᵢ\|), fitted in closed form, no training | — | the baseline |
 //! | `nac` | `nac,nac` | 2 | Trask et al. 2018, as stable-nalu stacks it ("NAC+") |
 //! | `nac-mul` | `nac,nac-mul` | 2 | Trask et al. 2018, as stable-nalu stacks it ("NAC•") |
 //! | `nalu` | `nalu,nalu` | 2 | Trask et al. 2018, as stable-nalu stacks it |
@@ -175,6 +177,9 @@ pub enum ModelSpec {
         /// Widths between layers: one fewer than `units`.
         hidden: Vec<usize>,
     },
+    /// The closed-form baseline: least squares of ln|y| on ln|xᵢ| and a constant
+    /// ([`super::loglinear::LogLinear`]); no training.
+    Loglinear,
 }
 
 /// A built network of any kind, ready to train.
@@ -184,6 +189,8 @@ pub enum Model {
     Dense(Dense),
     /// A chain of unit layers.
     Stack(Stack),
+    /// The closed-form log-linear baseline.
+    LogLinear(super::loglinear::LogLinear),
 }
 
 impl Model {
@@ -192,6 +199,7 @@ impl Model {
         match self {
             Model::Dense(n) => n.n_params(),
             Model::Stack(n) => n.n_params(),
+            Model::LogLinear(n) => n.n_params(),
         }
     }
 
@@ -200,6 +208,7 @@ impl Model {
         match self {
             Model::Dense(n) => n.n_inputs(),
             Model::Stack(n) => n.n_inputs(),
+            Model::LogLinear(n) => n.n_inputs(),
         }
     }
 
@@ -208,13 +217,24 @@ impl Model {
         match self {
             Model::Dense(n) => n.param_blocks(),
             Model::Stack(n) => n.param_blocks(),
+            Model::LogLinear(n) => n.param_blocks(),
         }
     }
 }
 
 /// The preset names [`ModelSpec::preset`] knows, in the order help texts list them.
-pub const PRESETS: [&str; 10] = [
-    "lg", "nac", "nac-mul", "nalu", "nau", "nmu", "inalu", "npu", "real-npu", "product",
+pub const PRESETS: [&str; 11] = [
+    "lg",
+    "loglinear",
+    "nac",
+    "nac-mul",
+    "nalu",
+    "nau",
+    "nmu",
+    "inalu",
+    "npu",
+    "real-npu",
+    "product",
 ];
 
 impl ModelSpec {
@@ -235,6 +255,7 @@ impl ModelSpec {
         use UnitKind::*;
         Some(match name.trim().to_ascii_lowercase().as_str() {
             "lg" => ModelSpec::paper(Pair::lg()),
+            "loglinear" => ModelSpec::Loglinear,
             "nac" => units(&[Nac, Nac], &[2]),
             "nac-mul" => units(&[Nac, NacMul], &[2]),
             "nalu" => units(&[Nalu, Nalu], &[2]),
@@ -265,6 +286,7 @@ impl ModelSpec {
                     ModelSpec::Dense { hidden, .. } | ModelSpec::Units { hidden, .. } => {
                         *hidden = h.to_vec()
                     }
+                    ModelSpec::Loglinear => {}
                 }
             }
             return Ok(preset);
@@ -292,6 +314,7 @@ impl ModelSpec {
         match self {
             ModelSpec::Dense { .. } => "dense",
             ModelSpec::Units { .. } => "units",
+            ModelSpec::Loglinear => "loglinear",
         }
     }
 
@@ -299,6 +322,7 @@ impl ModelSpec {
     pub fn hidden(&self) -> &[usize] {
         match self {
             ModelSpec::Dense { hidden, .. } | ModelSpec::Units { hidden, .. } => hidden,
+            ModelSpec::Loglinear => &[],
         }
     }
 
@@ -306,7 +330,7 @@ impl ModelSpec {
     pub fn pair(&self) -> Option<&Pair> {
         match self {
             ModelSpec::Dense { pair, .. } => Some(pair),
-            ModelSpec::Units { .. } => None,
+            ModelSpec::Units { .. } | ModelSpec::Loglinear => None,
         }
     }
 
@@ -317,6 +341,7 @@ impl ModelSpec {
             ModelSpec::Dense { pair, .. } => pair.label(),
             ModelSpec::Units { units, .. } if units.0.len() == 1 => format!("units:{units}"),
             ModelSpec::Units { units, .. } => units.to_string(),
+            ModelSpec::Loglinear => "loglinear".to_string(),
         }
     }
 
@@ -331,6 +356,7 @@ impl ModelSpec {
                 .filter_map(|p| ModelSpec::preset(p))
                 .find(|p| p.label() == label)
                 .map(|p| p.hidden().to_vec()),
+            ModelSpec::Loglinear => None,
         };
         if default.as_deref() == Some(self.hidden()) || self.hidden().is_empty() {
             label
@@ -364,6 +390,9 @@ impl ModelSpec {
                     },
                     message: e.to_string(),
                 }),
+            ModelSpec::Loglinear => {
+                Ok(Model::LogLinear(super::loglinear::LogLinear::new(n_inputs)))
+            }
         }
     }
 }

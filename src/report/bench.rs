@@ -2,9 +2,9 @@
 //! the best other dense network, with success rates over seeds (`bench.csv` and a section of
 //! `report.md`). Written only when the records hold at least one unit model.
 //!
-//! A run *solves* its task when its test (extrapolation) mean % error is below
-//! [`SOLVED_PCT`]; it is *close* below [`CLOSE_PCT`]. Diverged runs count as failures. Rates
-//! carry a 95 % Wilson interval, as stable-nalu reports them.
+//! A run *succeeds* when its test (extrapolation) mean % error is at most [`SUCCESS_PCT`]
+//! (τ = 1 %); it is *exact* below [`EXACT_PCT`]. Diverged runs count as failures. Rates carry a
+//! 95 % Wilson interval, as stable-nalu reports them.
 
 use super::stats::{median, score};
 use super::text::{function_key, md_pct, md_text};
@@ -12,12 +12,12 @@ use crate::experiment::{ModelSpec, RunRecord};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-/// Test % error below which a run counts as solved: 0.01 %, about what stable-nalu's
-/// ε-perfect criterion (ε = 10⁻⁵ on every weight) allows on its product tasks.
-pub const SOLVED_PCT: f64 = 0.01;
+/// τ, the test % error at or below which a run counts as a success: 1 %.
+pub const SUCCESS_PCT: f64 = 1.0;
 
-/// Test % error below which a run counts as close: 1 %.
-pub const CLOSE_PCT: f64 = 1.0;
+/// Test % error below which a run counts as exact: 0.01 %, about what stable-nalu's
+/// ε-perfect criterion (ε = 10⁻⁵ on every weight) allows on its product tasks.
+pub const EXACT_PCT: f64 = 0.01;
 
 /// One model on one task over its seeds.
 #[derive(Debug, Clone, PartialEq)]
@@ -38,10 +38,12 @@ pub struct BenchRow {
     pub median_pct_err: f64,
     /// Best test % error.
     pub best_pct_err: f64,
-    /// Runs below [`SOLVED_PCT`].
-    pub solved: usize,
-    /// Runs below [`CLOSE_PCT`].
-    pub close: usize,
+    /// Worst test % error (infinite if a run diverged).
+    pub worst_pct_err: f64,
+    /// Runs at or below [`SUCCESS_PCT`].
+    pub success: usize,
+    /// Runs below [`EXACT_PCT`].
+    pub exact: usize,
     /// Mean seconds per run.
     pub seconds: f64,
 }
@@ -75,7 +77,7 @@ pub(super) fn bench_rows(records: &[&RunRecord]) -> Vec<BenchRow> {
             .iter()
             .map(|(model, runs)| {
                 let errors: Vec<f64> = runs.iter().map(|r| score(r.test_pct_err)).collect();
-                let count = |limit: f64| errors.iter().filter(|&&e| e < limit).count();
+                let count = |ok: &dyn Fn(f64) -> bool| errors.iter().filter(|&&e| ok(e)).count();
                 let dense_other = runs[0].spec.model.pair().is_some_and(|p| !p.is_lg());
                 (
                     dense_other,
@@ -88,8 +90,9 @@ pub(super) fn bench_rows(records: &[&RunRecord]) -> Vec<BenchRow> {
                         diverged: runs.iter().filter(|r| r.diverged).count(),
                         median_pct_err: median(&errors).unwrap_or(f64::INFINITY),
                         best_pct_err: errors.iter().copied().fold(f64::INFINITY, f64::min),
-                        solved: count(SOLVED_PCT),
-                        close: count(CLOSE_PCT),
+                        worst_pct_err: errors.iter().copied().fold(0.0, f64::max),
+                        success: count(&|e| e <= SUCCESS_PCT),
+                        exact: count(&|e| e < EXACT_PCT),
                         seconds: runs.iter().map(|r| r.wall_seconds).sum::<f64>()
                             / runs.len() as f64,
                     },
@@ -143,13 +146,13 @@ pub fn wilson(k: usize, n: usize) -> (f64, f64) {
 /// `bench.csv`: one line per row.
 pub(super) fn bench_csv(rows: &[BenchRow]) -> String {
     let mut out = String::from(
-        "function,train_range,test_range,model,runs,diverged,median_test_pct_err,best_test_pct_err,solved,solved_pct_low95,solved_pct_high95,close,mean_seconds\n",
+        "function,train_range,test_range,model,runs,diverged,median_test_pct_err,best_test_pct_err,worst_test_pct_err,success,success_pct_low95,success_pct_high95,exact,mean_seconds\n",
     );
     for r in rows {
-        let (lo, hi) = wilson(r.solved, r.runs);
+        let (lo, hi) = wilson(r.success, r.runs);
         let _ = writeln!(
             out,
-            "{},{},{},{},{},{},{},{},{},{lo:.1},{hi:.1},{},{:.4}",
+            "{},{},{},{},{},{},{},{},{},{},{lo:.1},{hi:.1},{},{:.4}",
             super::csv::csv_field(&r.function),
             super::csv::csv_field(&r.train_range),
             super::csv::csv_field(&r.test_range),
@@ -158,8 +161,9 @@ pub(super) fn bench_csv(rows: &[BenchRow]) -> String {
             r.diverged,
             r.median_pct_err,
             r.best_pct_err,
-            r.solved,
-            r.close,
+            r.worst_pct_err,
+            r.success,
+            r.exact,
             r.seconds
         );
     }
@@ -172,10 +176,10 @@ pub(super) fn bench_markdown(rows: &[BenchRow]) -> String {
     let _ = writeln!(out, "\n## Bench: units built to learn products\n");
     let _ = writeln!(
         out,
-        "Every model on the same rows, metric and seeds. *Solved*: test mean % error below \
-         {SOLVED_PCT} %, with its 95 % Wilson interval; *close*: below {CLOSE_PCT} %. Diverged \
-         runs count as failures. Of the dense networks other than lg only the best (by median) \
-         is shown. Also in `bench.csv`.\n"
+        "Every model on the same rows, metric and seeds. *Success*: test mean % error at most \
+         τ = {SUCCESS_PCT} %, with its 95 % Wilson interval; *exact*: below {EXACT_PCT} %. \
+         Diverged runs count as failures (and as an infinite error). Of the dense networks \
+         other than lg only the best (by median) is shown. Also in `bench.csv`.\n"
     );
     let mut last_task: Option<(&str, &str, &str)> = None;
     for r in rows {
@@ -202,19 +206,20 @@ pub(super) fn bench_markdown(rows: &[BenchRow]) -> String {
                 "| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: |"
             );
         }
-        let (lo, hi) = wilson(r.solved, r.runs);
+        let (lo, hi) = wilson(r.success, r.runs);
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {}/{} ({:.0} %, 95 % CI {lo:.0}–{hi:.0}) | {}/{} | {:.3} |",
+            "| {} | {} | {} | {} ({}–{}) | {}/{} ({:.0} %, 95 % CI {lo:.0}–{hi:.0}) | {}/{} | {:.3} |",
             md_text(&r.model),
             r.runs,
             r.diverged,
             md_pct(r.median_pct_err),
             md_pct(r.best_pct_err),
-            r.solved,
+            md_pct(r.worst_pct_err),
+            r.success,
             r.runs,
-            100.0 * r.solved as f64 / r.runs.max(1) as f64,
-            r.close,
+            100.0 * r.success as f64 / r.runs.max(1) as f64,
+            r.exact,
             r.runs,
             r.seconds
         );
@@ -300,11 +305,12 @@ mod tests {
             (
                 nmu_row.runs,
                 nmu_row.diverged,
-                nmu_row.solved,
-                nmu_row.close
+                nmu_row.exact,
+                nmu_row.success
             ),
             (3, 1, 1, 2)
         );
+        assert_eq!(nmu_row.worst_pct_err, f64::INFINITY);
         assert_eq!(nmu_row.median_pct_err, 0.5);
         // Without unit models there is no bench.
         let dense_only: Vec<&RunRecord> = records[3..].iter().collect();
