@@ -53,6 +53,7 @@ pub mod report;
 pub mod reproduce;
 pub mod results;
 pub mod sweep;
+pub mod table;
 pub mod train;
 
 pub use error::Error;
