@@ -43,6 +43,7 @@ pub mod error;
 pub mod experiment;
 pub mod expr;
 pub mod fastmath;
+pub mod fit;
 pub mod fpenv;
 pub mod metrics;
 pub mod model;
