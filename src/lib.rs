@@ -47,6 +47,7 @@ pub mod fit;
 pub mod fpenv;
 pub mod metrics;
 pub mod model;
+pub mod modelfile;
 pub mod optim;
 pub mod plot;
 pub mod protocol;
