@@ -603,6 +603,22 @@ pub fn predict_csv<R: Read, W: Write>(
     Ok(total)
 }
 
+/// [`predict_csv`] from the file `data` to the file `out` (written atomically: on any error
+/// `out` is left as it was) or, without `out`, to standard output. Returns the rows predicted.
+pub fn predict_file(model: &FittedModel, data: &Path, out: Option<&Path>) -> Result<u64, Error> {
+    let input = std::fs::File::open(data).map_err(|e| Error::io("cannot read", data, e))?;
+    let input = std::io::BufReader::new(input);
+    match out {
+        Some(path) => {
+            crate::modelfile::write_atomically_with(path, |w| predict_csv(model, input, data, w))
+        }
+        None => {
+            let stdout = std::io::stdout();
+            predict_csv(model, input, data, std::io::BufWriter::new(stdout.lock()))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

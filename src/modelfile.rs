@@ -131,27 +131,45 @@ pub fn save(model: &FittedModel, path: &Path) -> Result<(), Error> {
 /// Writes `bytes` to `path` through a temporary file in the same directory and a rename, so
 /// `path` holds either its old content or all of `bytes`.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    write_atomically_with(path, |w| {
+        w.write_all(bytes)
+            .map_err(|e| Error::io("cannot write", path, e))
+    })
+}
+
+/// Like [`write_atomically`], with the content streamed by `write` into a buffered writer; if
+/// `write` fails, the temporary file is removed and `path` is left as it was.
+pub fn write_atomically_with<T>(
+    path: &Path,
+    write: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> Result<T, Error>,
+) -> Result<T, Error> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
     };
     let name = path
         .file_name()
-        .map_or_else(|| "model".into(), |n| n.to_string_lossy().into_owned());
+        .map_or_else(|| "out".into(), |n| n.to_string_lossy().into_owned());
     let temp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let result = (|| {
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&temp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&temp, path)
-    })();
-    result.map_err(|e| {
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&temp)
+        .map_err(|e| Error::io("cannot write", path, e))?;
+    let mut writer = std::io::BufWriter::new(file);
+    let result = write(&mut writer).and_then(|value| {
+        let file = writer
+            .into_inner()
+            .map_err(|e| Error::io("cannot write", path, e.into_error()))?;
+        file.sync_all()
+            .and_then(|()| std::fs::rename(&temp, path))
+            .map_err(|e| Error::io("cannot write", path, e))?;
+        Ok(value)
+    });
+    if result.is_err() {
         let _ = std::fs::remove_file(&temp);
-        Error::io("cannot write", path, e)
-    })
+    }
+    result
 }
 
 /// Reads and checks the model file `path`.

@@ -1,0 +1,223 @@
+//! Library-level tests of bring-your-own-data: a CSV written here is read, fitted, saved,
+//! loaded and predicted on; bad tables and bad model files are refused.
+
+use logexp::Error;
+use logexp::fit::{FitOptions, Validation, fit, predict_csv};
+use logexp::model::spec::ModelSpec;
+use logexp::modelfile::{load, save};
+use logexp::table::{ReadOptions, read_table};
+use std::path::Path;
+
+/// `y = 0.5 · a² / b` on a grid of positive inputs, written with an unused text column, CRLF
+/// line ends and quoted names.
+fn write_law(dir: &Path, rows: usize) -> std::path::PathBuf {
+    let path = dir.join("law.csv");
+    let mut text = String::from("\"a\",note,\"b\",y\r\n");
+    for r in 0..rows {
+        // Low-discrepancy sequences: every value distinct, so no two rows tie in outlyingness.
+        let a = 1.0 + 3.0 * (r as f64 * 0.618_033_988_749_895).fract();
+        let b = 1.0 + 2.0 * (r as f64 * 0.414_213_562_373_095).fract();
+        text += &format!("{a},\"row {r}\",{b},{}\r\n", 0.5 * a * a / b);
+    }
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn options(preset: &str) -> FitOptions {
+    FitOptions {
+        epochs: 5,
+        ..FitOptions::new(ModelSpec::preset(preset).unwrap())
+    }
+}
+
+#[test]
+fn fit_save_load_predict_is_bit_identical() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = write_law(dir.path(), 300);
+    let table = read_table(&data, &ReadOptions::new("y")).unwrap();
+    assert_eq!(table.features, ["a", "b"]);
+    for preset in ["lg", "npu"] {
+        let model = fit(&table, &options(preset)).unwrap();
+        assert_eq!(model.summary.train.rows + model.summary.valid.rows, 300);
+        assert_eq!(model.summary.valid.rows, 60);
+        let path = dir.path().join(format!("{preset}.safetensors"));
+        save(&model, &path).unwrap();
+        let loaded = load(&path).unwrap();
+        let in_memory = model.predict(&table.data);
+        let reloaded = loaded.predict(&table.data);
+        let bits = |v: &[f32]| v.iter().map(|p| p.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&reloaded), bits(&in_memory), "{preset}");
+
+        // The streaming path over a file whose columns are in another order, with an extra
+        // column: the same predictions, appended to each row.
+        let shuffled = dir.path().join("new.csv");
+        let mut text = String::from("extra,b,a\n");
+        for r in 0..table.data.len() {
+            let x = table.data.row(r);
+            text += &format!("e{r},{:?},{:?}\n", x[1], x[0]);
+        }
+        std::fs::write(&shuffled, text).unwrap();
+        let mut out = Vec::new();
+        let n = predict_csv(
+            &loaded,
+            std::fs::File::open(&shuffled).unwrap(),
+            &shuffled,
+            &mut out,
+        )
+        .unwrap();
+        assert_eq!(n as usize, table.data.len());
+        let out = String::from_utf8(out).unwrap();
+        let mut lines = out.lines();
+        assert_eq!(lines.next().unwrap(), "extra,b,a,y_predicted");
+        for (r, line) in lines.enumerate() {
+            let fields: Vec<&str> = line.split(',').collect();
+            assert_eq!(fields[0], format!("e{r}"));
+            let p: f32 = fields[3].parse().unwrap();
+            assert_eq!(p.to_bits(), in_memory[r].to_bits(), "{preset} row {r}");
+        }
+    }
+}
+
+#[test]
+fn prediction_refuses_a_missing_feature_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let table = read_table(&write_law(dir.path(), 40), &ReadOptions::new("y")).unwrap();
+    let model = fit(&table, &options("nmu")).unwrap();
+    let e = predict_csv(
+        &model,
+        "a,c\n1,2\n".as_bytes(),
+        Path::new("new.csv"),
+        Vec::new(),
+    )
+    .unwrap_err();
+    assert!(e.is_usage());
+    assert!(e.to_string().contains("column b"), "{e}");
+    let e = predict_csv(
+        &model,
+        "a,b\n1,x\n".as_bytes(),
+        Path::new("new.csv"),
+        Vec::new(),
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("new.csv, line 2, column b"), "{e}");
+}
+
+#[test]
+fn validation_modes_hold_out_what_they_say() {
+    let dir = tempfile::tempdir().unwrap();
+    let table = read_table(&write_law(dir.path(), 100), &ReadOptions::new("y")).unwrap();
+    let none = fit(
+        &table,
+        &FitOptions {
+            valid: Validation::None,
+            ..options("nmu")
+        },
+    )
+    .unwrap();
+    assert_eq!((none.summary.train.rows, none.summary.valid.rows), (100, 0));
+    let random = fit(
+        &table,
+        &FitOptions {
+            valid: Validation::Random,
+            ..options("nmu")
+        },
+    )
+    .unwrap();
+    assert_eq!(random.summary.valid.rows, 20);
+    // Extrapolation holds out the extremes: with no ties, a held-out row is further from the
+    // median than every training row on some input, so none lies inside the training box.
+    let extrapolate = fit(&table, &options("nmu")).unwrap();
+    assert_eq!(extrapolate.summary.valid_in_range.rows, 0);
+    assert_eq!(extrapolate.summary.valid_out_of_range.rows, 20);
+}
+
+fn corrupt_copies(good: &[u8]) -> Vec<(&'static str, Vec<u8>)> {
+    let mut flipped = good.to_vec();
+    let last = flipped.len() - 1;
+    flipped[last] ^= 1;
+    vec![
+        ("empty", Vec::new()),
+        ("truncated header", good[..12].to_vec()),
+        ("truncated data", good[..good.len() - 3].to_vec()),
+        ("flipped bit", flipped),
+        ("a CSV", b"a,b\n1,2\n".to_vec()),
+    ]
+}
+
+#[test]
+fn damaged_model_files_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let table = read_table(&write_law(dir.path(), 40), &ReadOptions::new("y")).unwrap();
+    let model = fit(&table, &options("nmu")).unwrap();
+    let path = dir.path().join("m.safetensors");
+    save(&model, &path).unwrap();
+    let good = std::fs::read(&path).unwrap();
+    for (what, bytes) in corrupt_copies(&good) {
+        let bad = dir.path().join("bad.safetensors");
+        std::fs::write(&bad, bytes).unwrap();
+        match load(&bad) {
+            Err(e @ Error::ModelFile { .. }) => {
+                assert!(e.is_usage(), "{what}");
+                assert!(e.to_string().contains("bad.safetensors"), "{what}: {e}");
+            }
+            Err(e) => panic!("{what}: wrong error {e}"),
+            Ok(_) => panic!("{what}: accepted"),
+        }
+    }
+    let e = load(&dir.path().join("absent.safetensors")).unwrap_err();
+    assert!(!e.is_usage(), "a missing file is an I/O error: {e}");
+}
+
+#[test]
+fn a_failed_read_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("bad.csv");
+    std::fs::write(&data, "a,y\n1,2\n3,\n").unwrap();
+    let e = read_table(&data, &ReadOptions::new("y")).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "{}, line 3, column y: empty cell: every row needs a number here",
+            data.display()
+        )
+    );
+    let dropped = read_table(
+        &data,
+        &ReadOptions {
+            drop_invalid: true,
+            ..ReadOptions::new("y")
+        },
+    )
+    .unwrap();
+    assert_eq!((dropped.data.len(), dropped.dropped), (1, 1));
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+}
+
+#[test]
+fn predictions_go_to_a_file_only_when_every_row_is_good() {
+    let dir = tempfile::tempdir().unwrap();
+    let table = read_table(&write_law(dir.path(), 40), &ReadOptions::new("y")).unwrap();
+    let model = fit(&table, &options("nmu")).unwrap();
+    let good = dir.path().join("good.csv");
+    std::fs::write(&good, "a,b\n2,3\n4,5\n").unwrap();
+    let out = dir.path().join("p.csv");
+    assert_eq!(
+        logexp::fit::predict_file(&model, &good, Some(&out)).unwrap(),
+        2
+    );
+    let written = std::fs::read_to_string(&out).unwrap();
+    assert_eq!(written.lines().count(), 3);
+    assert!(written.starts_with("a,b,y_predicted\n2,3,"), "{written}");
+    // A bad row late in the file: the earlier output stays as it was, no temporary file.
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(&bad, "a,b\n2,3\n4,NaN\n").unwrap();
+    let e = logexp::fit::predict_file(&model, &bad, Some(&out)).unwrap_err();
+    assert!(e.to_string().contains("line 3, column b"), "{e}");
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), written);
+    let mut names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["bad.csv", "good.csv", "law.csv", "p.csv"]);
+}
