@@ -237,6 +237,12 @@ pub struct FitSummary {
     pub train_ranges: Vec<[f64; 2]>,
     /// A plain sentence when the validation error suggests the model does not extrapolate.
     pub warning: Option<String>,
+    /// The relation the model learned, as a formula ([`crate::explain`]), when it can be read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub explanation: Option<crate::explain::Explanation>,
+    /// Why there is no explanation, when there is none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub explanation_note: Option<String>,
 }
 
 impl FitSummary {
@@ -494,14 +500,48 @@ pub fn fit(table: &Table, options: &FitOptions) -> Result<FittedModel, Error> {
         restart,
         train_ranges,
         warning,
+        explanation: None,
+        explanation_note: None,
     };
-    Ok(FittedModel {
+    let mut model = FittedModel {
         spec: options.model.clone(),
         network,
         params,
         features: table.features.clone(),
         target: table.target.clone(),
         summary,
+    };
+    match crate::explain::explain(&model, data, &train_rows, &valid_rows) {
+        Ok(e) => model.summary.explanation = Some(e),
+        Err(note) => model.summary.explanation_note = Some(note),
+    }
+    Ok(model)
+}
+
+/// Explains `model` on `table` (read with the model's features and target), with the fit's
+/// own split rebuilt from its recorded validation mode and seed: what `explain --data` does.
+/// A model that cannot be read out is a usage error saying why.
+pub fn explain_table(
+    model: &FittedModel,
+    table: &Table,
+) -> Result<crate::explain::Explanation, Error> {
+    if table.features != model.features {
+        return Err(Error::InvalidSetting {
+            field: "data",
+            message: format!(
+                "the table's inputs ({}) are not the model's ({}): read it with the model's features",
+                table.features.join(", "),
+                model.features.join(", ")
+            ),
+        });
+    }
+    let options = &model.summary.options;
+    let (train, valid) = split(&table.data, options.valid, options.seed);
+    crate::explain::explain(model, &table.data, &train, &valid).map_err(|message| {
+        Error::InvalidSetting {
+            field: "model",
+            message: format!("this model cannot be explained: {message}"),
+        }
     })
 }
 

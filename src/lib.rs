@@ -41,6 +41,7 @@ pub mod activation;
 pub mod data;
 pub mod error;
 pub mod experiment;
+pub mod explain;
 pub mod expr;
 pub mod fastmath;
 pub mod fit;
