@@ -395,7 +395,9 @@ fn number(v: f64) -> String {
     if v == 0.0 || !v.is_finite() {
         return format!("{v}");
     }
-    let magnitude = v.abs().log10().floor() as i32;
+    // The magnitude after rounding to 4 significant digits (0.099996 prints as 0.1000).
+    let rounded: f64 = format!("{v:.3e}").parse().unwrap_or(v);
+    let magnitude = rounded.abs().log10().floor() as i32;
     if (-4..=6).contains(&magnitude) {
         let decimals = (3 - magnitude).max(0) as usize;
         format!("{v:.decimals$}")
@@ -529,11 +531,12 @@ fn refit(terms: &[Term], data: &Dataset, rows: &[usize]) -> Option<Vec<f64>> {
             return None;
         }
         a.swap(col, pivot);
-        for row in 0..k {
-            if row != col {
-                let f = a[row][col] / a[col][col];
-                for c in col..=k {
-                    a[row][c] -= f * a[col][c];
+        let pivot_row = a[col].clone();
+        for (r, row) in a.iter_mut().enumerate() {
+            if r != col {
+                let f = row[col] / pivot_row[col];
+                for (v, p) in row[col..].iter_mut().zip(&pivot_row[col..]) {
+                    *v -= f * p;
                 }
             }
         }
@@ -794,6 +797,8 @@ mod tests {
     fn numbers_and_exponents_print_for_the_parser() {
         assert_eq!(number(0.1003456), "0.1003");
         assert_eq!(number(1234.4), "1234");
+        assert_eq!(number(0.099996), "0.1000");
+        assert_eq!(number(-2.5), "-2.500");
         assert_eq!(number(1.5e-9), "1.500e-9");
         assert!(Expr::parse(&format!("{}*x1", number(1.5e-9))).is_ok());
         assert_eq!(exponent(0.5, true).1, "(1/2)");

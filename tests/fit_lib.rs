@@ -221,3 +221,80 @@ fn predictions_go_to_a_file_only_when_every_row_is_good() {
     names.sort();
     assert_eq!(names, ["bad.csv", "good.csv", "law.csv", "p.csv"]);
 }
+
+/// `y = 0.1 · a / b` on [1, 5)², times `1 + n` with `n` uniform of standard deviation `noise`.
+fn write_ratio(dir: &Path, noise: f64) -> std::path::PathBuf {
+    let path = dir.join(format!("ratio-{noise}.csv"));
+    let mut text = String::from("a,b,y\n");
+    let mut state = 12345u64;
+    for r in 0..1000 {
+        let a = (1.0 + 4.0 * (r as f64 * 0.618_033_988_749_895).fract()) as f32;
+        let b = (1.0 + 4.0 * (r as f64 * 0.414_213_562_373_095).fract()) as f32;
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        let u = (state >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0;
+        let y = 0.1 * f64::from(a) / f64::from(b) * (1.0 + noise * u * 3f64.sqrt());
+        text += &format!("{a:?},{b:?},{y:?}\n");
+    }
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// A product unit and one summing weight (`product` with hidden 1) learns the law; the
+/// explanation recovers its exponents within 0.05, rounds them to 1 and −1, and the stated
+/// expression reads back through the parser with the errors printed beside it.
+#[test]
+fn explain_recovers_a_product_of_powers_with_and_without_noise() {
+    let dir = tempfile::tempdir().unwrap();
+    for noise in [0.0, 0.01] {
+        let table = read_table(&write_ratio(dir.path(), noise), &ReadOptions::new("y")).unwrap();
+        let spec =
+            ModelSpec::parse("product", &logexp::experiment::Pair::lg(), Some(&[1])).unwrap();
+        let options = FitOptions {
+            epochs: 100,
+            lr: 0.01,
+            ..FitOptions::new(spec)
+        };
+        let model = fit(&table, &options).unwrap();
+        let s = &model.summary;
+        // The out-of-range error is measured and reported.
+        assert_eq!(s.valid_out_of_range.rows, 200);
+        let out_pct = s.valid_out_of_range.scores.pct_err.unwrap();
+        assert!(s.text().contains("out of range"));
+        assert!(out_pct < 3.0, "noise {noise}: {out_pct}");
+        let e = s
+            .explanation
+            .as_ref()
+            .expect("a product model is explained");
+        let [term] = e.formula.terms.as_slice() else {
+            panic!("noise {noise}: {}", e.formula.text)
+        };
+        assert!((term.exps[0] - 1.0).abs() < 0.05, "{}", e.formula.text);
+        assert!((term.exps[1] + 1.0).abs() < 0.05, "{}", e.formula.text);
+        let rounded = e
+            .rounded
+            .as_ref()
+            .expect("exponents within 0.05 of integers round");
+        assert_eq!(rounded.terms[0].exps, [1.0, -1.0]);
+        assert!(
+            (rounded.terms[0].coef - 0.1).abs() < 0.002,
+            "{}",
+            rounded.text
+        );
+        // The expression reads back; its value at (a, b) = (2, 4) is the constant / 2.
+        let parsed = logexp::expr::Expr::parse(&rounded.expression).unwrap();
+        let c: f64 = rounded
+            .expression
+            .split('*')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((parsed.eval(&[2.0, 4.0]) - c / 2.0).abs() < 1e-12);
+        // And the explanation survives the model file.
+        let path = dir.path().join("ratio.safetensors");
+        save(&model, &path).unwrap();
+        assert_eq!(load(&path).unwrap().summary.explanation.as_ref(), Some(e));
+    }
+}
