@@ -405,10 +405,37 @@ pub fn split(data: &Dataset, mode: Validation, seed: u64) -> (Vec<usize>, Vec<us
     (train, valid)
 }
 
+/// Where a fit is, for a progress bar: [`fit_with_progress`] reports it before every epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    /// The training under way, 0-based.
+    pub restart: usize,
+    /// Trainings in all.
+    pub restarts: usize,
+    /// The epoch about to run, 1-based.
+    pub epoch: usize,
+    /// Epochs per training.
+    pub epochs: usize,
+}
+
+/// The training rows, reporting each epoch as the fit loop asks for its rows.
+struct Reporting<'a, 'p> {
+    rows: &'a Dataset,
+    at: Progress,
+    progress: &'p mut dyn FnMut(Progress),
+}
+
+impl crate::train::EpochData for Reporting<'_, '_> {
+    fn rows(&mut self, epoch: usize) -> &Dataset {
+        (self.progress)(Progress { epoch, ..self.at });
+        self.rows
+    }
+}
+
 /// One training of `net` on `train` from `seed`.
 fn train_once<N: Network>(
     net: &N,
-    train: &Dataset,
+    train: &mut Reporting<'_, '_>,
     config: &TrainConfig,
     seed: u64,
 ) -> (Vec<f32>, crate::train::History) {
@@ -418,7 +445,7 @@ fn train_once<N: Network>(
     shuffle_rng.set_stream(1);
     let mut params = vec![0.0f32; net.n_params()];
     net.init_params(&mut init_rng, &mut params);
-    let history = crate::train::fit(net, &mut params, train, config, &mut shuffle_rng);
+    let history = crate::train::fit_from(net, &mut params, train, config, &mut shuffle_rng);
     (params, history)
 }
 
@@ -436,6 +463,16 @@ fn train_once<N: Network>(
 /// assert_eq!((model.summary.train.rows, model.summary.valid.rows), (32, 8));
 /// ```
 pub fn fit(table: &Table, options: &FitOptions) -> Result<FittedModel, Error> {
+    fit_with_progress(table, options, &mut |_| {})
+}
+
+/// Like [`fit`], calling `progress` before every epoch of every training (what a progress bar
+/// needs; the fit loop asks for each epoch's rows once, and once more before the first).
+pub fn fit_with_progress(
+    table: &Table,
+    options: &FitOptions,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<FittedModel, Error> {
     options.validate()?;
     let data = &table.data;
     let network = options.model.build(data.n_features())?;
@@ -445,9 +482,19 @@ pub fn fit(table: &Table, options: &FitOptions) -> Result<FittedModel, Error> {
     let mut best: Option<(f64, usize, Vec<f32>, crate::train::History)> = None;
     for k in 0..options.restarts {
         let seed = options.seed.wrapping_add(k as u64);
+        let mut rows = Reporting {
+            rows: &train_set,
+            at: Progress {
+                restart: k,
+                restarts: options.restarts,
+                epoch: 0,
+                epochs: options.epochs,
+            },
+            progress: &mut *progress,
+        };
         let (params, history) = match &network {
-            Model::Dense(n) => train_once(n, &train_set, &config, seed),
-            Model::Stack(n) => train_once(n, &train_set, &config, seed),
+            Model::Dense(n) => train_once(n, &mut rows, &config, seed),
+            Model::Stack(n) => train_once(n, &mut rows, &config, seed),
         };
         let rows = if valid_rows.is_empty() {
             &train_rows
@@ -731,6 +778,23 @@ mod tests {
         assert!(extrapolation_warning(&rs(8, Some(0.1)), &rs(2, None), None).is_some());
         assert!(extrapolation_warning(&rs(8, Some(0.1)), &rs(0, None), None).is_none());
         assert!(extrapolation_warning(&rs(8, None), &rs(0, None), Some(3)).is_some());
+    }
+
+    #[test]
+    fn progress_is_reported_every_epoch_of_every_restart() {
+        let t = table("x,y\n1,2\n2,4\n3,6\n4,8\n5,10\n");
+        let options = FitOptions {
+            epochs: 3,
+            restarts: 2,
+            ..FitOptions::new(ModelSpec::preset("nau").unwrap())
+        };
+        let mut seen = Vec::new();
+        let with =
+            fit_with_progress(&t, &options, &mut |p| seen.push((p.restart, p.epoch))).unwrap();
+        seen.dedup();
+        assert_eq!(seen, [(0, 1), (0, 2), (0, 3), (1, 1), (1, 2), (1, 3)]);
+        // Reporting changes nothing in the result.
+        assert_eq!(with.params, fit(&t, &options).unwrap().params);
     }
 
     #[test]

@@ -242,6 +242,18 @@ pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<FittedModel, Error> {
     let network = spec
         .build(features.len())
         .map_err(|e| bad(format!("its model spec cannot be built ({e})")))?;
+    // Every parameter must be in the file: check before allocating, so a hostile spec (a
+    // billion features) cannot ask for more memory than the file's size.
+    if network
+        .n_params()
+        .checked_mul(4)
+        .is_none_or(|b| b > bytes.len())
+    {
+        return Err(bad(format!(
+            "its model spec needs {} parameters, more than the file holds",
+            network.n_params()
+        )));
+    }
     let blocks = network.param_blocks();
     if tensors.len() != blocks.len() {
         return Err(bad(format!(
@@ -457,6 +469,44 @@ mod tests {
         assert!(refused(&wider).contains("the model needs F32"));
         // The good file still loads.
         assert!(from_bytes(&good, Path::new("m")).is_ok());
+    }
+
+    #[test]
+    fn a_spec_larger_than_the_file_is_refused_before_allocating() {
+        let m = model("nmu");
+        let huge = with_metadata(
+            &m,
+            |meta| {
+                let names: Vec<String> = (0..200_000).map(|i| format!("f{i}")).collect();
+                meta.insert("features".into(), serde_json::to_string(&names).unwrap());
+                meta.insert(
+                    "model".into(),
+                    r#"{"model":"dense","pair":"symlog,symexp","hidden":[100000,100000]}"#.into(),
+                );
+            },
+            true,
+        );
+        assert!(refused(&huge).contains("more than the file holds"));
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(200))]
+        /// Any byte changed or any cut of a valid file is refused or loads; it never panics,
+        /// and whatever loads has the original parameters (a changed byte is caught).
+        #[test]
+        fn damaged_files_never_panic(at in 0usize..100_000, value in 0u8..=255, cut in proptest::bool::ANY) {
+            let m = model("nmu");
+            let mut bytes = to_bytes(&m).unwrap();
+            let at = at % bytes.len();
+            if cut {
+                bytes.truncate(at);
+            } else {
+                bytes[at] = value;
+            }
+            if let Ok(back) = from_bytes(&bytes, Path::new("m")) {
+                proptest::prop_assert_eq!(back.params, m.params);
+            }
+        }
     }
 
     #[test]
