@@ -18,7 +18,8 @@
 //! (e.g. NAU → product unit) is explained only where every mixed input is a single term. NALU
 //! and iNALU (gated mixtures of both paths) and dense networks (lg) are not explained yet.
 //!
-//! The read-out assumes positive inputs (`|x|`, the ε guards and the sign phases of product
+//! With [`crate::fit::Scaling`], the terms are mapped back to the table's units (only the
+//! constants change). The read-out assumes positive inputs (`|x|`, the ε guards and the sign phases of product
 //! units and NPUs are dropped); its error on the rows is measured, so where that assumption
 //! fails the error shows it.
 //!
@@ -337,7 +338,19 @@ fn read_out(model: &FittedModel) -> Result<(Poly, Vec<String>), String> {
         };
         h = next;
     }
-    let [out] = <[Poly; 1]>::try_from(h).map_err(|_| "the model has more than one output")?;
+    let [mut out] = <[Poly; 1]>::try_from(h).map_err(|_| "the model has more than one output")?;
+    // Back to the table's units: c · Π (x_i 2^−k_i)^e_i · 2^k_y.
+    if let Some(s) = &model.scaling {
+        for t in &mut out {
+            let shift: f64 = t
+                .exps
+                .iter()
+                .zip(&s.inputs_log2)
+                .map(|(e, &k)| e * f64::from(k))
+                .sum();
+            t.coef *= (f64::from(s.target_log2) - shift).exp2();
+        }
+    }
     Ok((out, notes))
 }
 

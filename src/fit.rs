@@ -113,6 +113,11 @@ pub struct FitOptions {
     pub valid: Validation,
     /// Trainings from different seeds; the best on validation is kept (at least 1).
     pub restarts: usize,
+    /// Scale every input and the target by a power of two near the geometric mean of its
+    /// magnitudes on the training rows ([`Scaling`]); off by default, since the paper's lg
+    /// network relies on inputs far from 0.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub scale: bool,
 }
 
 impl FitOptions {
@@ -131,6 +136,7 @@ impl FitOptions {
             regularizer: None,
             valid: Validation::Extrapolate,
             restarts: 1,
+            scale: false,
         }
     }
 
@@ -293,17 +299,96 @@ pub struct FittedModel {
     pub target: String,
     /// How it was fitted.
     pub summary: FitSummary,
+    /// The scaling of inputs and target, if the fit used one.
+    pub scaling: Option<Scaling>,
 }
 
-/// Predicts every row of `data` with `network` and `params` (the evaluation path of runs).
-pub fn predict_with(network: &Model, params: &[f32], data: &Dataset) -> Vec<f32> {
-    match network {
-        Model::Dense(n) => crate::metrics::predict(n, params, data),
-        Model::Stack(n) => crate::metrics::predict(n, params, data),
+/// Power-of-two scaling: the network sees input `i` as `x_i · 2^−inputs_log2[i]` and its output
+/// is multiplied by `2^target_log2`. Each exponent is the mean of `log2 |v|` over the training
+/// rows' non-zero values, rounded; powers of two keep every scaled value exact in floating
+/// point, and a product of powers stays a product of powers (only its constant changes).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Scaling {
+    /// One exponent per input.
+    pub inputs_log2: Vec<i32>,
+    /// The target's exponent.
+    pub target_log2: i32,
+}
+
+/// The rounded mean of `log2 |v|` over the non-zero values, kept within ±100 so that scaling
+/// by its power of two stays far from `f32`'s limits.
+fn log2_scale(values: impl Iterator<Item = f64>) -> i32 {
+    let (mut sum, mut n) = (0.0, 0usize);
+    for v in values.filter(|v| *v != 0.0) {
+        sum += v.abs().log2();
+        n += 1;
+    }
+    if n == 0 {
+        0
+    } else {
+        ((sum / n as f64).round() as i32).clamp(-100, 100)
     }
 }
 
-fn scores_of(network: &Model, params: &[f32], data: &Dataset, rows: &[usize]) -> RowScores {
+impl Scaling {
+    /// The scaling of the rows `rows` of `data`.
+    pub fn of(data: &Dataset, rows: &[usize]) -> Scaling {
+        Scaling {
+            inputs_log2: (0..data.n_features())
+                .map(|i| log2_scale(rows.iter().map(|&r| f64::from(data.row(r)[i]))))
+                .collect(),
+            target_log2: log2_scale(rows.iter().map(|&r| data.target(r))),
+        }
+    }
+
+    /// `data` as the network sees it.
+    pub fn apply(&self, data: &Dataset) -> Dataset {
+        let k = data.n_features();
+        let factors: Vec<f32> = self.inputs_log2.iter().map(|&e| 2f32.powi(-e)).collect();
+        let records = data
+            .records()
+            .chunks_exact(k.max(1))
+            .flat_map(|row| row.iter().zip(&factors).map(|(x, f)| x * f))
+            .collect();
+        let y = 2f64.powi(-self.target_log2);
+        Dataset::new(k, records, data.targets().iter().map(|t| t * y).collect())
+    }
+}
+
+/// Predicts every row of `data` with `network` and `params` (the evaluation path of runs),
+/// through `scaling` if there is one.
+pub fn predict_with(
+    network: &Model,
+    params: &[f32],
+    scaling: Option<&Scaling>,
+    data: &Dataset,
+) -> Vec<f32> {
+    let scaled;
+    let data = match scaling {
+        Some(s) => {
+            scaled = s.apply(data);
+            &scaled
+        }
+        None => data,
+    };
+    let mut out = match network {
+        Model::Dense(n) => crate::metrics::predict(n, params, data),
+        Model::Stack(n) => crate::metrics::predict(n, params, data),
+    };
+    if let Some(s) = scaling {
+        let f = 2f32.powi(s.target_log2);
+        out.iter_mut().for_each(|p| *p *= f);
+    }
+    out
+}
+
+fn scores_of(
+    network: &Model,
+    params: &[f32],
+    scaling: Option<&Scaling>,
+    data: &Dataset,
+    rows: &[usize],
+) -> RowScores {
     if rows.is_empty() {
         return RowScores {
             rows: 0,
@@ -314,9 +399,14 @@ fn scores_of(network: &Model, params: &[f32], data: &Dataset, rows: &[usize]) ->
         };
     }
     let subset = subset(data, rows);
-    let scores = match network {
-        Model::Dense(n) => crate::metrics::score(n, params, &subset),
-        Model::Stack(n) => crate::metrics::score(n, params, &subset),
+    let predictions = predict_with(network, params, scaling, &subset);
+    let finite = |v: f64| v.is_finite().then_some(v);
+    let scores = Scores {
+        mae: finite(crate::metrics::mae(&predictions, subset.targets())),
+        pct_err: finite(crate::metrics::mean_pct_error(
+            &predictions,
+            subset.targets(),
+        )),
     };
     RowScores {
         rows: rows.len(),
@@ -477,7 +567,11 @@ pub fn fit_with_progress(
     let data = &table.data;
     let network = options.model.build(data.n_features())?;
     let (train_rows, valid_rows) = split(data, options.valid, options.seed);
-    let train_set = subset(data, &train_rows);
+    let scaling = options.scale.then(|| Scaling::of(data, &train_rows));
+    let train_set = match &scaling {
+        Some(s) => s.apply(&subset(data, &train_rows)),
+        None => subset(data, &train_rows),
+    };
     let config = options.train_config();
     let mut best: Option<(f64, usize, Vec<f32>, crate::train::History)> = None;
     for k in 0..options.restarts {
@@ -504,7 +598,7 @@ pub fn fit_with_progress(
         let criterion = if history.diverged_at_epoch.is_some() {
             f64::INFINITY
         } else {
-            scores_of(&network, &params, data, rows)
+            scores_of(&network, &params, scaling.as_ref(), data, rows)
                 .scores
                 .mae
                 .unwrap_or(f64::INFINITY)
@@ -531,8 +625,8 @@ pub fn fit_with_progress(
             .zip(&train_ranges)
             .all(|(&x, [lo, hi])| (*lo..=*hi).contains(&f64::from(x)))
     });
-    let train = scores_of(&network, &params, data, &train_rows);
-    let valid = scores_of(&network, &params, data, &valid_rows);
+    let train = scores_of(&network, &params, scaling.as_ref(), data, &train_rows);
+    let valid = scores_of(&network, &params, scaling.as_ref(), data, &valid_rows);
     let warning = extrapolation_warning(&train, &valid, history.diverged_at_epoch);
     let summary = FitSummary {
         options: options.clone(),
@@ -540,8 +634,8 @@ pub fn fit_with_progress(
         dropped: table.dropped,
         train,
         valid,
-        valid_in_range: scores_of(&network, &params, data, &in_range),
-        valid_out_of_range: scores_of(&network, &params, data, &out_of_range),
+        valid_in_range: scores_of(&network, &params, scaling.as_ref(), data, &in_range),
+        valid_out_of_range: scores_of(&network, &params, scaling.as_ref(), data, &out_of_range),
         epochs_run: history.epoch_loss.len(),
         diverged_at_epoch: history.diverged_at_epoch,
         restart,
@@ -557,6 +651,7 @@ pub fn fit_with_progress(
         features: table.features.clone(),
         target: table.target.clone(),
         summary,
+        scaling,
     };
     match crate::explain::explain(&model, data, &train_rows, &valid_rows) {
         Ok(e) => model.summary.explanation = Some(e),
@@ -620,7 +715,7 @@ fn extrapolation_warning(
 impl FittedModel {
     /// Predicts every row of `data` (inputs in [`FittedModel::features`] order).
     pub fn predict(&self, data: &Dataset) -> Vec<f32> {
-        predict_with(&self.network, &self.params, data)
+        predict_with(&self.network, &self.params, self.scaling.as_ref(), data)
     }
 }
 
@@ -795,6 +890,35 @@ mod tests {
         assert_eq!(seen, [(0, 1), (0, 2), (0, 3), (1, 1), (1, 2), (1, 3)]);
         // Reporting changes nothing in the result.
         assert_eq!(with.params, fit(&t, &options).unwrap().params);
+    }
+
+    #[test]
+    fn scaling_uses_powers_of_two_near_the_geometric_mean() {
+        // Inputs 2 and 8 (log2 1 and 3, mean 2), targets 0.25 and 1 (log2 −2 and 0, mean −1),
+        // a zero input ignored.
+        let t = table("x,z,y\n2,0,0.25\n8,0,1\n");
+        let s = Scaling::of(&t.data, &[0, 1]);
+        assert_eq!(
+            s,
+            Scaling {
+                inputs_log2: vec![2, 0],
+                target_log2: -1
+            }
+        );
+        let scaled = s.apply(&t.data);
+        assert_eq!(scaled.records(), [0.5, 0.0, 2.0, 0.0]);
+        assert_eq!(scaled.targets(), [0.5, 2.0]);
+        // A single NAU unit with weights (1, 0) predicts x/4 on the scaled rows, times 2^−1
+        // back in the table's units: 0.25 and 1, exactly the targets.
+        let net = ModelSpec::parse("units:nau", &crate::experiment::Pair::lg(), None)
+            .unwrap()
+            .build(2)
+            .unwrap();
+        assert_eq!(
+            predict_with(&net, &[1.0, 0.0], Some(&s), &t.data),
+            [0.25, 1.0]
+        );
+        assert_eq!(predict_with(&net, &[1.0, 0.0], None, &t.data), [2.0, 8.0]);
     }
 
     #[test]

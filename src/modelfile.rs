@@ -17,7 +17,7 @@
 //! | `model` | the [`ModelSpec`] as JSON, e.g. `{"model":"dense","pair":"symlog,symexp","hidden":[16,12]}` |
 //! | `features` | the input column names, JSON array, in the network's input order |
 //! | `target` | the target column name |
-//! | `scaling` | `none`: inputs and target are used as they are in the table |
+//! | `scaling` | `none` (inputs and target used as they are), or `{"inputs_log2":[k_1,…],"target_log2":k_y}`: the network sees `x_i · 2^−k_i` and its output is multiplied by `2^k_y` |
 //! | `fit` | the [`FitSummary`] as JSON |
 //! | `checksum` | FNV-1a 64 (hex) over every other metadata key and value (sorted by key) and every tensor's bytes (in block order) |
 //!
@@ -32,7 +32,7 @@
 //! so a crash never leaves a half-written model file.
 
 use crate::error::Error;
-use crate::fit::{FitSummary, FittedModel};
+use crate::fit::{FitSummary, FittedModel, Scaling};
 use crate::model::spec::ModelSpec;
 use safetensors::{Dtype, SafeTensors, tensor::TensorView};
 use std::collections::HashMap;
@@ -89,7 +89,10 @@ pub fn to_bytes(model: &FittedModel) -> Result<Vec<u8>, Error> {
     metadata.insert("model".to_string(), json(&model.spec));
     metadata.insert("features".to_string(), json(&model.features));
     metadata.insert("target".to_string(), model.target.clone());
-    metadata.insert("scaling".to_string(), "none".to_string());
+    metadata.insert(
+        "scaling".to_string(),
+        model.scaling.as_ref().map_or("none".to_string(), json),
+    );
     metadata.insert("fit".to_string(), json(&model.summary));
     let blocks = model.network.param_blocks();
     let bytes: Vec<Vec<u8>> = blocks
@@ -232,13 +235,25 @@ pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<FittedModel, Error> {
     let target = get("target")?.clone();
     let summary: FitSummary = serde_json::from_str(get("fit")?)
         .map_err(|e| bad(format!("its fit record is not readable ({e})")))?;
-    match get("scaling")?.as_str() {
-        "none" => {}
-        other => return Err(bad(format!("unknown scaling '{other}'"))),
-    }
     if features.is_empty() {
         return Err(bad("it names no features".into()));
     }
+    let scaling: Option<Scaling> = match get("scaling")?.as_str() {
+        "none" => None,
+        other => {
+            let s: Scaling = serde_json::from_str(other)
+                .map_err(|e| bad(format!("its scaling is not readable ({e})")))?;
+            if s.inputs_log2.len() != features.len()
+                || s.inputs_log2
+                    .iter()
+                    .chain([&s.target_log2])
+                    .any(|e| e.abs() > 100)
+            {
+                return Err(bad("its scaling does not match its features".into()));
+            }
+            Some(s)
+        }
+    };
     let network = spec
         .build(features.len())
         .map_err(|e| bad(format!("its model spec cannot be built ({e})")))?;
@@ -303,6 +318,7 @@ pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<FittedModel, Error> {
         features,
         target,
         summary,
+        scaling,
     })
 }
 

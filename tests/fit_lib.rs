@@ -298,3 +298,54 @@ fn explain_recovers_a_product_of_powers_with_and_without_noise() {
         assert_eq!(load(&path).unwrap().summary.explanation.as_ref(), Some(e));
     }
 }
+
+/// With scaling, a law whose constant and inputs are far from 1 (`y = 300 · a^1.5 / √b`, `a`
+/// in [10³, 10⁴), `b` in [10², 10³)) is learned by product units, explained in the table's units,
+/// and saved and reloaded with its scaling: the same predictions, bit for bit.
+#[test]
+fn scaled_fits_explain_in_the_tables_units_and_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.csv");
+    let mut text = String::from("a,b,y\n");
+    for r in 0..600 {
+        let a = (1e3 + 9e3 * (r as f64 * 0.618_033_988_749_895).fract()) as f32;
+        let b = (1e2 + 9e2 * (r as f64 * 0.414_213_562_373_095).fract()) as f32;
+        let y = 300.0 * f64::from(a).powf(1.5) / f64::from(b).sqrt();
+        text += &format!("{a:?},{b:?},{y:?}\n");
+    }
+    std::fs::write(&path, text).unwrap();
+    let table = read_table(&path, &ReadOptions::new("y")).unwrap();
+    let spec = ModelSpec::parse("product", &logexp::experiment::Pair::lg(), Some(&[1])).unwrap();
+    let options = FitOptions {
+        epochs: 100,
+        lr: 0.01,
+        scale: true,
+        ..FitOptions::new(spec)
+    };
+    let model = fit(&table, &options).unwrap();
+    let scaling = model.scaling.clone().expect("scaled");
+    // Mean log2 over uniform draws: E[ln a] = (b ln b − b − a ln a + a)/(b − a) gives 8.47 for
+    // a on [10³, 10⁴) → log2 12.2, and 6.16 for b on [10², 10³) → 8.9; so
+    // log2 y ≈ 8.2 + 1.5·12.2 − 0.5·8.9 = 22.1 (log2 300 ≈ 8.2).
+    assert_eq!(scaling.inputs_log2, [12, 9]);
+    assert!((21..=23).contains(&scaling.target_log2), "{scaling:?}");
+    let e = model.summary.explanation.as_ref().expect("explained");
+    let best = e.rounded.as_ref().unwrap_or(&e.formula);
+    assert_eq!(best.terms.len(), 1, "{}", best.text);
+    assert!((best.terms[0].exps[0] - 1.5).abs() < 0.05, "{}", best.text);
+    assert!((best.terms[0].exps[1] + 0.5).abs() < 0.05, "{}", best.text);
+    assert!(
+        (best.terms[0].coef / 300.0 - 1.0).abs() < 0.05,
+        "{}",
+        best.text
+    );
+    let saved = dir.path().join("big.safetensors");
+    save(&model, &saved).unwrap();
+    let loaded = load(&saved).unwrap();
+    assert_eq!(loaded.scaling, Some(scaling));
+    let bits = |v: Vec<f32>| v.iter().map(|p| p.to_bits()).collect::<Vec<_>>();
+    assert_eq!(
+        bits(loaded.predict(&table.data)),
+        bits(model.predict(&table.data))
+    );
+}
