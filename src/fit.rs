@@ -10,7 +10,8 @@
 //! the held-out rows are the ones *furthest outside the bulk* of the inputs: each row gets the
 //! score `max_i |x_i − median_i| / IQR_i` (the inter-quartile range of feature `i`; where it is
 //! 0, the feature's full range, and where that is 0 too, 1), and the 20 % of rows with the
-//! highest scores (ties to the later row) are held out. The model is trained on the rest and
+//! highest scores are held out (equal scores are ordered by the sum over features of the same
+//! ratios, then the later row first). The model is trained on the rest and
 //! scored on them: that error is what to expect when predicting outside the training range.
 //! [`Validation::Random`] holds out a random 20 % instead (interpolation), [`Validation::None`]
 //! trains on every row.
@@ -434,6 +435,20 @@ fn quantile(sorted: &[f64], q: f64) -> f64 {
 
 /// Each row's distance from the bulk: `max_i |x_i − median_i| / IQR_i` (see the module doc).
 pub fn outlyingness(data: &Dataset) -> Vec<f64> {
+    robust_distances(data, |d| d.fold(0.0, f64::max))
+}
+
+/// `Σ_i |x_i − median_i| / IQR_i`: breaks ties of [`outlyingness`] (rows equally far out on
+/// one input, e.g. every planet of the Sun on the central mass, are ordered by the others).
+fn total_outlyingness(data: &Dataset) -> Vec<f64> {
+    robust_distances(data, |d| d.sum())
+}
+
+/// Per row, `combine` over features of `|x_i − median_i| / spread_i`.
+fn robust_distances(
+    data: &Dataset,
+    combine: impl Fn(&mut dyn Iterator<Item = f64>) -> f64,
+) -> Vec<f64> {
     let k = data.n_features();
     let n = data.len();
     let mut centre = Vec::with_capacity(k);
@@ -456,11 +471,12 @@ pub fn outlyingness(data: &Dataset) -> Vec<f64> {
     }
     (0..n)
         .map(|r| {
-            data.row(r)
+            let mut distances = data
+                .row(r)
                 .iter()
                 .enumerate()
-                .map(|(i, &x)| (f64::from(x) - centre[i]).abs() / spread[i])
-                .fold(0.0, f64::max)
+                .map(|(i, &x)| (f64::from(x) - centre[i]).abs() / spread[i]);
+            combine(&mut distances)
         })
         .collect()
 }
@@ -479,8 +495,14 @@ pub fn split(data: &Dataset, mode: Validation, seed: u64) -> (Vec<usize>, Vec<us
         Validation::None => {}
         Validation::Extrapolate => {
             let score = outlyingness(data);
-            // Highest score first; among equal scores the later row first (stable, reversed).
-            order.sort_by(|&a, &b| score[b].total_cmp(&score[a]).then(b.cmp(&a)));
+            let total = total_outlyingness(data);
+            // Highest score first; equal scores by the sum over features, then the later row.
+            order.sort_by(|&a, &b| {
+                score[b]
+                    .total_cmp(&score[a])
+                    .then(total[b].total_cmp(&total[a]))
+                    .then(b.cmp(&a))
+            });
         }
         Validation::Random => {
             let mut rng = ChaCha8Rng::seed_from_u64(seed);
