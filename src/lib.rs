@@ -35,6 +35,11 @@
 //! - [`metrics`]: MAE and the paper's mean percentage error.
 //! - [`experiment`]: run specs and records.
 //! - [`results`]: results files: reading, locking, appending and repairing them safely.
+//! - [`table`]: CSV tables of the user's measurements, read by column name.
+//! - [`fit`]: fitting a model on a table with validation that measures extrapolation, and
+//!   streaming predictions.
+//! - [`modelfile`]: saving and loading fitted models as safetensors.
+//! - [`explain`]: the relation a unit model learned, as a formula.
 //! - [`error`]: the error type.
 
 pub mod activation;
