@@ -16,7 +16,19 @@
 //!
 //! A power of a sum is not a monomial, so a product layer after a layer that mixes inputs
 //! (e.g. NAU → product unit) is explained only where every mixed input is a single term. NALU
-//! and iNALU (gated mixtures of both paths) and dense networks (lg) are not explained yet.
+//! and iNALU (gated mixtures of both paths) and dense networks other than lg are not explained
+//! yet.
+//!
+//! ## lg networks
+//!
+//! The paper's network `y = W₃ symexp(W₂ symlog(W₁ x + b₁) + b₂) + b₃` is read out exactly
+//! where the signs of the hidden units' inputs are the same on every row (otherwise it is not
+//! explained, and the reason names the units and counts the rows): with `a_j = W₁ⱼ x + b₁ⱼ` of sign `s_j` and `u_k` of
+//! sign `σ_k`, `symexp(u_k) = σ_k (e^{σ_k b₂ₖ} Π_j (1 + s_j a_j)^{σ_k s_j W₂ₖⱼ} − 1)`: each symexp
+//! unit is a product of powers of affine terms. Whole units are then replaced by their mean
+//! over the training rows (least varying first), and single factors by their geometric mean,
+//! while the formula's % error stays within the tolerance of the network's own. Nothing is
+//! rounded. lg networks trained with scaling are not read out yet.
 //!
 //! With [`crate::fit::Scaling`], the terms are mapped back to the table's units (only the
 //! constants change). The read-out assumes positive inputs (`|x|`, the ε guards and the sign phases of product
@@ -65,7 +77,9 @@ pub struct Term {
 /// A formula and how well it fits.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Formula {
-    /// Its terms.
+    /// Its terms, when it is a sum of monomials of the inputs (empty for an lg network's
+    /// formula, whose factors are powers of affine terms).
+    #[serde(default)]
     pub terms: Vec<Term>,
     /// For people, over the feature names: `y ≈ 0.5 · a^2 · b^-1`.
     pub text: String,
@@ -574,6 +588,9 @@ pub fn explain(
     train: &[usize],
     valid: &[usize],
 ) -> Result<Explanation, String> {
+    if is_lg(model) {
+        return explain_lg(model, data, train, valid);
+    }
     let (terms, notes) = read_out(model)?;
     let reference_rows = if valid.is_empty() { train } else { valid };
     let network = |rows: &[usize]| {
@@ -662,6 +679,312 @@ pub fn explain(
         target: model.target.clone(),
         formula,
         rounded,
+        network_train,
+        network_valid,
+        notes,
+    })
+}
+
+/// Whether `model` is a dense network of symlog then symexp (the paper's lg, any widths).
+fn is_lg(model: &FittedModel) -> bool {
+    matches!(&model.spec, ModelSpec::Dense { pair, .. } if pair.is_lg())
+        && matches!(model.network, Model::Dense(_))
+        && model.scaling.is_none()
+}
+
+/// `constant + Σ_i weights[i] · x_i`, positive on the rows it is used for.
+#[derive(Debug, Clone, PartialEq)]
+struct Affine {
+    constant: f64,
+    weights: Vec<f64>,
+}
+
+impl Affine {
+    fn at(&self, x: &[f32]) -> f64 {
+        self.constant
+            + self
+                .weights
+                .iter()
+                .zip(x)
+                .map(|(w, &v)| w * f64::from(v))
+                .sum::<f64>()
+    }
+}
+
+/// `coef · Π_j affine_j^{exponent_j}`: one symexp unit of an lg network.
+#[derive(Debug, Clone, PartialEq)]
+struct LgTerm {
+    coef: f64,
+    factors: Vec<(Affine, f64)>,
+}
+
+/// An lg network as `constant + Σ_k terms_k`.
+#[derive(Debug, Clone, PartialEq)]
+struct LgFormula {
+    constant: f64,
+    terms: Vec<LgTerm>,
+}
+
+impl LgFormula {
+    fn at(&self, x: &[f32]) -> f64 {
+        self.constant
+            + self
+                .terms
+                .iter()
+                .map(|t| {
+                    t.coef
+                        * t.factors
+                            .iter()
+                            .map(|(a, e)| a.at(x).powf(*e))
+                            .product::<f64>()
+                })
+                .sum::<f64>()
+    }
+
+    fn scores(&self, data: &Dataset, rows: &[usize]) -> Scores {
+        let pred: Vec<f64> = rows.iter().map(|&r| self.at(data.row(r))).collect();
+        scores(&pred, data, rows)
+    }
+}
+
+/// Reads an lg network (`y = W₃ symexp(W₂ symlog(W₁ x + b₁) + b₂) + b₃`) as an [`LgFormula`]:
+/// with `s_j` the sign of hidden unit `j`'s affine input `a_j` and `σ_k` that of symexp unit
+/// `k`'s input `u_k` (each the sign on most of `rows`),
+/// `symexp(u_k) = σ_k (e^{σ_k b₂ₖ} Π_j (1 + s_j a_j)^{σ_k s_j W₂ₖⱼ} − 1)`.
+/// Exact wherever the signs hold; notes count the rows where one does not.
+fn read_out_lg(
+    model: &FittedModel,
+    data: &Dataset,
+    rows: &[usize],
+) -> Result<(LgFormula, Vec<String>), String> {
+    let blocks: HashMap<String, (usize, Vec<usize>)> = model
+        .network
+        .param_blocks()
+        .into_iter()
+        .map(|b| (b.name, (b.offset, b.shape)))
+        .collect();
+    let get = |name: &str| -> Result<(Vec<f64>, usize, usize), String> {
+        let (offset, shape) = blocks
+            .get(name)
+            .ok_or_else(|| format!("no parameter block {name}"))?;
+        let len: usize = shape.iter().product();
+        let cols = *shape.last().unwrap_or(&1);
+        let values = model.params[*offset..*offset + len]
+            .iter()
+            .map(|&v| f64::from(v))
+            .collect();
+        Ok((values, len / cols.max(1), cols))
+    };
+    let (w1, h1, n) = get("layer0.weight")?;
+    let (b1, _, _) = get("layer0.bias")?;
+    let (w2, h2, _) = get("layer1.weight")?;
+    let (b2, _, _) = get("layer1.bias")?;
+    let (w3, _, _) = get("layer2.weight")?;
+    let (b3, _, _) = get("layer2.bias")?;
+    if blocks.contains_key("layer3.weight") {
+        return Err("lg networks with more than two hidden layers are not explained yet".into());
+    }
+    let a =
+        |j: usize, x: &[f32]| b1[j] + (0..n).map(|i| w1[j * n + i] * f64::from(x[i])).sum::<f64>();
+    let majority = |values: &mut dyn Iterator<Item = f64>| {
+        let (mut pos, mut all) = (0usize, 0usize);
+        for v in values {
+            pos += usize::from(v >= 0.0);
+            all += 1;
+        }
+        (if 2 * pos >= all { 1.0 } else { -1.0 }, pos.min(all - pos))
+    };
+    let mut notes = Vec::new();
+    let mut s = Vec::with_capacity(h1);
+    for j in 0..h1 {
+        let (sign, against) = majority(&mut rows.iter().map(|&r| a(j, data.row(r))));
+        if against > 0 {
+            notes.push(format!(
+                "symlog unit {}: its input changes sign on {against} rows",
+                j + 1
+            ));
+        }
+        s.push(sign);
+    }
+    let symlog = |v: f64| v.signum() * v.abs().ln_1p();
+    let mut terms = Vec::with_capacity(h2);
+    let mut constant = b3[0];
+    for k in 0..h2 {
+        let u = |x: &[f32]| {
+            b2[k]
+                + (0..h1)
+                    .map(|j| w2[k * h1 + j] * symlog(a(j, x)))
+                    .sum::<f64>()
+        };
+        let (sigma, against) = majority(&mut rows.iter().map(|&r| u(data.row(r))));
+        if against > 0 {
+            notes.push(format!(
+                "symexp unit {}: its input changes sign on {against} rows",
+                k + 1
+            ));
+        }
+        constant -= w3[k] * sigma;
+        let factors = (0..h1)
+            .map(|j| {
+                let affine = Affine {
+                    constant: 1.0 + s[j] * b1[j],
+                    weights: (0..n).map(|i| s[j] * w1[j * n + i]).collect(),
+                };
+                (affine, sigma * s[j] * w2[k * h1 + j])
+            })
+            .filter(|(_, e)| *e != 0.0)
+            .collect();
+        terms.push(LgTerm {
+            coef: w3[k] * sigma * (sigma * b2[k]).exp(),
+            factors,
+        });
+    }
+    Ok((LgFormula { constant, terms }, notes))
+}
+
+/// Prints an lg formula for people and for the parser.
+fn lg_text(f: &LgFormula, features: &[String]) -> (String, String) {
+    let affine = |a: &Affine, names: &dyn Fn(usize) -> String| {
+        let mut out = number(a.constant);
+        for (i, &w) in a.weights.iter().enumerate() {
+            if w != 0.0 {
+                let sign = if w < 0.0 { "-" } else { "+" };
+                out += &format!("{sign}{}*{}", number(w.abs()), names(i));
+            }
+        }
+        format!("({out})")
+    };
+    let render = |names: &dyn Fn(usize) -> String, times: &str| {
+        let mut out = number(f.constant);
+        for t in &f.terms {
+            let sign = if t.coef < 0.0 { "-" } else { "+" };
+            out += &format!("{sign}{}", number(t.coef.abs()));
+            for (a, e) in &t.factors {
+                out += &format!("{times}{}^{}", affine(a, names), number(*e));
+            }
+        }
+        out
+    };
+    let human = render(&|i| features[i].clone(), " · ");
+    let parsed = render(&|i| format!("x{}", i + 1), "*");
+    (human, parsed)
+}
+
+/// [`explain`] for lg networks: each symexp unit as a product of powers of (1 + |affine|)
+/// terms ([`read_out_lg`]); whole units, then single factors, are replaced by their mean
+/// (units) or geometric mean (factors) over the training rows, smallest effect first, while
+/// the % error stays within the tolerance of the network's ([`within_tolerance`]).
+fn explain_lg(
+    model: &FittedModel,
+    data: &Dataset,
+    train: &[usize],
+    valid: &[usize],
+) -> Result<Explanation, String> {
+    let all: Vec<usize> = train.iter().chain(valid).copied().collect();
+    let (mut f, notes) = read_out_lg(model, data, &all)?;
+    // Where a hidden unit's input changes sign within the data, the network is not one product
+    // of powers over these rows (the formula would take powers of negative numbers).
+    if !notes.is_empty() {
+        return Err(format!(
+            "the lg network is not a product of powers on these rows: {}",
+            notes.join("; ")
+        ));
+    }
+    let reference_rows = if valid.is_empty() { train } else { valid };
+    let network = |rows: &[usize]| {
+        let k = data.n_features();
+        let mut records = Vec::with_capacity(rows.len() * k);
+        for &r in rows {
+            records.extend_from_slice(data.row(r));
+        }
+        let d = Dataset::new(k, records, vec![0.0; rows.len()]);
+        let pred: Vec<f64> = model.predict(&d).iter().map(|&p| f64::from(p)).collect();
+        scores(&pred, data, rows)
+    };
+    let network_train = network(train);
+    let network_valid = (!valid.is_empty()).then(|| network(valid));
+    let reference = network(reference_rows).pct_err;
+    let ok = |g: &LgFormula| within_tolerance(g.scores(data, reference_rows).pct_err, reference);
+    // Units: replace by their mean over the training rows, the least varying first.
+    let value = |t: &LgTerm, x: &[f32]| {
+        t.coef
+            * t.factors
+                .iter()
+                .map(|(a, e)| a.at(x).powf(*e))
+                .product::<f64>()
+    };
+    let mut spread: Vec<(f64, usize)> = f
+        .terms
+        .iter()
+        .enumerate()
+        .map(|(k, t)| {
+            let v: Vec<f64> = train.iter().map(|&r| value(t, data.row(r))).collect();
+            let mean = v.iter().sum::<f64>() / v.len() as f64;
+            (v.iter().map(|x| (x - mean).abs()).sum::<f64>(), k)
+        })
+        .collect();
+    spread.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut removed = vec![false; f.terms.len()];
+    for &(_, k) in &spread {
+        let t = &f.terms[k];
+        let mean = train.iter().map(|&r| value(t, data.row(r))).sum::<f64>() / train.len() as f64;
+        let mut g = f.clone();
+        g.constant += mean;
+        g.terms[k].coef = 0.0;
+        if mean.is_finite() && ok(&g) {
+            f = g;
+            removed[k] = true;
+        }
+    }
+    let mut k = 0;
+    f.terms.retain(|_| {
+        k += 1;
+        !removed[k - 1]
+    });
+    // Factors: replace by their geometric mean over the training rows.
+    for k in 0..f.terms.len() {
+        let mut j = 0;
+        while j < f.terms[k].factors.len() {
+            let (a, e) = &f.terms[k].factors[j];
+            let log_mean =
+                train.iter().map(|&r| a.at(data.row(r)).ln()).sum::<f64>() / train.len() as f64;
+            let mut g = f.clone();
+            g.terms[k].coef *= (e * log_mean).exp();
+            g.terms[k].factors.remove(j);
+            if log_mean.is_finite() && ok(&g) {
+                f = g;
+            } else {
+                j += 1;
+            }
+        }
+    }
+    let (human, expression) = lg_text(&f, &model.features);
+    let parsed = Expr::parse(&expression)
+        .map_err(|e| format!("internal: '{expression}' does not parse: {e}"))?;
+    let eval_rows = |rows: &[usize]| {
+        let mut x = vec![0.0f64; model.features.len()];
+        let pred: Vec<f64> = rows
+            .iter()
+            .map(|&r| {
+                for (xi, &v) in x.iter_mut().zip(data.row(r)) {
+                    *xi = f64::from(v);
+                }
+                parsed.eval(&x)
+            })
+            .collect();
+        scores(&pred, data, rows)
+    };
+    Ok(Explanation {
+        features: model.features.clone(),
+        target: model.target.clone(),
+        formula: Formula {
+            terms: Vec::new(),
+            text: format!("{} ≈ {human}", model.target),
+            expression,
+            train: eval_rows(train),
+            valid: (!valid.is_empty()).then(|| eval_rows(valid)),
+        },
+        rounded: None,
         network_train,
         network_valid,
         notes,
@@ -789,12 +1112,74 @@ mod tests {
         assert_eq!(e.formula.expression, "1.000*x1^1.000*x2^1.000");
     }
 
+    /// An lg network with one unit per layer set by hand: `a = x1`, `symexp(symlog(a)) = a`
+    /// for `a > 0`, so `y = 2 x1 + 0.5`; read out as `b₃ − W₃ + W₃ (1 + x1)^1`
+    /// = `−1.5 + 2 (1 + x1)`, and nothing can be pruned since the network is exact.
+    #[test]
+    fn an_lg_network_reads_as_powers_of_affine_terms() {
+        let mut csv = "a,b,y\n".to_string();
+        for r in 1..=30 {
+            let (a, b) = (r as f32 * 0.75, (r % 4) as f32);
+            csv += &format!("{a:?},{b:?},{:?}\n", 2.0 * f64::from(a) + 0.5);
+        }
+        let t =
+            read_table_from(csv.as_bytes(), Path::new("t.csv"), &ReadOptions::new("y")).unwrap();
+        let spec =
+            ModelSpec::parse("dense", &crate::experiment::Pair::lg(), Some(&[1, 1])).unwrap();
+        let mut m = fit(
+            &t,
+            &FitOptions {
+                epochs: 1,
+                ..FitOptions::new(spec)
+            },
+        )
+        .unwrap();
+        let offset = |name: &str| {
+            m.network
+                .param_blocks()
+                .into_iter()
+                .find(|b| b.name == name)
+                .unwrap()
+                .offset
+        };
+        let mut params = vec![0.0f32; m.params.len()];
+        params[offset("layer0.weight")] = 1.0; // W1 = [1, 0], b1 = 0
+        params[offset("layer1.weight")] = 1.0; // W2 = [1], b2 = 0
+        params[offset("layer2.weight")] = 2.0; // W3 = [2]
+        params[offset("layer2.bias")] = 0.5; // b3 = 0.5
+        m.params = params;
+        let rows = all_rows(&t);
+        let e = explain(&m, &t.data, &rows[..24], &rows[24..]).unwrap();
+        assert_eq!(e.formula.expression, "-1.500+2.000*(1.000+1.000*x1)^1.000");
+        assert_eq!(e.formula.text, "y ≈ -1.500+2.000 · (1.000+1.000*a)^1.000");
+        assert!(e.notes.is_empty(), "{:?}", e.notes);
+        assert!(e.formula.valid.unwrap().pct_err.unwrap() < 1e-9);
+        assert!(e.network_valid.unwrap().pct_err.unwrap() < 1e-3);
+    }
+
     #[test]
     fn models_that_cannot_be_read_say_why() {
         let (m, t) = model_on_law("lg");
         let rows = all_rows(&t);
+        // This lg network (one epoch from its seed) has hidden units whose inputs change sign
+        // within the data: not a product of powers there, and the reason says so. With scaling,
+        // lg is not read out at all (yet).
+        let e = explain(&m, &t.data, &rows, &[]).unwrap_err();
+        assert!(e.contains("changes sign on"), "{e}");
+        let scaled = FittedModel {
+            scaling: Some(crate::fit::Scaling {
+                inputs_log2: vec![0, 0],
+                target_log2: 0,
+            }),
+            network: m.spec.build(2).unwrap(),
+            params: m.params.clone(),
+            spec: m.spec.clone(),
+            features: m.features.clone(),
+            target: m.target.clone(),
+            summary: m.summary.clone(),
+        };
         assert!(
-            explain(&m, &t.data, &rows, &[])
+            explain(&scaled, &t.data, &rows, &[])
                 .unwrap_err()
                 .contains("dense")
         );

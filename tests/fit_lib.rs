@@ -395,3 +395,22 @@ fn keplers_third_law_is_found_in_the_shipped_orbits() {
     // Fitted on the inner rows, it predicts the outer planets within 1 %.
     assert!(law.valid.unwrap().pct_err.unwrap() < 1.0, "{}", e.text());
 }
+
+/// A trained lg network is read out as a formula our parser reads back, with its errors beside
+/// the network's, unless a hidden unit's input changes sign within the data, which the reason
+/// then says.
+#[test]
+fn an_lg_fit_is_explained_or_says_why_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let table = read_table(&write_ratio(dir.path(), 0.0), &ReadOptions::new("y")).unwrap();
+    let model = fit(&table, &options("lg")).unwrap();
+    match (&model.summary.explanation, &model.summary.explanation_note) {
+        (Some(e), None) => {
+            logexp::expr::Expr::parse(&e.formula.expression).unwrap();
+            assert!(e.formula.train.mae.is_some(), "{}", e.text());
+            assert!(e.network_valid.is_some());
+        }
+        (None, Some(note)) => assert!(note.contains("changes sign on"), "{note}"),
+        other => panic!("{other:?}"),
+    }
+}
