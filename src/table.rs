@@ -232,21 +232,18 @@ impl<R: Read> CsvSource<R> {
             Err(e) => {
                 let line = Some(e.position().unwrap_or(self.reader.position()).line());
                 let message = match e.kind() {
-                    csv::ErrorKind::Io(io) => {
-                        match io.get_ref().and_then(|e| e.downcast_ref::<RowTooLong>()) {
-                            Some(too_long) => {
-                                format!("{too_long}: is this a CSV file of measurements?")
-                            }
-                            None => {
-                                return Err(Error::Csv {
-                                    path: self.path.clone(),
-                                    line,
-                                    column: None,
-                                    message: format!("cannot read: {io}"),
-                                });
-                            }
-                        }
+                    csv::ErrorKind::Io(io)
+                        if io.get_ref().is_some_and(|inner| inner.is::<RowTooLong>()) =>
+                    {
+                        format!("{io}: is this a CSV file of measurements?")
                     }
+                    csv::ErrorKind::Io(_) => match e.into_kind() {
+                        // The environment, not the file's content: exit status 1.
+                        csv::ErrorKind::Io(io) => {
+                            return Err(Error::io("cannot read", self.path.clone(), io));
+                        }
+                        _ => unreachable!("the kind was Io"),
+                    },
                     _ => e.to_string(),
                 };
                 Err(self.error(line, None, &message))
@@ -605,6 +602,21 @@ mod tests {
         }
         let e = read_table_from(Iter(data), Path::new("big.csv"), &o).unwrap_err();
         assert!(e.to_string().contains("line 2"), "{e}");
+    }
+
+    /// A read that fails for a reason outside the file (a disk error) is an I/O error, exit 1.
+    #[test]
+    fn a_failing_reader_is_an_environment_error() {
+        struct Failing;
+        impl Read for Failing {
+            fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+                Err(std::io::Error::other("disk on fire"))
+            }
+        }
+        let e = read_table_from(Failing, Path::new("t.csv"), &opts("y")).unwrap_err();
+        assert!(matches!(e, Error::Io { .. }), "{e}");
+        assert!(!e.is_usage());
+        assert!(e.to_string().contains("disk on fire"), "{e}");
     }
 
     #[test]
