@@ -86,6 +86,30 @@ pub enum Error {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// A CSV file that cannot be used as a table: empty, no header, a missing or non-numeric
+    /// column, a ragged row, an empty or non-finite cell, or a row longer than the limit.
+    /// `line` is the 1-based line of the file where the offending record starts (the header is
+    /// line 1); `column` the column's name (or 1-based number when it has none).
+    #[error("{}{}{}: {message}", path.display(), line.map_or(String::new(), |l| format!(", line {l}")), column.as_ref().map_or(String::new(), |c| format!(", column {c}")))]
+    Csv {
+        /// The file (or `-` for standard input).
+        path: PathBuf,
+        /// 1-based line where the record starts, if the problem is in one record.
+        line: Option<u64>,
+        /// The column at fault, if one is.
+        column: Option<String>,
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+    /// A file given as a logexp model that is not one, or not one this version can read:
+    /// truncated, corrupted, foreign, newer, or whose tensors do not match its model spec.
+    #[error("{}: not a usable logexp model file: {message}", path.display())]
+    ModelFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong and what to do.
+        message: String,
+    },
     /// Work that could not start or finish for a reason outside the user's input (e.g. the
     /// operating system refused the worker threads).
     #[error("{0}")]
@@ -105,7 +129,9 @@ impl Error {
             | Error::Shape(_)
             | Error::Data(_)
             | Error::NotResults { .. }
-            | Error::Locked { .. } => true,
+            | Error::Locked { .. }
+            | Error::Csv { .. }
+            | Error::ModelFile { .. } => true,
             Error::CorruptResults { .. } | Error::Io { .. } | Error::Run(_) => false,
         }
     }

@@ -38,18 +38,26 @@
 //! - [`metrics`]: MAE and the paper's mean percentage error.
 //! - [`experiment`]: run specs and records.
 //! - [`results`]: results files: reading, locking, appending and repairing them safely.
+//! - [`table`]: CSV tables of the user's measurements, read by column name.
+//! - [`fit`]: fitting a model on a table with validation that measures extrapolation, and
+//!   streaming predictions.
+//! - [`modelfile`]: saving and loading fitted models as safetensors.
+//! - [`explain`]: the relation a unit model learned, as a formula.
 //! - [`error`]: the error type.
 
 pub mod activation;
 pub mod data;
 pub mod error;
 pub mod experiment;
+pub mod explain;
 pub mod expr;
 pub mod fastmath;
+pub mod fit;
 pub mod fpenv;
 pub mod isa;
 pub mod metrics;
 pub mod model;
+pub mod modelfile;
 pub mod optim;
 pub mod peers;
 pub mod plot;
@@ -58,6 +66,7 @@ pub mod report;
 pub mod reproduce;
 pub mod results;
 pub mod sweep;
+pub mod table;
 pub mod train;
 
 pub use error::Error;
