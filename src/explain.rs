@@ -219,9 +219,17 @@ fn power(p: &Poly, w: f64, n: usize) -> Result<Poly, String> {
 
 /// Reads the network of `model` as a sum of monomials, with notes on approximations.
 fn read_out(model: &FittedModel) -> Result<(Poly, Vec<String>), String> {
+    if let Model::LogLinear(_) = &model.network {
+        // s · exp(c + Σ wᵢ ln|xᵢ|) is already one monomial (for inputs of one sign).
+        let n = model.features.len();
+        let p = &model.params;
+        let exps: Vec<f64> = p[..n].iter().map(|&w| f64::from(w)).collect();
+        let coef = f64::from(p[n + 1]) * f64::from(p[n]).exp();
+        return Ok((monomial(coef, exps), Vec::new()));
+    }
     let (ModelSpec::Units { units, .. }, Model::Stack(_)) = (&model.spec, &model.network) else {
         return Err(
-            "dense networks (lg and the activation pairs) are not explained yet: only unit models (NAU, NMU, product units, NPU, NAC)".into(),
+            "dense networks (lg and the activation pairs) are not explained yet: only unit models (NAU, NMU, product units, NPU, NAC) and loglinear".into(),
         );
     };
     let n = model.features.len();

@@ -167,6 +167,7 @@ impl FitOptions {
             optimizer: self.optimizer,
             clip: self.clip.map(|c| c as f32),
             regularizer: self.regularizer,
+            reinit: None,
         }
     }
 
@@ -375,6 +376,7 @@ pub fn predict_with(
     let mut out = match network {
         Model::Dense(n) => crate::metrics::predict(n, params, data),
         Model::Stack(n) => crate::metrics::predict(n, params, data),
+        Model::LogLinear(n) => crate::metrics::predict(n, params, data),
     };
     if let Some(s) = scaling {
         let f = 2f32.powi(s.target_log2);
@@ -611,6 +613,14 @@ pub fn fit_with_progress(
         let (params, history) = match &network {
             Model::Dense(n) => train_once(n, &mut rows, &config, seed),
             Model::Stack(n) => train_once(n, &mut rows, &config, seed),
+            // Closed form: every restart gives the same fit.
+            Model::LogLinear(n) => (
+                n.fit(&train_set).map_err(|e| Error::InvalidSetting {
+                    field: "model",
+                    message: format!("loglinear cannot fit this table: {e}"),
+                })?,
+                crate::train::History::default(),
+            ),
         };
         let rows = if valid_rows.is_empty() {
             &train_rows

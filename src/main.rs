@@ -36,9 +36,198 @@ enum Command {
     /// Build the report (Table I beside the paper, rankings, figures, report.md) from results
     /// files; trains nothing.
     Report(ReportArgs),
+    /// Fit a model on your own data (a CSV with a header) and save it (safetensors).
+    Fit(FitArgs),
+    /// Predict with a saved model on a CSV; columns are matched by name.
+    Predict(PredictArgs),
+    /// The relation a saved model learned, as a formula over the feature names.
+    Explain(ExplainArgs),
     /// A whole experiment, then its report: the paper's (every activation pair on the paper's
     /// functions and the normaliser study) or the bench of units. Resumable.
     Reproduce(ReproduceArgs),
+}
+
+#[derive(Args)]
+struct FitArgs {
+    /// The CSV file: a header row, then one row per sample.
+    #[arg(long)]
+    data: PathBuf,
+    /// The column to predict.
+    #[arg(long)]
+    target: String,
+    /// Input columns, comma-separated [default: every numeric column but the target].
+    #[arg(long, value_delimiter = ',')]
+    features: Option<Vec<String>>,
+    /// The model: `dense` (activations from --pair), a preset (lg, loglinear, nmu, …) or unit
+    /// layers such as "nau,nmu".
+    #[arg(long, default_value = "dense", allow_hyphen_values = true)]
+    model: String,
+    /// Activations of a dense model, one per hidden layer; `lg` is symlog,symexp.
+    #[arg(long, default_value = "lg", allow_hyphen_values = true)]
+    pair: Pair,
+    /// Hidden layer widths [default: the model's own].
+    #[arg(long, value_delimiter = ',', allow_hyphen_values = true)]
+    hidden: Option<Vec<usize>>,
+    /// Validation rows: `extrapolate` (the 20 % furthest outside the bulk of the inputs),
+    /// `random` (a random 20 %) or `none`.
+    #[arg(long, default_value = "extrapolate")]
+    valid: logexp::fit::Validation,
+    /// Skip rows with an empty, non-numeric or non-finite cell (or the wrong number of
+    /// fields) instead of refusing the file; the count is reported.
+    #[arg(long)]
+    drop_invalid: bool,
+    /// Trainings from seeds SEED, SEED+1, …; the best on the validation rows is kept.
+    #[arg(long, allow_negative_numbers = true, default_value_t = 1)]
+    restarts: usize,
+    /// Scale inputs and target by powers of two near their typical magnitude (stored in the
+    /// model file and undone in predictions and formulas).
+    #[arg(long)]
+    scale: bool,
+    /// Seed of initialisation, shuffling and the random split.
+    #[arg(long, allow_negative_numbers = true, default_value_t = 0)]
+    seed: u64,
+    /// Passes over the training rows.
+    #[arg(long, allow_negative_numbers = true, default_value_t = 100)]
+    epochs: usize,
+    /// Rows per minibatch.
+    #[arg(long, allow_negative_numbers = true, default_value_t = 32)]
+    batch_size: usize,
+    /// Learning rate.
+    #[arg(long, allow_negative_numbers = true, default_value_t = 1e-3)]
+    lr: f64,
+    /// Training loss: mae or mse.
+    #[arg(long, default_value = "mae")]
+    loss: Loss,
+    /// Optimiser: adam or rmsprop.
+    #[arg(long, default_value = "adam")]
+    optimizer: Optimizer,
+    /// The model file to write (safetensors).
+    #[arg(long)]
+    out: PathBuf,
+}
+
+#[derive(Args)]
+struct PredictArgs {
+    /// The model file written by `fit`.
+    #[arg(long)]
+    model: PathBuf,
+    /// The CSV to predict on; it must have the model's feature columns (any order, extra
+    /// columns kept).
+    #[arg(long)]
+    data: PathBuf,
+    /// Where to write the rows with a prediction column appended [default: standard output].
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct ExplainArgs {
+    /// The model file written by `fit`.
+    #[arg(long)]
+    model: PathBuf,
+    /// A CSV to score the formula on (otherwise the explanation stored at fit time).
+    #[arg(long)]
+    data: Option<PathBuf>,
+}
+
+fn fit(args: &FitArgs) -> Result<(), logexp::Error> {
+    use logexp::table::{ReadOptions, read_table};
+    let table = read_table(
+        &args.data,
+        &ReadOptions {
+            features: args.features.clone(),
+            drop_invalid: args.drop_invalid,
+            ..ReadOptions::new(&args.target)
+        },
+    )?;
+    if table.dropped > 0 {
+        print_stderr(&format!(
+            "note: {} invalid rows skipped (--drop-invalid); the first: {}",
+            table.dropped,
+            table.first_dropped.as_deref().unwrap_or("?")
+        ));
+    }
+    let options = logexp::fit::FitOptions {
+        seed: args.seed,
+        epochs: args.epochs,
+        batch_size: args.batch_size,
+        lr: args.lr,
+        loss: args.loss,
+        optimizer: args.optimizer,
+        valid: args.valid,
+        restarts: args.restarts,
+        scale: args.scale,
+        ..logexp::fit::FitOptions::new(ModelSpec::parse(
+            &args.model,
+            &args.pair,
+            args.hidden.as_deref(),
+        )?)
+    };
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let bar = ProgressBar::new(0);
+        bar.set_style(
+            ProgressStyle::with_template("fit [{elapsed_precise}] {wide_bar} {pos}/{len} epochs")
+                .expect("valid template"),
+        );
+        bar
+    });
+    let model = logexp::fit::fit_with_progress(&table, &options, &mut |p| {
+        if let Some(bar) = &bar {
+            bar.set_length((p.epochs * p.restarts) as u64);
+            bar.set_position((p.restart * p.epochs + p.epoch) as u64);
+        }
+    })?;
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    logexp::modelfile::save(&model, &args.out)?;
+    let mut text = model.summary.text();
+    match (&model.summary.explanation, &model.summary.explanation_note) {
+        (Some(e), _) => text.push_str(&format!("\n{}", e.text())),
+        (None, Some(note)) => text.push_str(&format!("\nno formula: {note}")),
+        (None, None) => {}
+    }
+    print_stdout(&format!("{text}\nmodel written to {}", args.out.display()))
+}
+
+fn predict(args: &PredictArgs) -> Result<(), logexp::Error> {
+    let model = logexp::modelfile::load(&args.model)?;
+    let rows = logexp::fit::predict_file(&model, &args.data, args.out.as_deref())?;
+    if let Some(out) = &args.out {
+        print_stderr(&format!("{rows} predictions written to {}", out.display()));
+    }
+    Ok(())
+}
+
+fn explain(args: &ExplainArgs) -> Result<(), logexp::Error> {
+    let model = logexp::modelfile::load(&args.model)?;
+    let text = match &args.data {
+        Some(data) => {
+            let table = logexp::table::read_table(
+                data,
+                &logexp::table::ReadOptions {
+                    features: Some(model.features.clone()),
+                    ..logexp::table::ReadOptions::new(&model.target)
+                },
+            )?;
+            logexp::fit::explain_table(&model, &table)?.text()
+        }
+        None => match (&model.summary.explanation, &model.summary.explanation_note) {
+            (Some(e), _) => e.text(),
+            (None, note) => {
+                return Err(logexp::Error::InvalidSetting {
+                    field: "model",
+                    message: format!(
+                        "{} holds no formula: {}",
+                        args.model.display(),
+                        note.as_deref()
+                            .unwrap_or("none was found when it was fitted")
+                    ),
+                });
+            }
+        },
+    };
+    print_stdout(&text)
 }
 
 #[derive(Args)]
@@ -518,6 +707,9 @@ fn main() -> ExitCode {
         Command::Train(args) => train(args),
         Command::Sweep(args) => sweep(args),
         Command::Report(args) => report(args),
+        Command::Fit(args) => fit(args),
+        Command::Predict(args) => predict(args),
+        Command::Explain(args) => explain(args),
         Command::Reproduce(args) => reproduce(args),
     };
     match result {
