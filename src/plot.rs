@@ -73,6 +73,8 @@ pub enum Stroke {
     Solid,
     /// A dashed line, to pair a series with a solid one of the same colour.
     Dashed,
+    /// No line, a marker at every point: strip plots of values per category.
+    Points,
 }
 
 /// One named line of a [`LineChart`].
@@ -755,6 +757,7 @@ where
                 Stroke::Dashed => ctx
                     .draw_series(DashedLineSeries::new(segment.iter().copied(), 8, 5, style))
                     .map(|_| ()),
+                Stroke::Points => Ok(()),
             }
             .map_err(|e| e.to_string())?;
         }
@@ -764,7 +767,8 @@ where
             .copied()
             .filter(|&p| point_ok(p, &chart.x, &chart.y))
             .collect();
-        if drawn.len() <= MARKER_MAX_POINTS {
+        // Point series are nothing but markers (their point count is bounded with the rest).
+        if drawn.len() <= MARKER_MAX_POINTS || series.stroke == Stroke::Points {
             ctx.draw_series(
                 drawn
                     .into_iter()
@@ -815,6 +819,9 @@ fn draw_legend<DB: DrawingBackend>(
                 .map_err(|e| e.to_string())?,
             Stroke::Dashed => area
                 .draw(&DashedPathElement::new(points, 8, 5, style))
+                .map_err(|e| e.to_string())?,
+            Stroke::Points => area
+                .draw(&Circle::new((26, y), 4, colour.filled()))
                 .map_err(|e| e.to_string())?,
         }
         let style = font(14).pos(Pos::new(HPos::Left, VPos::Center));

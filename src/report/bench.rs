@@ -46,6 +46,8 @@ pub struct BenchRow {
     pub exact: usize,
     /// Mean seconds per run.
     pub seconds: f64,
+    /// Every run's test % error, in record order (infinite for a diverged run).
+    pub errors: Vec<f64>,
 }
 
 /// The rows of the bench, or none when no record holds a unit model.
@@ -95,6 +97,7 @@ pub(super) fn bench_rows(records: &[&RunRecord]) -> Vec<BenchRow> {
                         exact: count(&|e| e < EXACT_PCT),
                         seconds: runs.iter().map(|r| r.wall_seconds).sum::<f64>()
                             / runs.len() as f64,
+                        errors: errors.clone(),
                     },
                 )
             })
@@ -124,6 +127,66 @@ pub(super) fn bench_rows(records: &[&RunRecord]) -> Vec<BenchRow> {
         rows.extend(task_rows);
     }
     rows
+}
+
+/// The tasks of `rows` in order, each with its rows: one table and one strip plot per task.
+pub(super) fn tasks(rows: &[BenchRow]) -> Vec<&[BenchRow]> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    for i in 1..=rows.len() {
+        let same = |a: &BenchRow, b: &BenchRow| {
+            a.function == b.function
+                && a.train_range == b.train_range
+                && a.test_range == b.test_range
+        };
+        if i == rows.len() || !same(&rows[i], &rows[start]) {
+            out.push(&rows[start..i]);
+            start = i;
+        }
+    }
+    out
+}
+
+/// The strip plot of one task: every run's test % error (log scale) by model, one column of
+/// points per model (spread a little sideways so equal errors stay visible), models in the
+/// table's order. Diverged runs cannot be drawn and are counted in the table instead.
+pub(super) fn strip_chart(task: &[BenchRow]) -> crate::plot::LineChart {
+    use crate::plot::{Axis, LineChart, Series, Stroke};
+    let first = &task[0];
+    let series = task
+        .iter()
+        .take(crate::plot::MAX_SERIES)
+        .enumerate()
+        .map(|(m, row)| {
+            let n = row.errors.len().max(1) as f64;
+            Series {
+                label: format!("{}. {}", m + 1, super::text::printable(&row.model, 40)),
+                points: row
+                    .errors
+                    .iter()
+                    .enumerate()
+                    .map(|(b, &e)| ((m + 1) as f64 + 0.4 * (b as f64 / n - 0.5), e))
+                    .collect(),
+                stroke: Stroke::Points,
+                colour: Some(m),
+                ..Series::default()
+            }
+        })
+        .collect();
+    LineChart {
+        title: format!(
+            "test % error by model: {}, train {} → test {}",
+            super::text::printable(&first.function, 40),
+            first.train_range,
+            first.test_range
+        ),
+        x: Axis {
+            range: Some((0.5, task.len().min(crate::plot::MAX_SERIES) as f64 + 0.5)),
+            ..Axis::linear("model (numbered as in the legend)")
+        },
+        y: Axis::log("test % error"),
+        series,
+    }
 }
 
 /// The 95 % Wilson score interval of `k` successes in `n` trials, in percent.
@@ -170,8 +233,12 @@ pub(super) fn bench_csv(rows: &[BenchRow]) -> String {
     out
 }
 
-/// The bench section of `report.md`.
-pub(super) fn bench_markdown(rows: &[BenchRow]) -> String {
+/// The bench section of `report.md`; `figure(k)` is the path of task `k`'s strip plot, if it
+/// was drawn.
+pub(super) fn bench_markdown(
+    rows: &[BenchRow],
+    figure: &dyn Fn(usize) -> Option<String>,
+) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "\n## Bench: units built to learn products\n");
     let _ = writeln!(
@@ -181,48 +248,42 @@ pub(super) fn bench_markdown(rows: &[BenchRow]) -> String {
          Diverged runs count as failures (and as an infinite error). Of the dense networks \
          other than lg only the best (by median) is shown. Also in `bench.csv`.\n"
     );
-    let mut last_task: Option<(&str, &str, &str)> = None;
-    for r in rows {
-        let task = (
-            r.function.as_str(),
-            r.train_range.as_str(),
-            r.test_range.as_str(),
-        );
-        if last_task != Some(task) {
-            last_task = Some(task);
-            let _ = writeln!(
-                out,
-                "\n### {} — train {}, test {}\n",
-                md_text(&r.function),
-                md_text(&r.train_range),
-                md_text(&r.test_range)
-            );
-            let _ = writeln!(
-                out,
-                "| model | runs | diverged | median test % error | best | solved | close | s / run |"
-            );
-            let _ = writeln!(
-                out,
-                "| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: |"
-            );
-        }
-        let (lo, hi) = wilson(r.success, r.runs);
+    for (k, task) in tasks(rows).into_iter().enumerate() {
+        let first = &task[0];
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} ({}–{}) | {}/{} ({:.0} %, 95 % CI {lo:.0}–{hi:.0}) | {}/{} | {:.3} |",
-            md_text(&r.model),
-            r.runs,
-            r.diverged,
-            md_pct(r.median_pct_err),
-            md_pct(r.best_pct_err),
-            md_pct(r.worst_pct_err),
-            r.success,
-            r.runs,
-            100.0 * r.success as f64 / r.runs.max(1) as f64,
-            r.exact,
-            r.runs,
-            r.seconds
+            "\n### {} — train {}, test {}\n",
+            md_text(&first.function),
+            md_text(&first.train_range),
+            md_text(&first.test_range)
         );
+        let _ = writeln!(
+            out,
+            "| model | runs | diverged | median test % error (min–max) | success (≤ {SUCCESS_PCT} %) | exact | s / run |"
+        );
+        let _ = writeln!(out, "| --- | ---: | ---: | --- | --- | ---: | ---: |");
+        for r in task {
+            let (lo, hi) = wilson(r.success, r.runs);
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} ({}–{}) | {}/{} ({:.0} %, 95 % CI {lo:.0}–{hi:.0}) | {}/{} | {:.3} |",
+                md_text(&r.model),
+                r.runs,
+                r.diverged,
+                md_pct(r.median_pct_err),
+                md_pct(r.best_pct_err),
+                md_pct(r.worst_pct_err),
+                r.success,
+                r.runs,
+                100.0 * r.success as f64 / r.runs.max(1) as f64,
+                r.exact,
+                r.runs,
+                r.seconds
+            );
+        }
+        if let Some(path) = figure(k) {
+            let _ = writeln!(out, "\n![test % error by model]({path})");
+        }
     }
     out
 }
@@ -315,7 +376,14 @@ mod tests {
         // Without unit models there is no bench.
         let dense_only: Vec<&RunRecord> = records[3..].iter().collect();
         assert!(bench_rows(&dense_only).is_empty());
-        let md = bench_markdown(&rows);
+        let md = bench_markdown(&rows, &|_| Some("figures/strip-1.svg".into()));
+        assert!(md.contains("(figures/strip-1.svg)"), "{md}");
+        let chart = strip_chart(tasks(&rows)[0]);
+        assert_eq!(chart.series.len(), 3);
+        // nau,nmu's three runs sit around x = 1, the diverged one at an infinite error.
+        let xs: Vec<f64> = chart.series[0].points.iter().map(|p| p.0).collect();
+        assert!(xs.iter().all(|x| (0.79..=1.21).contains(x)), "{xs:?}");
+        assert!(chart.series[0].points.iter().any(|p| p.1.is_infinite()));
         assert!(md.contains("| nau,nmu | 3 | 1 |"), "{md}");
         assert!(bench_csv(&rows).lines().count() == 4);
     }

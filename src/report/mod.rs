@@ -234,6 +234,16 @@ pub fn write_report(records: &[RunRecord], out_dir: &Path) -> Result<ReportSumma
             plot::MAX_POINTS
         ));
     }
+    // The bench of units: one strip plot per task.
+    let bench = bench::bench_rows(&records);
+    let bench_tasks = bench::tasks(&bench);
+    for (k, task) in bench_tasks.iter().enumerate() {
+        jobs.push((
+            FigureJob::Line(bench::strip_chart(task)),
+            format!("strip-{}", k + 1),
+            format!("the strip plot of bench task {}", k + 1),
+        ));
+    }
     let has_study = study.iter().any(|c| c.ranking.is_some());
     if has_study {
         jobs.push((
@@ -280,12 +290,15 @@ pub fn write_report(records: &[RunRecord], out_dir: &Path) -> Result<ReportSumma
         notes: &notes,
     };
     let mut md = markdown(&ctx);
-    let bench = bench::bench_rows(&records);
     if !bench.is_empty() {
         let bench_csv = out_dir.join("bench.csv");
         plot::write_atomic(&bench_csv, bench::bench_csv(&bench).as_bytes())?;
         files.push(bench_csv);
-        md.push_str(&bench::bench_markdown(&bench));
+        let figure = |k: usize| {
+            let stem = format!("strip-{}", k + 1);
+            (!skipped.contains_key(&stem)).then(|| format!("figures/{stem}.svg"))
+        };
+        md.push_str(&bench::bench_markdown(&bench, &figure));
     }
     let peers = crate::peers::compare(&records);
     if !peers.is_empty() {
