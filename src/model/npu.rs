@@ -150,6 +150,18 @@ fn blocks(d: Dims, complex: bool) -> Vec<ParamBlock> {
     out
 }
 
+/// The index ranges of [`blocks`], in the same order, without building the blocks (their names
+/// allocate, and the regulariser runs every training step).
+fn block_ranges(d: Dims, complex: bool) -> impl Iterator<Item = std::ops::Range<usize>> {
+    let w = d.ni * d.no;
+    let (im, gate) = if complex {
+        (Some(w..2 * w), 2 * w..2 * w + d.ni)
+    } else {
+        (None, w..w + d.ni)
+    };
+    std::iter::once(0..w).chain(im).chain(std::iter::once(gate))
+}
+
 fn split(params: &[f32], d: Dims, complex: bool) -> Parts<'_> {
     let w = d.ni * d.no;
     if complex {
@@ -316,8 +328,7 @@ fn backward(
 /// adding `λ·A/‖A‖₂`, nothing for an all-zero block.
 fn regularize(params: &[f32], d: Dims, complex: bool, lambda: f32, grad: &mut [f32]) -> f64 {
     let mut total = 0.0f64;
-    for block in blocks(d, complex) {
-        let range = block.offset..block.offset + block.len();
+    for range in block_ranges(d, complex) {
         let norm = params[range.clone()]
             .iter()
             .map(|&v| f64::from(v) * f64::from(v))
@@ -735,6 +746,16 @@ mod tests {
             ]
         );
         assert_eq!(RealNpu::new(3, 2).n_params(), 9);
+        // The regulariser's allocation-free ranges are the blocks'.
+        for complex in [true, false] {
+            let d = Dims { ni: 3, no: 2 };
+            let ranges: Vec<_> = block_ranges(d, complex).collect();
+            let from_blocks: Vec<_> = blocks(d, complex)
+                .iter()
+                .map(|b| b.offset..b.offset + b.len())
+                .collect();
+            assert_eq!(ranges, from_blocks);
+        }
     }
 
     #[test]
