@@ -239,7 +239,14 @@ fn forward(
         }
         for b in 0..n {
             let m = e[b].exp();
-            let (s, co) = c[b].sin_cos();
+            // On positive inputs the phase is exactly ±0 for every row (k = 0, and W_im gets
+            // no gradient there, so it stays at its initial 0): skip the two libm calls.
+            // sin(±0) = ±0 and cos(±0) = 1 exactly, so the bits are those of `sin_cos`.
+            let (s, co) = if c[b] == 0.0 {
+                (c[b], 1.0)
+            } else {
+                c[b].sin_cos()
+            };
             e[b] = m * co;
             c[b] = m * s;
         }
