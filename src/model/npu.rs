@@ -54,8 +54,8 @@
 //! assert!((out[0] + 6.0).abs() < 1e-4);
 //! ```
 
-use super::ParamBlock;
 use super::layer::Layer;
+use super::{LANES, ParamBlock};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use std::f32::consts::PI;
@@ -307,21 +307,36 @@ fn backward(
         let xi = &x[i * stride..i * stride + n];
         let li = &logs[i * stride..i * stride + n];
         let mut d_gate = 0.0f32;
-        for b in 0..n {
-            let (mut a, mut bk) = (0.0f32, 0.0f32);
+        // Rows in blocks of LANES: the sums over outputs run over contiguous lanes of each
+        // output row (the row-by-row loop strode across the rows and did not vectorise). Each
+        // row's sums keep their order (outputs ascending), and so does d_gate (rows
+        // ascending), so the bits are the row-by-row loop's.
+        for c in (0..n).step_by(LANES) {
+            let len = LANES.min(n - c);
+            let (mut a, mut bk) = ([0.0f32; LANES], [0.0f32; LANES]);
             for j in 0..d.no {
-                let at = j * stride + b;
-                let (u, v) = (d_out[at] * out[at], d_out[at] * sines[at]);
                 let re = p.re[j * d.ni + i];
                 let im = p.im.map_or(0.0, |w| w[j * d.ni + i]);
-                a += u * re - v * im;
-                bk += -u * im - v * re;
+                let at = j * stride + c;
+                let (dz, z, s) = (
+                    &d_out[at..at + len],
+                    &out[at..at + len],
+                    &sines[at..at + len],
+                );
+                for l in 0..len {
+                    let (u, v) = (dz[l] * z[l], dz[l] * s[l]);
+                    a[l] += u * re - v * im;
+                    bk[l] += -u * im - v * re;
+                }
             }
-            // r = exp(ln r) is recomputed from the kept log rather than stored.
-            let inv_r = (-li[b]).exp();
-            d_gate += a * (xi[b].abs() + EPS - 1.0) * inv_r + bk * phase(xi[b]);
-            if let Some(dx) = d_x.as_deref_mut() {
-                dx[i * stride + b] = a * g * xi[b].signum() * inv_r;
+            for l in 0..len {
+                let b = c + l;
+                // r = exp(ln r) is recomputed from the kept log rather than stored.
+                let inv_r = (-li[b]).exp();
+                d_gate += a[l] * (xi[b].abs() + EPS - 1.0) * inv_r + bk[l] * phase(xi[b]);
+                if let Some(dx) = d_x.as_deref_mut() {
+                    dx[i * stride + b] = a[l] * g * xi[b].signum() * inv_r;
+                }
             }
         }
         g_gate[i] = d_gate;
