@@ -54,8 +54,8 @@
 //! assert!((out[0] + 6.0).abs() < 1e-4);
 //! ```
 
-use super::ParamBlock;
 use super::layer::Layer;
+use super::{LANES, ParamBlock};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use std::f32::consts::PI;
@@ -150,6 +150,18 @@ fn blocks(d: Dims, complex: bool) -> Vec<ParamBlock> {
     out
 }
 
+/// The index ranges of [`blocks`], in the same order, without building the blocks (their names
+/// allocate, and the regulariser runs every training step).
+fn block_ranges(d: Dims, complex: bool) -> impl Iterator<Item = std::ops::Range<usize>> {
+    let w = d.ni * d.no;
+    let (im, gate) = if complex {
+        (Some(w..2 * w), 2 * w..2 * w + d.ni)
+    } else {
+        (None, w..w + d.ni)
+    };
+    std::iter::once(0..w).chain(im).chain(std::iter::once(gate))
+}
+
 fn split(params: &[f32], d: Dims, complex: bool) -> Parts<'_> {
     let w = d.ni * d.no;
     if complex {
@@ -227,7 +239,14 @@ fn forward(
         }
         for b in 0..n {
             let m = e[b].exp();
-            let (s, co) = c[b].sin_cos();
+            // On positive inputs the phase is exactly ±0 for every row (k = 0, and W_im gets
+            // no gradient there, so it stays at its initial 0): skip the two libm calls.
+            // sin(±0) = ±0 and cos(±0) = 1 exactly, so the bits are those of `sin_cos`.
+            let (s, co) = if c[b] == 0.0 {
+                (c[b], 1.0)
+            } else {
+                c[b].sin_cos()
+            };
             e[b] = m * co;
             c[b] = m * s;
         }
@@ -288,21 +307,36 @@ fn backward(
         let xi = &x[i * stride..i * stride + n];
         let li = &logs[i * stride..i * stride + n];
         let mut d_gate = 0.0f32;
-        for b in 0..n {
-            let (mut a, mut bk) = (0.0f32, 0.0f32);
+        // Rows in blocks of LANES: the sums over outputs run over contiguous lanes of each
+        // output row (the row-by-row loop strode across the rows and did not vectorise). Each
+        // row's sums keep their order (outputs ascending), and so does d_gate (rows
+        // ascending), so the bits are the row-by-row loop's.
+        for c in (0..n).step_by(LANES) {
+            let len = LANES.min(n - c);
+            let (mut a, mut bk) = ([0.0f32; LANES], [0.0f32; LANES]);
             for j in 0..d.no {
-                let at = j * stride + b;
-                let (u, v) = (d_out[at] * out[at], d_out[at] * sines[at]);
                 let re = p.re[j * d.ni + i];
                 let im = p.im.map_or(0.0, |w| w[j * d.ni + i]);
-                a += u * re - v * im;
-                bk += -u * im - v * re;
+                let at = j * stride + c;
+                let (dz, z, s) = (
+                    &d_out[at..at + len],
+                    &out[at..at + len],
+                    &sines[at..at + len],
+                );
+                for l in 0..len {
+                    let (u, v) = (dz[l] * z[l], dz[l] * s[l]);
+                    a[l] += u * re - v * im;
+                    bk[l] += -u * im - v * re;
+                }
             }
-            // r = exp(ln r) is recomputed from the kept log rather than stored.
-            let inv_r = (-li[b]).exp();
-            d_gate += a * (xi[b].abs() + EPS - 1.0) * inv_r + bk * phase(xi[b]);
-            if let Some(dx) = d_x.as_deref_mut() {
-                dx[i * stride + b] = a * g * xi[b].signum() * inv_r;
+            for l in 0..len {
+                let b = c + l;
+                // r = exp(ln r) is recomputed from the kept log rather than stored.
+                let inv_r = (-li[b]).exp();
+                d_gate += a[l] * (xi[b].abs() + EPS - 1.0) * inv_r + bk[l] * phase(xi[b]);
+                if let Some(dx) = d_x.as_deref_mut() {
+                    dx[i * stride + b] = a[l] * g * xi[b].signum() * inv_r;
+                }
             }
         }
         g_gate[i] = d_gate;
@@ -316,8 +350,7 @@ fn backward(
 /// adding `λ·A/‖A‖₂`, nothing for an all-zero block.
 fn regularize(params: &[f32], d: Dims, complex: bool, lambda: f32, grad: &mut [f32]) -> f64 {
     let mut total = 0.0f64;
-    for block in blocks(d, complex) {
-        let range = block.offset..block.offset + block.len();
+    for range in block_ranges(d, complex) {
         let norm = params[range.clone()]
             .iter()
             .map(|&v| f64::from(v) * f64::from(v))
@@ -735,6 +768,16 @@ mod tests {
             ]
         );
         assert_eq!(RealNpu::new(3, 2).n_params(), 9);
+        // The regulariser's allocation-free ranges are the blocks'.
+        for complex in [true, false] {
+            let d = Dims { ni: 3, no: 2 };
+            let ranges: Vec<_> = block_ranges(d, complex).collect();
+            let from_blocks: Vec<_> = blocks(d, complex)
+                .iter()
+                .map(|b| b.offset..b.offset + b.len())
+                .collect();
+            assert_eq!(ranges, from_blocks);
+        }
     }
 
     #[test]
