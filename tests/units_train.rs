@@ -80,6 +80,8 @@ fn frozen_blocks_of(preset: &str, data: &Dataset) -> Vec<String> {
     let (frozen, saturated) = match &model {
         Model::Dense(net) => frozen_blocks(net, data),
         Model::Stack(net) => frozen_blocks(net, data),
+        // Fitted in closed form, never stepped by an optimiser.
+        Model::LogLinear(_) => return Vec::new(),
     };
     assert!(
         saturated.len() <= 1,
