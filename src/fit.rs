@@ -615,9 +615,27 @@ pub fn fit_with_progress(
             Model::Stack(n) => train_once(n, &mut rows, &config, seed),
             // Closed form: every restart gives the same fit.
             Model::LogLinear(n) => (
-                n.fit(&train_set).map_err(|e| Error::InvalidSetting {
+                n.fit(&train_set).map_err(|e| {
+                    // The fit numbers rows of the training subset; name the table's row.
+                    use crate::model::loglinear::LogLinearError as E;
+                    let table_row = |r: usize| train_rows.get(r - 1).map_or(r, |&t| t + 1);
+                    let e = match e {
+                        E::MixedSign { row, value } => E::MixedSign {
+                            row: table_row(row),
+                            value,
+                        },
+                        E::ZeroInput { input, row } => E::ZeroInput {
+                            input,
+                            row: table_row(row),
+                        },
+                        other => other,
+                    };
+                    Error::InvalidSetting {
                     field: "model",
-                    message: format!("loglinear cannot fit this table: {e}"),
+                    message: format!(
+                        "loglinear cannot fit this table: {e}; a trained model (product, npu, or dense lg) can"
+                    ),
+                    }
                 })?,
                 crate::train::History::default(),
             ),

@@ -58,9 +58,10 @@ struct FitArgs {
     /// Input columns, comma-separated [default: every numeric column but the target].
     #[arg(long, value_delimiter = ',')]
     features: Option<Vec<String>>,
-    /// The model: `dense` (activations from --pair), a preset (lg, loglinear, nmu, …) or unit
-    /// layers such as "nau,nmu".
-    #[arg(long, default_value = "dense", allow_hyphen_values = true)]
+    /// The model: `loglinear` (a product of powers fitted in closed form: exact when the law
+    /// is one, per the bench), a unit preset (product, npu, nmu, … for sums inside products),
+    /// `dense` (activations from --pair, e.g. lg) or unit layers such as "nau,nmu".
+    #[arg(long, default_value = "loglinear", allow_hyphen_values = true)]
     model: String,
     /// Activations of a dense model, one per hidden layer; `lg` is symlog,symexp.
     #[arg(long, default_value = "lg", allow_hyphen_values = true)]

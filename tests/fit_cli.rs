@@ -95,6 +95,23 @@ fn bad_tables_and_model_files_are_refused_by_name() {
         2,
         &["ragged.csv", "line 3"],
     );
+    // The default model, loglinear, refuses targets of both signs and names the row.
+    let mixed = dir.join("mixed.csv");
+    std::fs::write(&mixed, "a,y\n1,2\n2,-3\n3,5\n4,6\n5,7\n").unwrap();
+    assert_refused(
+        &[
+            "fit",
+            "--data",
+            mixed.to_str().unwrap(),
+            "--target",
+            "y",
+            "--out",
+            model_arg,
+        ],
+        2,
+        &["--model", "one sign", "data row 2", "product"],
+    );
+    assert!(!model.exists(), "nothing written on failure");
     let foreign = dir.join("foreign.safetensors");
     std::fs::write(&foreign, b"not a model at all").unwrap();
     assert_refused(

@@ -37,7 +37,7 @@ pub struct LogLinear {
 pub enum LogLinearError {
     /// A target is zero or targets have both signs.
     #[error(
-        "the targets are not all of one sign (row {row} has {value}): a product of powers keeps one sign, so the log-linear baseline does not apply"
+        "the targets are not all of one sign (data row {row} has {value}): a product of powers keeps one sign, so the log-linear baseline does not apply"
     )]
     MixedSign {
         /// 1-based row.
@@ -46,7 +46,9 @@ pub enum LogLinearError {
         value: f64,
     },
     /// An input is zero, whose logarithm is −∞.
-    #[error("input x{input} is 0 in row {row}: the log-linear baseline needs inputs away from 0")]
+    #[error(
+        "input {input} is 0 in data row {row}: the log-linear baseline needs inputs away from 0"
+    )]
     ZeroInput {
         /// 1-based input.
         input: usize,
