@@ -372,6 +372,10 @@ pub struct RunRecord {
     pub diverged: bool,
     /// The 1-based epoch in which it did.
     pub diverged_at_epoch: Option<usize>,
+    /// stable-nalu's sparsity error of the trained weights (NAU and NMU layers): 0 for a
+    /// discrete solution.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sparsity_error: Option<f64>,
     /// Epochs after which training restarted from fresh parameters (see [`RunSpec::reinit`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reinit_epochs: Vec<usize>,
@@ -502,6 +506,12 @@ pub fn train_within(spec: &RunSpec, limits: &Limits) -> Result<TrainedRun, Error
         diverged: outcome.history.diverged_at_epoch.is_some(),
         diverged_at_epoch: outcome.history.diverged_at_epoch,
         reinit_epochs: outcome.history.reinit_epochs.clone(),
+        sparsity_error: match &network {
+            Model::Stack(net) if outcome.history.diverged_at_epoch.is_none() => {
+                net.sparsity_error(&outcome.params)
+            }
+            _ => None,
+        },
         wall_seconds: started.elapsed().as_secs_f64(),
         logexp_version: env!("CARGO_PKG_VERSION").to_string(),
     };

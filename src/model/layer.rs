@@ -68,6 +68,12 @@ pub trait Layer: std::fmt::Debug + Send + Sync {
     /// Projection after every optimiser step, e.g. NAU and NMU clamp their weights into their
     /// valid range. Nothing by default.
     fn project(&self, _params: &mut [f32]) {}
+    /// stable-nalu's sparsity error of the layer's weights, `max min(|W|, |1 − |W||)`: 0 when
+    /// every weight is exactly −1, 0 or 1 (a discrete, readable solution). `None` for layers
+    /// without that notion.
+    fn sparsity_error(&self, _params: &[f32]) -> Option<f64> {
+        None
+    }
     /// The layer's sparsity regulariser `R(params)`, adding `lambda · ∂R/∂params` to `grad`.
     /// Layers without one return 0 and leave `grad` alone.
     fn regularize(&self, _params: &[f32], _lambda: f32, _grad: &mut [f32]) -> f64 {

@@ -75,6 +75,12 @@ pub trait Network {
         self.init_params(rng, params);
     }
 
+    /// stable-nalu's sparsity error over the layers that have one ([`Layer::sparsity_error`]),
+    /// the worst of them; `None` for networks without such layers.
+    fn sparsity_error(&self, _params: &[f32]) -> Option<f64> {
+        None
+    }
+
     /// Projection after every optimiser step (NAU and NMU clamp their weights). Nothing by
     /// default.
     #[inline(always)]

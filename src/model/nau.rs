@@ -124,6 +124,13 @@ impl Layer for Nau {
         }
     }
 
+    fn sparsity_error(&self, params: &[f32]) -> Option<f64> {
+        Some(params.iter().fold(0.0, |worst: f64, &w| {
+            let a = f64::from(w.clamp(-1.0, 1.0)).abs();
+            worst.max(a.min(1.0 - a))
+        }))
+    }
+
     fn project(&self, params: &mut [f32]) {
         for w in params {
             *w = w.clamp(-1.0, 1.0);
@@ -189,6 +196,9 @@ mod tests {
         assert_eq!(nau.regularize(&[-1.0, 0.0, 1.0, 0.0], 2.0, &mut grad), 0.0);
         // A weight at exactly 0 is where the regulariser wants it: no push.
         assert_eq!((grad[1], grad[3]), (0.0, 0.0));
+        // Sparsity error: the worst weight's distance to −1, 0 or 1 (0.5 here: the 0.5).
+        assert_eq!(nau.sparsity_error(&[-1.0, 0.0, 1.0, 0.0]), Some(0.0));
+        assert_eq!(nau.sparsity_error(&[0.2, -0.7, 0.9, 0.5]), Some(0.5));
         let mut grad = [0.0f32; 4];
         // min(|w|, 1 − |w|): 0.2, 0.3, 0.1, 0.5 → mean 0.275.
         let r = nau.regularize(&[0.2, -0.7, 0.9, 0.5], 2.0, &mut grad);

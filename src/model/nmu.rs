@@ -99,7 +99,7 @@ impl Nmu {
 
     /// stable-nalu's sparsity error `max_ji min(|W_ji|, |1 − |W_ji||)` of this layer's
     /// parameters: 0 when every weight is exactly 0 or 1, at most ½; 0 for an empty layer.
-    pub fn sparsity_error(&self, params: &[f32]) -> f64 {
+    pub fn weight_sparsity_error(&self, params: &[f32]) -> f64 {
         params
             .iter()
             .map(|&w| {
@@ -111,6 +111,10 @@ impl Nmu {
 }
 
 impl Layer for Nmu {
+    fn sparsity_error(&self, params: &[f32]) -> Option<f64> {
+        Some(self.weight_sparsity_error(params))
+    }
+
     fn n_inputs(&self) -> usize {
         self.n_inputs
     }
@@ -394,8 +398,8 @@ mod tests {
     fn sparsity_error_is_the_worst_weight() {
         let nmu = Nmu::new(3, 1);
         // min(|w|, |1 − |w||): 0, 0.1, 0.3 → max 0.3.
-        let e = nmu.sparsity_error(&[1.0, 0.9, 0.3]);
+        let e = nmu.weight_sparsity_error(&[1.0, 0.9, 0.3]);
         assert!((e - 0.3).abs() < 1e-6, "{e}");
-        assert_eq!(nmu.sparsity_error(&[0.0, 1.0, 0.0]), 0.0);
+        assert_eq!(nmu.weight_sparsity_error(&[0.0, 1.0, 0.0]), 0.0);
     }
 }

@@ -370,6 +370,14 @@ impl Network for Stack {
         }
     }
 
+    fn sparsity_error(&self, params: &[f32]) -> Option<f64> {
+        self.layers
+            .iter()
+            .enumerate()
+            .filter_map(|(l, layer)| layer.sparsity_error(self.slice(l, params)))
+            .reduce(f64::max)
+    }
+
     fn project(&self, params: &mut [f32]) {
         for (l, layer) in self.layers.iter().enumerate() {
             let end = self.offsets[l] + layer.n_params();

@@ -48,6 +48,8 @@ pub struct BenchRow {
     pub seconds: f64,
     /// Every run's test % error, in record order (infinite for a diverged run).
     pub errors: Vec<f64>,
+    /// Median sparsity error of the runs that have one (NAU, NMU layers).
+    pub median_sparsity_error: Option<f64>,
 }
 
 /// The rows of the bench, or none when no record holds a unit model.
@@ -98,6 +100,12 @@ pub(super) fn bench_rows(records: &[&RunRecord]) -> Vec<BenchRow> {
                         seconds: runs.iter().map(|r| r.wall_seconds).sum::<f64>()
                             / runs.len() as f64,
                         errors: errors.clone(),
+                        median_sparsity_error: median(
+                            &runs
+                                .iter()
+                                .filter_map(|r| r.sparsity_error)
+                                .collect::<Vec<_>>(),
+                        ),
                     },
                 )
             })
@@ -209,13 +217,13 @@ pub fn wilson(k: usize, n: usize) -> (f64, f64) {
 /// `bench.csv`: one line per row.
 pub(super) fn bench_csv(rows: &[BenchRow]) -> String {
     let mut out = String::from(
-        "function,train_range,test_range,model,runs,diverged,median_test_pct_err,best_test_pct_err,worst_test_pct_err,success,success_pct_low95,success_pct_high95,exact,mean_seconds\n",
+        "function,train_range,test_range,model,runs,diverged,median_test_pct_err,best_test_pct_err,worst_test_pct_err,success,success_pct_low95,success_pct_high95,exact,median_sparsity_error,mean_seconds\n",
     );
     for r in rows {
         let (lo, hi) = wilson(r.success, r.runs);
         let _ = writeln!(
             out,
-            "{},{},{},{},{},{},{},{},{},{},{lo:.1},{hi:.1},{},{:.4}",
+            "{},{},{},{},{},{},{},{},{},{},{lo:.1},{hi:.1},{},{},{:.4}",
             super::csv::csv_field(&r.function),
             super::csv::csv_field(&r.train_range),
             super::csv::csv_field(&r.test_range),
@@ -227,6 +235,8 @@ pub(super) fn bench_csv(rows: &[BenchRow]) -> String {
             r.worst_pct_err,
             r.success,
             r.exact,
+            r.median_sparsity_error
+                .map_or(String::new(), |e| e.to_string()),
             r.seconds
         );
     }
@@ -245,8 +255,10 @@ pub(super) fn bench_markdown(
         out,
         "Every model on the same rows, metric and seeds. *Success*: test mean % error at most \
          τ = {SUCCESS_PCT} %, with its 95 % Wilson interval; *exact*: below {EXACT_PCT} %. \
-         Diverged runs count as failures (and as an infinite error). Of the dense networks \
-         other than lg only the best (by median) is shown. Also in `bench.csv`.\n"
+         Diverged runs count as failures (and as an infinite error). *Sparsity error* \
+         (stable-nalu's, median over runs): how far the worst NAU/NMU weight is from −1, 0 or \
+         1. Of the dense networks other than lg only the best (by median) is shown. Also in \
+         `bench.csv`.\n"
     );
     for (k, task) in tasks(rows).into_iter().enumerate() {
         let first = &task[0];
@@ -259,14 +271,17 @@ pub(super) fn bench_markdown(
         );
         let _ = writeln!(
             out,
-            "| model | runs | diverged | median test % error (min–max) | success (≤ {SUCCESS_PCT} %) | exact | s / run |"
+            "| model | runs | diverged | median test % error (min–max) | success (≤ {SUCCESS_PCT} %) | exact | sparsity error | s / run |"
         );
-        let _ = writeln!(out, "| --- | ---: | ---: | --- | --- | ---: | ---: |");
+        let _ = writeln!(
+            out,
+            "| --- | ---: | ---: | --- | --- | ---: | ---: | ---: |"
+        );
         for r in task {
             let (lo, hi) = wilson(r.success, r.runs);
             let _ = writeln!(
                 out,
-                "| {} | {} | {} | {} ({}–{}) | {}/{} ({:.0} %, 95 % CI {lo:.0}–{hi:.0}) | {}/{} | {:.3} |",
+                "| {} | {} | {} | {} ({}–{}) | {}/{} ({:.0} %, 95 % CI {lo:.0}–{hi:.0}) | {}/{} | {} | {:.3} |",
                 md_text(&r.model),
                 r.runs,
                 r.diverged,
@@ -278,6 +293,8 @@ pub(super) fn bench_markdown(
                 100.0 * r.success as f64 / r.runs.max(1) as f64,
                 r.exact,
                 r.runs,
+                r.median_sparsity_error
+                    .map_or("—".to_string(), |e| format!("{e:.2e}")),
                 r.seconds
             );
         }

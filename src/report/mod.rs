@@ -781,6 +781,7 @@ mod tests {
                 diverged: true,
                 diverged_at_epoch: None,
                 reinit_epochs: Vec::new(),
+                sparsity_error: None,
                 ..base.clone()
             },
         ];
