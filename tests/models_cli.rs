@@ -291,9 +291,19 @@ fn the_loglinear_baseline_recovers_a_product_of_powers_without_training() {
 #[test]
 fn nau_and_nmu_runs_record_their_sparsity_error_and_others_do_not() {
     let nmu = train_json(&["--model", "nmu"]);
-    let e = nmu["sparsity_error"].as_f64().expect("recorded for NAU → NMU");
+    let e = nmu["sparsity_error"]
+        .as_f64()
+        .expect("recorded for NAU → NMU");
     // The distance of the worst weight to −1, 0 or 1 lies in [0, ½].
     assert!((0.0..=0.5).contains(&e), "{e}");
-    assert!(train_json(&["--model", "lg"]).get("sparsity_error").is_none());
-    assert!(train_json(&["--model", "npu"]).get("sparsity_error").is_some());
+    assert!(
+        train_json(&["--model", "lg"])
+            .get("sparsity_error")
+            .is_none()
+    );
+    assert!(
+        train_json(&["--model", "npu"])
+            .get("sparsity_error")
+            .is_some()
+    );
 }

@@ -50,6 +50,8 @@ pub struct BenchRow {
     pub errors: Vec<f64>,
     /// Median sparsity error of the runs that have one (NAU, NMU layers).
     pub median_sparsity_error: Option<f64>,
+    /// The median training loss per epoch over the runs (empty for closed-form fits).
+    pub loss_curve: Vec<(f64, f64)>,
 }
 
 /// The rows of the bench, or none when no record holds a unit model.
@@ -100,6 +102,7 @@ pub(super) fn bench_rows(records: &[&RunRecord]) -> Vec<BenchRow> {
                         seconds: runs.iter().map(|r| r.wall_seconds).sum::<f64>()
                             / runs.len() as f64,
                         errors: errors.clone(),
+                        loss_curve: super::figures::median_loss_curve(runs),
                         median_sparsity_error: median(
                             &runs
                                 .iter()
@@ -197,6 +200,35 @@ pub(super) fn strip_chart(task: &[BenchRow]) -> crate::plot::LineChart {
     }
 }
 
+/// The training loss of one task: each model's median loss per epoch (log scale), models
+/// fitted in closed form left out.
+pub(super) fn loss_chart(task: &[BenchRow]) -> crate::plot::LineChart {
+    use crate::plot::{Axis, LineChart, Series};
+    let first = &task[0];
+    LineChart {
+        title: format!(
+            "training loss by model (median over runs): {}, train {}",
+            super::text::printable(&first.function, 40),
+            first.train_range
+        ),
+        x: Axis::linear("epoch"),
+        y: Axis::log("training loss"),
+        series: task
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| !r.loss_curve.is_empty())
+            .take(crate::plot::MAX_SERIES)
+            .map(|(m, r)| Series {
+                colour: Some(m),
+                ..Series::new(
+                    format!("{}. {}", m + 1, super::text::printable(&r.model, 40)),
+                    r.loss_curve.clone(),
+                )
+            })
+            .collect(),
+    }
+}
+
 /// The 95 % Wilson score interval of `k` successes in `n` trials, in percent.
 pub fn wilson(k: usize, n: usize) -> (f64, f64) {
     if n == 0 {
@@ -243,11 +275,11 @@ pub(super) fn bench_csv(rows: &[BenchRow]) -> String {
     out
 }
 
-/// The bench section of `report.md`; `figure(k)` is the path of task `k`'s strip plot, if it
-/// was drawn.
+/// The bench section of `report.md`; `figure(stem, k)` is the path of task `k`'s figure
+/// `stem` (`strip`, `bench-loss`), if it was drawn.
 pub(super) fn bench_markdown(
     rows: &[BenchRow],
-    figure: &dyn Fn(usize) -> Option<String>,
+    figure: &dyn Fn(&str, usize) -> Option<String>,
 ) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "\n## Bench: units built to learn products\n");
@@ -298,8 +330,11 @@ pub(super) fn bench_markdown(
                 r.seconds
             );
         }
-        if let Some(path) = figure(k) {
+        if let Some(path) = figure("strip", k) {
             let _ = writeln!(out, "\n![test % error by model]({path})");
+        }
+        if let Some(path) = figure("bench-loss", k) {
+            let _ = writeln!(out, "\n![training loss by model]({path})");
         }
     }
     out
@@ -393,7 +428,11 @@ mod tests {
         // Without unit models there is no bench.
         let dense_only: Vec<&RunRecord> = records[3..].iter().collect();
         assert!(bench_rows(&dense_only).is_empty());
-        let md = bench_markdown(&rows, &|_| Some("figures/strip-1.svg".into()));
+        let md = bench_markdown(&rows, &|stem, k| {
+            Some(format!("figures/{stem}-{}.svg", k + 1))
+        });
+        assert!(md.contains("(figures/bench-loss-1.svg)"), "{md}");
+        assert_eq!(loss_chart(tasks(&rows)[0]).series.len(), 3);
         assert!(md.contains("(figures/strip-1.svg)"), "{md}");
         let chart = strip_chart(tasks(&rows)[0]);
         assert_eq!(chart.series.len(), 3);

@@ -49,7 +49,7 @@ fn pair_legend(pair: &Pair) -> String {
 /// The training loss per epoch, median over runs. A diverged run counts as +∞ from its
 /// divergence on (so the median curve ends where most runs diverged); a run that simply has
 /// fewer epochs (a shorter setting) drops out of the later epochs.
-fn median_loss_curve(runs: &[&RunRecord]) -> Vec<(f64, f64)> {
+pub(super) fn median_loss_curve(runs: &[&RunRecord]) -> Vec<(f64, f64)> {
     // Beyond the longest run every value would be missing or +∞, which draws nothing.
     let epochs = runs.iter().map(|r| r.train_loss.len()).max().unwrap_or(0);
     (0..epochs)

@@ -243,6 +243,11 @@ pub fn write_report(records: &[RunRecord], out_dir: &Path) -> Result<ReportSumma
             format!("strip-{}", k + 1),
             format!("the strip plot of bench task {}", k + 1),
         ));
+        jobs.push((
+            FigureJob::Line(bench::loss_chart(task)),
+            format!("bench-loss-{}", k + 1),
+            format!("the loss figure of bench task {}", k + 1),
+        ));
     }
     let has_study = study.iter().any(|c| c.ranking.is_some());
     if has_study {
@@ -294,8 +299,8 @@ pub fn write_report(records: &[RunRecord], out_dir: &Path) -> Result<ReportSumma
         let bench_csv = out_dir.join("bench.csv");
         plot::write_atomic(&bench_csv, bench::bench_csv(&bench).as_bytes())?;
         files.push(bench_csv);
-        let figure = |k: usize| {
-            let stem = format!("strip-{}", k + 1);
+        let figure = |kind: &str, k: usize| {
+            let stem = format!("{kind}-{}", k + 1);
             (!skipped.contains_key(&stem)).then(|| format!("figures/{stem}.svg"))
         };
         md.push_str(&bench::bench_markdown(&bench, &figure));
