@@ -16,6 +16,7 @@ pub mod dense;
 pub mod inalu;
 pub(crate) mod kernels;
 pub mod layer;
+pub mod linear;
 pub mod loglinear;
 pub mod nalu;
 pub mod nau;

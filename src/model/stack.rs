@@ -11,6 +11,7 @@
 
 use super::inalu::Inalu;
 use super::layer::Layer;
+use super::linear::Linear;
 use super::nalu::Nalu;
 use super::nau::Nau;
 use super::nmu::Nmu;
@@ -51,11 +52,14 @@ pub enum UnitKind {
     /// Real neural power unit (Heim, Pevný & Šmídl 2020): the NPU without imaginary weights,
     /// `z = exp(W_re ln r) ⊙ cos(W_re k)`.
     RealNpu,
+    /// An unconstrained affine layer `W x + b`: the constant factors and offsets the peers'
+    /// stacks cannot express.
+    Linear,
 }
 
 impl UnitKind {
     /// Every kind, in the order help texts list them.
-    pub const ALL: [UnitKind; 9] = [
+    pub const ALL: [UnitKind; 10] = [
         UnitKind::Nau,
         UnitKind::Nmu,
         UnitKind::Nac,
@@ -65,6 +69,7 @@ impl UnitKind {
         UnitKind::Npu,
         UnitKind::RealNpu,
         UnitKind::Product,
+        UnitKind::Linear,
     ];
 
     /// The kind's name (`nau`, `nmu`, `real-npu`, …).
@@ -73,6 +78,7 @@ impl UnitKind {
             UnitKind::Nau => "nau",
             UnitKind::Nmu => "nmu",
             UnitKind::Product => "product",
+            UnitKind::Linear => "linear",
             UnitKind::Nac => "nac",
             UnitKind::NacMul => "nac-mul",
             UnitKind::Nalu => "nalu",
@@ -88,6 +94,7 @@ impl UnitKind {
             UnitKind::Nau => Box::new(Nau::new(n_inputs, n_outputs)),
             UnitKind::Nmu => Box::new(Nmu::new(n_inputs, n_outputs)),
             UnitKind::Product => Box::new(Product::new(n_inputs, n_outputs)),
+            UnitKind::Linear => Box::new(Linear::new(n_inputs, n_outputs)),
             UnitKind::Nac => Box::new(Nalu::nac(n_inputs, n_outputs)),
             UnitKind::NacMul => Box::new(Nalu::nac_mul(n_inputs, n_outputs)),
             UnitKind::Nalu => Box::new(Nalu::new(n_inputs, n_outputs)),
