@@ -337,7 +337,8 @@ struct ProtocolArgs {
     /// own, or 2 between unit layers].
     #[arg(long, value_delimiter = ',', allow_hyphen_values = true)]
     hidden: Option<Vec<usize>>,
-    /// Training loss: mae (the paper's) or mse.
+    /// Training loss: mae (the paper's), mse, log (|symlog ŷ − symlog y|) or relative
+    /// (|ŷ − y| / |y|).
     #[arg(long, default_value = "mae")]
     loss: Loss,
     /// Training rows.
