@@ -180,6 +180,79 @@ pub struct Plateau {
     pub above: f64,
 }
 
+/// How the learning rate moves over a run's optimiser steps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LrSchedule {
+    /// The same rate at every step (the paper's).
+    #[default]
+    Constant,
+    /// Cosine decay from the full rate (after any warm-up) to 0 at the end of the last epoch:
+    /// `lr · ½(1 + cos(π (t − w)/(T − w)))` at step `t` of `T`, warm-up `w`.
+    Cosine,
+}
+
+impl std::str::FromStr for LrSchedule {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "constant" => Ok(LrSchedule::Constant),
+            "cosine" => Ok(LrSchedule::Cosine),
+            _ => Err(format!(
+                "unknown learning-rate schedule '{}': use constant or cosine",
+                s.escape_debug()
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for LrSchedule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            LrSchedule::Constant => "constant",
+            LrSchedule::Cosine => "cosine",
+        })
+    }
+}
+
+/// The learning rate's factor at every step of a run: a linear warm-up over `warmup` steps
+/// (step `t < w` runs at `(t + 1)/w` of the rate), then the [`LrSchedule`] over the remaining
+/// steps up to `total`.
+///
+/// ```
+/// use logexp::train::{LrPlan, LrSchedule};
+/// let plan = LrPlan { schedule: LrSchedule::Cosine, warmup: 4, total: 14 };
+/// // Warm-up 1/4, 2/4, …; the cosine starts at 1, is ½ halfway through its 10 steps.
+/// assert_eq!((plan.factor(0), plan.factor(3), plan.factor(4), plan.factor(9)), (0.25, 1.0, 1.0, 0.5));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LrPlan {
+    /// What follows the warm-up.
+    pub schedule: LrSchedule,
+    /// Steps of linear warm-up.
+    pub warmup: u64,
+    /// Optimiser steps in the whole run.
+    pub total: u64,
+}
+
+impl LrPlan {
+    /// The factor of the base learning rate at step `t` (from 0).
+    pub fn factor(&self, t: u64) -> f64 {
+        if t < self.warmup {
+            return (t + 1) as f64 / self.warmup as f64;
+        }
+        match self.schedule {
+            LrSchedule::Constant => 1.0,
+            LrSchedule::Cosine => {
+                let span = self.total.saturating_sub(self.warmup).max(1);
+                let progress = ((t - self.warmup) as f64 / span as f64).min(1.0);
+                0.5 * (1.0 + (std::f64::consts::PI * progress).cos())
+            }
+        }
+    }
+}
+
 /// What a training run is asked to do.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct TrainConfig {
@@ -200,6 +273,10 @@ pub struct TrainConfig {
     pub regularizer: Option<Schedule>,
     /// Restarts on a plateau; `None` never restarts.
     pub reinit: Option<Plateau>,
+    /// How the learning rate moves over the steps.
+    pub lr_schedule: LrSchedule,
+    /// Steps of linear learning-rate warm-up (0: none).
+    pub warmup: u64,
 }
 
 impl Default for TrainConfig {
@@ -214,6 +291,8 @@ impl Default for TrainConfig {
             clip: None,
             regularizer: None,
             reinit: None,
+            lr_schedule: LrSchedule::Constant,
+            warmup: 0,
         }
     }
 }
@@ -259,6 +338,7 @@ pub struct Trainer<'n, N: Network> {
     optimizer: OptimizerState,
     clip: Option<f32>,
     regularizer: Option<Schedule>,
+    lr_plan: Option<LrPlan>,
     steps: u64,
 }
 
@@ -288,6 +368,14 @@ impl<'n, N: Network> Trainer<'n, N> {
             optimizer: OptimizerState::new(config.optimizer, net.n_params(), config.learning_rate),
             clip: config.clip,
             regularizer: config.regularizer,
+            // The paper's constant rate needs no plan: the step then never touches the rate.
+            lr_plan: (config.lr_schedule != LrSchedule::Constant || config.warmup > 0).then(|| {
+                LrPlan {
+                    schedule: config.lr_schedule,
+                    warmup: config.warmup,
+                    total: (config.epochs as u64).saturating_mul(n_rows.div_ceil(b) as u64),
+                }
+            }),
             steps: 0,
         }
     }
@@ -351,6 +439,10 @@ impl<'n, N: Network> Trainer<'n, N> {
             for g in &mut self.grad {
                 *g = g.clamp(-c, c);
             }
+        }
+        if let Some(plan) = self.lr_plan {
+            self.optimizer
+                .set_learning_rate(self.learning_rate * plan.factor(self.steps));
         }
         self.optimizer.step(params, &self.grad);
         self.net.project(params);
@@ -550,6 +642,61 @@ mod tests {
         let loss = Loss::Mse.value_and_gradient(&[3.0, 1.0, 2.0], &[1.0, 2.0, 2.0], &mut d);
         assert!((loss - 5.0 / 3.0).abs() < 1e-12);
         assert_eq!(d, [4.0 / 3.0, -2.0 / 3.0, 0.0]);
+    }
+
+    #[test]
+    fn learning_rate_plans_by_hand() {
+        // Cosine over 8 steps, no warm-up: ½(1 + cos(π t/8)) = 1, (1 + √½)/2, ½ at t = 0, 2, 4.
+        let plan = LrPlan {
+            schedule: LrSchedule::Cosine,
+            warmup: 0,
+            total: 8,
+        };
+        let half_root = std::f64::consts::FRAC_1_SQRT_2;
+        assert_eq!(plan.factor(0), 1.0);
+        assert!((plan.factor(2) - (1.0 + half_root) / 2.0).abs() < 1e-12);
+        assert!((plan.factor(4) - 0.5).abs() < 1e-12);
+        assert!(
+            plan.factor(7) > 0.0 && plan.factor(7) < 0.04,
+            "{}",
+            plan.factor(7)
+        );
+        assert_eq!(plan.factor(8), 0.0);
+        // Warm-up alone: 1/3, 2/3, 1, then constant.
+        let warm = LrPlan {
+            schedule: LrSchedule::Constant,
+            warmup: 3,
+            total: 100,
+        };
+        let f: Vec<f64> = (0..5).map(|t| warm.factor(t)).collect();
+        assert_eq!(f, [1.0 / 3.0, 2.0 / 3.0, 1.0, 1.0, 1.0]);
+        assert_eq!("Cosine".parse::<LrSchedule>(), Ok(LrSchedule::Cosine));
+        assert!("step".parse::<LrSchedule>().is_err());
+    }
+
+    /// The trainer moves the optimiser's rate along the plan: with the Recorder's gradient of
+    /// 1, each Adam step moves the parameter by about the step's rate, so after a cosine run
+    /// of 4 steps at rate 1 it is −(1 + (1 + √½)/2 + ½ + (1 − √½)/2) = −2.5.
+    #[test]
+    fn the_trainer_follows_the_plan() {
+        let net = Recorder::new();
+        let data = indexed_rows(4);
+        let config = TrainConfig {
+            epochs: 4,
+            batch_size: 4,
+            learning_rate: 1.0,
+            lr_schedule: LrSchedule::Cosine,
+            ..TrainConfig::default()
+        };
+        let mut params = [0.0f32];
+        fit(
+            &net,
+            &mut params,
+            &data,
+            &config,
+            &mut ChaCha8Rng::seed_from_u64(1),
+        );
+        assert!((params[0] + 2.5).abs() < 1e-3, "{}", params[0]);
     }
 
     #[test]
