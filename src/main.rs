@@ -308,25 +308,25 @@ struct SweepArgs {
 /// The training protocol, shared by every command that trains.
 #[derive(Args, Clone)]
 struct ProtocolArgs {
-    /// A named bundle of training settings: paper (the paper's protocol) or lg-long (see
+    /// A named bundle of training settings: paper (the paper's protocol) or lg-relative-cosine (see
     /// `logexp::recipe`). It fills in --epochs, --loss, --lr, --lr-schedule and --warmup
     /// where they are not given.
     #[arg(long, default_value = "paper")]
     recipe: Recipe,
-    /// Passes over the training set [default: 100, or the recipe's].
+    /// Passes over the training set (--recipe may set another) [default: 100].
     #[arg(long, allow_negative_numbers = true)]
     epochs: Option<usize>,
     /// Rows per minibatch (the last partial batch of each epoch is kept).
     #[arg(long, allow_negative_numbers = true, default_value_t = 32)]
     batch_size: usize,
-    /// Learning rate [default: 0.001, or the recipe's].
+    /// Learning rate (--recipe may set another) [default: 0.001].
     #[arg(long, allow_negative_numbers = true)]
     lr: Option<f64>,
     /// Learning-rate schedule: constant (the paper's) or cosine (decay to 0 over all steps
-    /// after the warm-up) [default: constant, or the recipe's].
+    /// after the warm-up) (--recipe may set another) [default: constant].
     #[arg(long)]
     lr_schedule: Option<LrSchedule>,
-    /// Optimiser steps of linear learning-rate warm-up [default: 0, or the recipe's].
+    /// Optimiser steps of linear learning-rate warm-up (--recipe may set another) [default: 0].
     #[arg(long)]
     warmup: Option<u64>,
     /// Optimiser: adam (Keras's, the paper's) or rmsprop (TF 1's, iNALU's).
@@ -351,7 +351,7 @@ struct ProtocolArgs {
     #[arg(long, value_delimiter = ',', allow_hyphen_values = true)]
     hidden: Option<Vec<usize>>,
     /// Training loss: mae (the paper's), mse, log (|symlog ŷ − symlog y|) or relative
-    /// (|ŷ − y| / |y|) [default: mae, or the recipe's].
+    /// (|ŷ − y| / |y|) (--recipe may set another) [default: mae].
     #[arg(long)]
     loss: Option<Loss>,
     /// Training rows.

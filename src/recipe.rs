@@ -9,12 +9,13 @@
 //! | recipe | epochs | loss | learning rate | schedule | warm-up | why |
 //! | --- | --- | --- | --- | --- | --- | --- |
 //! | `paper` | 100 | mae | 1e-3 | constant | 0 | the paper's protocol |
-//! | `lg-long` | 1,000 | mae | 1e-3 | cosine | 0 | chosen by training error in the pilot study of DESIGN.md ("Training recipes") |
+//! | `lg-relative-cosine` | 1,000 | relative | 1e-3 | cosine | 0 | lowest median training % error in the pilot of DESIGN.md ("Training recipes") |
 //!
 //! ```
 //! use logexp::recipe::Recipe;
-//! let r: Recipe = "lg-long".parse().unwrap();
+//! let r: Recipe = "lg-relative-cosine".parse().unwrap();
 //! assert_eq!(r.ingredients().epochs, 1000);
+//! assert_eq!(r.ingredients().loss, logexp::train::Loss::Relative);
 //! assert_eq!(Recipe::default().ingredients(), Recipe::Paper.ingredients());
 //! ```
 
@@ -28,10 +29,10 @@ pub enum Recipe {
     #[default]
     #[serde(rename = "paper")]
     Paper,
-    /// Ten times the paper's epochs with a cosine decay of the rate to 0, for the
-    /// symlog,symexp network (see the table in the module doc).
-    #[serde(rename = "lg-long")]
-    LgLong,
+    /// For the symlog,symexp network: ten times the paper's epochs, the relative-error loss
+    /// and a cosine decay of the rate to 0 (see the table in the module doc).
+    #[serde(rename = "lg-relative-cosine")]
+    LgRelativeCosine,
 }
 
 /// The settings a recipe fills in.
@@ -51,13 +52,13 @@ pub struct Ingredients {
 
 impl Recipe {
     /// Every recipe, `paper` first.
-    pub const ALL: [Recipe; 2] = [Recipe::Paper, Recipe::LgLong];
+    pub const ALL: [Recipe; 2] = [Recipe::Paper, Recipe::LgRelativeCosine];
 
     /// The recipe's name as `--recipe` takes it.
     pub fn name(self) -> &'static str {
         match self {
             Recipe::Paper => "paper",
-            Recipe::LgLong => "lg-long",
+            Recipe::LgRelativeCosine => "lg-relative-cosine",
         }
     }
 
@@ -72,8 +73,9 @@ impl Recipe {
         };
         match self {
             Recipe::Paper => paper,
-            Recipe::LgLong => Ingredients {
+            Recipe::LgRelativeCosine => Ingredients {
                 epochs: 1000,
+                loss: Loss::Relative,
                 lr_schedule: LrSchedule::Cosine,
                 ..paper
             },
@@ -139,7 +141,7 @@ mod tests {
             "fast"
                 .parse::<Recipe>()
                 .unwrap_err()
-                .contains("paper or lg-long")
+                .contains("paper or lg-relative-cosine")
         );
     }
 }
