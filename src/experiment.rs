@@ -9,7 +9,10 @@ use crate::model::Network;
 use crate::model::spec::Model;
 pub use crate::model::spec::{ModelSpec, Pair};
 pub use crate::optim::Optimizer;
-use crate::train::{EpochData, History, Loss, Plateau, Schedule, TrainConfig, fit_from};
+use crate::recipe::Recipe;
+use crate::train::{
+    EpochData, History, Loss, LrSchedule, Plateau, Schedule, TrainConfig, fit_from,
+};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -142,6 +145,16 @@ pub struct RunSpec {
     /// Restart from fresh parameters when the loss plateaus (iNALU's trick).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reinit: Option<Plateau>,
+    /// The learning-rate schedule (left out when constant, the paper's).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub lr_schedule: LrSchedule,
+    /// Steps of linear learning-rate warm-up (left out when 0).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub warmup: u64,
+    /// The named recipe the run's settings came from (left out when `paper`). Informative: the
+    /// settings it filled in are written as their own fields.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub recipe: Recipe,
 }
 
 fn is_default<T: Default + PartialEq>(value: &T) -> bool {
@@ -186,6 +199,9 @@ impl RunSpec {
             regularizer: None,
             fresh_data: false,
             reinit: None,
+            lr_schedule: LrSchedule::Constant,
+            warmup: 0,
+            recipe: Recipe::Paper,
         }
     }
 
@@ -326,6 +342,8 @@ impl RunSpec {
             clip: self.clip.map(|c| c as f32),
             regularizer: self.regularizer,
             reinit: self.reinit,
+            lr_schedule: self.lr_schedule,
+            warmup: self.warmup,
         }
     }
 

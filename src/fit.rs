@@ -168,6 +168,7 @@ impl FitOptions {
             clip: self.clip.map(|c| c as f32),
             regularizer: self.regularizer,
             reinit: None,
+            ..TrainConfig::default()
         }
     }
 

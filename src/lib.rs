@@ -62,6 +62,7 @@ pub mod optim;
 pub mod peers;
 pub mod plot;
 pub mod protocol;
+pub mod recipe;
 pub mod report;
 pub mod reproduce;
 pub mod results;

@@ -4,12 +4,13 @@ use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use logexp::data::Range;
 use logexp::experiment::{Limits, ModelSpec, Optimizer, Pair, RunSpec};
+use logexp::recipe::Recipe;
 use logexp::report::write_report;
 use logexp::reproduce::{ReproduceOptions, Target};
 use logexp::sweep::{
     Grid, Progress, Shard, parse_functions, parse_models, read_all_results, run_sweep_within,
 };
-use logexp::train::{Loss, Plateau, Schedule};
+use logexp::train::{Loss, LrSchedule, Plateau, Schedule};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -308,15 +309,27 @@ struct SweepArgs {
 /// The training protocol, shared by every command that trains.
 #[derive(Args, Clone)]
 struct ProtocolArgs {
-    /// Passes over the training set.
-    #[arg(long, allow_negative_numbers = true, default_value_t = 100)]
-    epochs: usize,
+    /// A named bundle of training settings: paper (the paper's protocol) or lg-relative-cosine (see
+    /// `logexp::recipe`). It fills in --epochs, --loss, --lr, --lr-schedule and --warmup
+    /// where they are not given.
+    #[arg(long, default_value = "paper")]
+    recipe: Recipe,
+    /// Passes over the training set (--recipe may set another) [default: 100].
+    #[arg(long, allow_negative_numbers = true)]
+    epochs: Option<usize>,
     /// Rows per minibatch (the last partial batch of each epoch is kept).
     #[arg(long, allow_negative_numbers = true, default_value_t = 32)]
     batch_size: usize,
-    /// Learning rate.
-    #[arg(long, allow_negative_numbers = true, default_value_t = 1e-3)]
-    lr: f64,
+    /// Learning rate (--recipe may set another) [default: 0.001].
+    #[arg(long, allow_negative_numbers = true)]
+    lr: Option<f64>,
+    /// Learning-rate schedule: constant (the paper's) or cosine (decay to 0 over all steps
+    /// after the warm-up) (--recipe may set another) [default: constant].
+    #[arg(long)]
+    lr_schedule: Option<LrSchedule>,
+    /// Optimiser steps of linear learning-rate warm-up (--recipe may set another) [default: 0].
+    #[arg(long)]
+    warmup: Option<u64>,
     /// Optimiser: adam (Keras's, the paper's) or rmsprop (TF 1's, iNALU's).
     #[arg(long, default_value = "adam")]
     optimizer: Optimizer,
@@ -338,9 +351,10 @@ struct ProtocolArgs {
     /// own, or 2 between unit layers].
     #[arg(long, value_delimiter = ',', allow_hyphen_values = true)]
     hidden: Option<Vec<usize>>,
-    /// Training loss: mae (the paper's) or mse.
-    #[arg(long, default_value = "mae")]
-    loss: Loss,
+    /// Training loss: mae (the paper's), mse, log (|symlog ŷ − symlog y|) or relative
+    /// (|ŷ − y| / |y|) (--recipe may set another) [default: mae].
+    #[arg(long)]
+    loss: Option<Loss>,
     /// Training rows.
     #[arg(long, allow_negative_numbers = true, default_value_t = 10_000)]
     n_train: usize,
@@ -368,12 +382,16 @@ const MAX_THREADS: usize = 1024;
 impl ProtocolArgs {
     /// A spec with these settings (function, model and seeds filled in by the caller).
     fn template(&self, function: &str, model: ModelSpec) -> Result<RunSpec, logexp::Error> {
+        let recipe = self.recipe.ingredients();
         Ok(RunSpec {
             model,
-            epochs: self.epochs,
+            epochs: self.epochs.unwrap_or(recipe.epochs),
             batch_size: self.batch_size,
-            lr: self.lr,
-            loss: self.loss,
+            lr: self.lr.unwrap_or(recipe.lr),
+            loss: self.loss.unwrap_or(recipe.loss),
+            lr_schedule: self.lr_schedule.unwrap_or(recipe.lr_schedule),
+            warmup: self.warmup.unwrap_or(recipe.warmup),
+            recipe: self.recipe,
             n_train: self.n_train,
             n_test: self.n_test,
             train_range: self.train_range,

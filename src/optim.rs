@@ -188,6 +188,14 @@ impl OptimizerState {
         }
     }
 
+    /// Sets the rate of the next steps (a learning-rate schedule).
+    pub fn set_learning_rate(&mut self, learning_rate: f64) {
+        match self {
+            OptimizerState::Adam(adam) => adam.learning_rate = learning_rate,
+            OptimizerState::RmsProp(rms) => rms.learning_rate = learning_rate,
+        }
+    }
+
     /// One update of `params` against `grad`.
     #[inline(always)]
     pub fn step(&mut self, params: &mut [f32], grad: &[f32]) {

@@ -18,6 +18,25 @@ pub enum Loss {
     Mae,
     /// Mean squared error.
     Mse,
+    /// Mean absolute error on the log scale, `mean |symlog(ŷ) − symlog(y)|` with
+    /// `symlog(v) = sign(v)·ln(1 + |v|)`: for large targets it scores the ratio ŷ/y, as the
+    /// paper's % error does, while staying defined at 0 and for negative values.
+    Log,
+    /// Mean relative error, `mean |ŷ − y| / max(|y|, RELATIVE_FLOOR)`: the paper's score
+    /// itself (without the factor 100). The floor only guards a zero target, which none of
+    /// the paper's functions produce (see [`RELATIVE_FLOOR`]).
+    Relative,
+}
+
+/// The smallest `|y|` [`Loss::Relative`] divides by. Our targets are products of inputs ≥ 1
+/// divided by at most 1000, so they never come near it; it keeps a zero target from making the
+/// loss infinite (a row with |y| below it is weighted as if |y| were 1e-6).
+pub const RELATIVE_FLOOR: f32 = 1e-6;
+
+/// `sign(v)·ln(1 + |v|)` in `f32`.
+#[inline(always)]
+fn symlog(v: f32) -> f32 {
+    v.signum() * v.abs().ln_1p()
 }
 
 impl std::str::FromStr for Loss {
@@ -27,7 +46,9 @@ impl std::str::FromStr for Loss {
         match s.trim().to_ascii_lowercase().as_str() {
             "mae" => Ok(Loss::Mae),
             "mse" => Ok(Loss::Mse),
-            _ => Err(format!("unknown loss '{s}': use mae or mse")),
+            "log" => Ok(Loss::Log),
+            "relative" => Ok(Loss::Relative),
+            _ => Err(format!("unknown loss '{s}': use mae, mse, log or relative")),
         }
     }
 }
@@ -37,6 +58,8 @@ impl std::fmt::Display for Loss {
         f.write_str(match self {
             Loss::Mae => "mae",
             Loss::Mse => "mse",
+            Loss::Log => "log",
+            Loss::Relative => "relative",
         })
     }
 }
@@ -68,6 +91,33 @@ impl Loss {
                 Loss::Mse => {
                     sum += f64::from(r) * f64::from(r);
                     *d = 2.0 * r * inv_n;
+                }
+                Loss::Log => {
+                    // The sign is taken of the symlog difference (the quantity whose absolute
+                    // value is summed), so that a fit exact on the log scale gets no gradient,
+                    // as MAE's sign(0) = 0; d symlog(p)/dp = 1/(1 + |p|).
+                    let q = symlog(p) - symlog(y);
+                    sum += f64::from(q.abs());
+                    let slope = inv_n / (1.0 + p.abs());
+                    *d = if q > 0.0 {
+                        slope
+                    } else if q < 0.0 {
+                        -slope
+                    } else {
+                        0.0
+                    };
+                }
+                Loss::Relative => {
+                    let w = 1.0 / y.abs().max(RELATIVE_FLOOR);
+                    sum += f64::from(r.abs()) * f64::from(w);
+                    let slope = inv_n * w;
+                    *d = if r > 0.0 {
+                        slope
+                    } else if r < 0.0 {
+                        -slope
+                    } else {
+                        0.0
+                    };
                 }
             }
         }
@@ -130,6 +180,79 @@ pub struct Plateau {
     pub above: f64,
 }
 
+/// How the learning rate moves over a run's optimiser steps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LrSchedule {
+    /// The same rate at every step (the paper's).
+    #[default]
+    Constant,
+    /// Cosine decay from the full rate (after any warm-up) to 0 at the end of the last epoch:
+    /// `lr · ½(1 + cos(π (t − w)/(T − w)))` at step `t` of `T`, warm-up `w`.
+    Cosine,
+}
+
+impl std::str::FromStr for LrSchedule {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "constant" => Ok(LrSchedule::Constant),
+            "cosine" => Ok(LrSchedule::Cosine),
+            _ => Err(format!(
+                "unknown learning-rate schedule '{}': use constant or cosine",
+                s.escape_debug()
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for LrSchedule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            LrSchedule::Constant => "constant",
+            LrSchedule::Cosine => "cosine",
+        })
+    }
+}
+
+/// The learning rate's factor at every step of a run: a linear warm-up over `warmup` steps
+/// (step `t < w` runs at `(t + 1)/w` of the rate), then the [`LrSchedule`] over the remaining
+/// steps up to `total`.
+///
+/// ```
+/// use logexp::train::{LrPlan, LrSchedule};
+/// let plan = LrPlan { schedule: LrSchedule::Cosine, warmup: 4, total: 14 };
+/// // Warm-up 1/4, 2/4, …; the cosine starts at 1, is ½ halfway through its 10 steps.
+/// assert_eq!((plan.factor(0), plan.factor(3), plan.factor(4), plan.factor(9)), (0.25, 1.0, 1.0, 0.5));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LrPlan {
+    /// What follows the warm-up.
+    pub schedule: LrSchedule,
+    /// Steps of linear warm-up.
+    pub warmup: u64,
+    /// Optimiser steps in the whole run.
+    pub total: u64,
+}
+
+impl LrPlan {
+    /// The factor of the base learning rate at step `t` (from 0).
+    pub fn factor(&self, t: u64) -> f64 {
+        if t < self.warmup {
+            return (t + 1) as f64 / self.warmup as f64;
+        }
+        match self.schedule {
+            LrSchedule::Constant => 1.0,
+            LrSchedule::Cosine => {
+                let span = self.total.saturating_sub(self.warmup).max(1);
+                let progress = ((t - self.warmup) as f64 / span as f64).min(1.0);
+                0.5 * (1.0 + (std::f64::consts::PI * progress).cos())
+            }
+        }
+    }
+}
+
 /// What a training run is asked to do.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct TrainConfig {
@@ -150,6 +273,10 @@ pub struct TrainConfig {
     pub regularizer: Option<Schedule>,
     /// Restarts on a plateau; `None` never restarts.
     pub reinit: Option<Plateau>,
+    /// How the learning rate moves over the steps.
+    pub lr_schedule: LrSchedule,
+    /// Steps of linear learning-rate warm-up (0: none).
+    pub warmup: u64,
 }
 
 impl Default for TrainConfig {
@@ -164,6 +291,8 @@ impl Default for TrainConfig {
             clip: None,
             regularizer: None,
             reinit: None,
+            lr_schedule: LrSchedule::Constant,
+            warmup: 0,
         }
     }
 }
@@ -209,6 +338,7 @@ pub struct Trainer<'n, N: Network> {
     optimizer: OptimizerState,
     clip: Option<f32>,
     regularizer: Option<Schedule>,
+    lr_plan: Option<LrPlan>,
     steps: u64,
 }
 
@@ -238,6 +368,14 @@ impl<'n, N: Network> Trainer<'n, N> {
             optimizer: OptimizerState::new(config.optimizer, net.n_params(), config.learning_rate),
             clip: config.clip,
             regularizer: config.regularizer,
+            // The paper's constant rate needs no plan: the step then never touches the rate.
+            lr_plan: (config.lr_schedule != LrSchedule::Constant || config.warmup > 0).then(|| {
+                LrPlan {
+                    schedule: config.lr_schedule,
+                    warmup: config.warmup,
+                    total: (config.epochs as u64).saturating_mul(n_rows.div_ceil(b) as u64),
+                }
+            }),
             steps: 0,
         }
     }
@@ -301,6 +439,10 @@ impl<'n, N: Network> Trainer<'n, N> {
             for g in &mut self.grad {
                 *g = g.clamp(-c, c);
             }
+        }
+        if let Some(plan) = self.lr_plan {
+            self.optimizer
+                .set_learning_rate(self.learning_rate * plan.factor(self.steps));
         }
         self.optimizer.step(params, &self.grad);
         self.net.project(params);
@@ -500,6 +642,121 @@ mod tests {
         let loss = Loss::Mse.value_and_gradient(&[3.0, 1.0, 2.0], &[1.0, 2.0, 2.0], &mut d);
         assert!((loss - 5.0 / 3.0).abs() < 1e-12);
         assert_eq!(d, [4.0 / 3.0, -2.0 / 3.0, 0.0]);
+    }
+
+    #[test]
+    fn learning_rate_plans_by_hand() {
+        // Cosine over 8 steps, no warm-up: ½(1 + cos(π t/8)) = 1, (1 + √½)/2, ½ at t = 0, 2, 4.
+        let plan = LrPlan {
+            schedule: LrSchedule::Cosine,
+            warmup: 0,
+            total: 8,
+        };
+        let half_root = std::f64::consts::FRAC_1_SQRT_2;
+        assert_eq!(plan.factor(0), 1.0);
+        assert!((plan.factor(2) - (1.0 + half_root) / 2.0).abs() < 1e-12);
+        assert!((plan.factor(4) - 0.5).abs() < 1e-12);
+        assert!(
+            plan.factor(7) > 0.0 && plan.factor(7) < 0.04,
+            "{}",
+            plan.factor(7)
+        );
+        assert_eq!(plan.factor(8), 0.0);
+        // Warm-up alone: 1/3, 2/3, 1, then constant.
+        let warm = LrPlan {
+            schedule: LrSchedule::Constant,
+            warmup: 3,
+            total: 100,
+        };
+        let f: Vec<f64> = (0..5).map(|t| warm.factor(t)).collect();
+        assert_eq!(f, [1.0 / 3.0, 2.0 / 3.0, 1.0, 1.0, 1.0]);
+        assert_eq!("Cosine".parse::<LrSchedule>(), Ok(LrSchedule::Cosine));
+        assert!("step".parse::<LrSchedule>().is_err());
+    }
+
+    /// The trainer moves the optimiser's rate along the plan: with the Recorder's gradient of
+    /// 1, each Adam step moves the parameter by about the step's rate, so after a cosine run
+    /// of 4 steps at rate 1 it is −(1 + (1 + √½)/2 + ½ + (1 − √½)/2) = −2.5.
+    #[test]
+    fn the_trainer_follows_the_plan() {
+        let net = Recorder::new();
+        let data = indexed_rows(4);
+        let config = TrainConfig {
+            epochs: 4,
+            batch_size: 4,
+            learning_rate: 1.0,
+            lr_schedule: LrSchedule::Cosine,
+            ..TrainConfig::default()
+        };
+        let mut params = [0.0f32];
+        fit(
+            &net,
+            &mut params,
+            &data,
+            &config,
+            &mut ChaCha8Rng::seed_from_u64(1),
+        );
+        assert!((params[0] + 2.5).abs() < 1e-3, "{}", params[0]);
+    }
+
+    #[test]
+    fn log_loss_by_hand() {
+        // ŷ = e − 1, y = 0: symlog = 1 and 0, |1 − 0| = 1; slope 1/(1 + (e − 1)) = 1/e, /2 rows.
+        // ŷ = −3, y = 3: symlog = −ln 4 and ln 4, |−2 ln 4| = 2 ln 4; slope −1/(1 + 3) = −1/4, /2.
+        let e = std::f32::consts::E;
+        let mut d = [0.0; 2];
+        let loss = Loss::Log.value_and_gradient(&[e - 1.0, -3.0], &[0.0, 3.0], &mut d);
+        let expected = (1.0 + 2.0 * 4f64.ln()) / 2.0;
+        assert!((loss - expected).abs() < 1e-6, "{loss} vs {expected}");
+        assert!((d[0] - 1.0 / (2.0 * e)).abs() < 1e-7, "{}", d[0]);
+        assert!((d[1] + 1.0 / 8.0).abs() < 1e-7, "{}", d[1]);
+        // An exact fit contributes nothing, as MAE's sign(0) = 0.
+        let loss = Loss::Log.value_and_gradient(&[5.0, -2.0], &[5.0, -2.0], &mut d);
+        assert_eq!((loss, d), (0.0, [0.0, 0.0]));
+    }
+
+    #[test]
+    fn relative_loss_by_hand() {
+        // |12 − 10|/10 = 0.2 and |−1 − (−4)|/4 = 0.75: mean 0.475. Gradients sign(r)/(n|y|):
+        // +1/30 and +1/12 (3 rows; the third, exact, gets 0). A zero target is divided by the floor, not by 0.
+        let mut d = [0.0; 3];
+        let loss =
+            Loss::Relative.value_and_gradient(&[12.0, -1.0, 5.0], &[10.0, -4.0, 5.0], &mut d);
+        assert!((loss - 0.95 / 3.0).abs() < 1e-7, "{loss}");
+        assert_eq!(d[2], 0.0);
+        assert!(
+            (d[0] - 1.0 / 30.0).abs() < 1e-8 && (d[1] - 1.0 / 12.0).abs() < 1e-8,
+            "{d:?}"
+        );
+        let loss = Loss::Relative.value_and_gradient(&[1e-3], &[0.0], &mut d[..1]);
+        assert!(loss.is_finite() && (loss - 1e3).abs() < 1e-2, "{loss}");
+    }
+
+    /// Central differences of the mean loss (in f64 at the f32 predictions) against the
+    /// analytic gradient, at residuals far from the kink at 0.
+    #[test]
+    fn loss_gradients_match_finite_differences() {
+        let p = [3.5f32, -0.4, 120.0, 0.7, -15.0, 0.02];
+        let y = [1.0f32, 0.3, 100.0, -0.9, -10.0, 0.05];
+        for loss in [Loss::Mae, Loss::Mse, Loss::Log, Loss::Relative] {
+            let mut d = [0.0f32; 6];
+            loss.value_and_gradient(&p, &y, &mut d);
+            for i in 0..p.len() {
+                let h = 1e-3 * (1.0 + p[i].abs());
+                let at = |delta: f32| {
+                    let mut q = p;
+                    q[i] += delta;
+                    let mut scratch = [0.0f32; 6];
+                    loss.value_and_gradient(&q, &y, &mut scratch)
+                };
+                let numeric = (at(h) - at(-h)) / (2.0 * f64::from(h));
+                let analytic = f64::from(d[i]);
+                assert!(
+                    (numeric - analytic).abs() <= 1e-3 * analytic.abs().max(1e-2),
+                    "{loss} row {i}: numeric {numeric} analytic {analytic}"
+                );
+            }
+        }
     }
 
     #[test]
@@ -826,9 +1083,16 @@ mod tests {
     fn loss_names_parse() {
         assert_eq!("MAE".parse::<Loss>(), Ok(Loss::Mae));
         assert_eq!("mse".parse::<Loss>(), Ok(Loss::Mse));
-        assert!("huber".parse::<Loss>().unwrap_err().contains("mae or mse"));
+        assert_eq!("log".parse::<Loss>(), Ok(Loss::Log));
+        assert_eq!("Relative".parse::<Loss>(), Ok(Loss::Relative));
+        assert!(
+            "huber"
+                .parse::<Loss>()
+                .unwrap_err()
+                .contains("mae, mse, log or relative")
+        );
         // Records and messages spell the loss as it parses.
-        for loss in [Loss::Mae, Loss::Mse] {
+        for loss in [Loss::Mae, Loss::Mse, Loss::Log, Loss::Relative] {
             assert_eq!(loss.to_string().parse::<Loss>(), Ok(loss));
         }
         assert_eq!(Loss::Mse.to_string(), "mse");

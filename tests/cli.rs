@@ -395,8 +395,11 @@ fn help_entry(help: &str, flag: &str) -> String {
 
 #[test]
 fn train_help_documents_every_flag_and_its_default() {
-    let cases: [(&str, Option<&str>); 19] = [
+    let cases: [(&str, Option<&str>); 22] = [
         ("--function", None),
+        ("--recipe", Some("[default: paper]")),
+        ("--lr-schedule", Some("[default: constant]")),
+        ("--warmup", Some("[default: 0]")),
         ("--pair", Some("[default: lg]")),
         ("--epochs", Some("[default: 100]")),
         ("--batch-size", Some("[default: 32]")),
@@ -432,6 +435,8 @@ fn train_help_documents_every_flag_and_its_default() {
         }
         // The loss and pair entries list their choices.
         assert!(help_entry(&help, "--loss").contains("mse"));
+        assert!(help_entry(&help, "--loss").contains("relative"));
+        assert!(help_entry(&help, "--lr-schedule").contains("cosine"));
         assert!(help_entry(&help, "--pair").contains("hard_sigmoid"));
     }
 }
@@ -533,4 +538,52 @@ fn a_closed_stdout_does_not_cause_a_panic() {
     let out = child.wait_with_output().expect("logexp finishes");
     let stderr = text(&out.stderr);
     assert!(!stderr.contains("panicked"), "stderr: {stderr}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Recipes (issue 10).
+
+/// `--recipe paper` is the default and changes nothing: the record is the one without it, and
+/// it writes none of the new keys.
+#[test]
+fn the_paper_recipe_changes_nothing() {
+    let plain = train_small_args(&["--function", "x1*x2", "--json"]);
+    let mut with = plain.clone();
+    with.extend(["--recipe", "paper"]);
+    let a = without_wall_time(json_run(&plain));
+    assert_eq!(a, without_wall_time(json_run(&with)));
+    for key in ["recipe", "lr_schedule", "warmup"] {
+        assert!(!a.contains_key(key), "{key} written for a paper run");
+    }
+}
+
+/// A recipe writes the settings it fills in as their own fields, and an explicit flag wins.
+#[test]
+fn a_recipe_is_recorded_as_its_settings_and_flags_override_it() {
+    let r = json_run(&[
+        "train",
+        "--function",
+        "x1*x2",
+        "--recipe",
+        "lg-relative-cosine",
+        "--epochs",
+        "2",
+        "--warmup",
+        "3",
+        "--n-train",
+        "64",
+        "--n-test",
+        "16",
+        "--json",
+    ]);
+    assert_eq!(r["recipe"], "lg-relative-cosine");
+    assert_eq!(r["loss"], "relative");
+    assert_eq!(r["lr_schedule"], "cosine");
+    assert_eq!(uint(&r, "epochs"), 2);
+    assert_eq!(uint(&r, "warmup"), 3);
+    assert_eq!(losses(&r).len(), 2);
+    refused(
+        &["train", "--function", "x1", "--recipe", "fast"],
+        &["recipe", "paper"],
+    );
 }
