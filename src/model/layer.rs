@@ -81,6 +81,68 @@ pub trait Layer: std::fmt::Debug + Send + Sync {
     }
 }
 
+/// The weighted sums of a linear layer (NAU, `linear`): `out[j] = bias(j) + Σᵢ weight(j, i)·xᵢ`
+/// for the `n` rows of a feature-major batch, padding lanes zero. Inputs are added in order,
+/// so the sums are the same bits whichever layer calls it.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn weighted_sums(
+    n_inputs: usize,
+    n_outputs: usize,
+    weight: impl Fn(usize, usize) -> f32,
+    bias: impl Fn(usize) -> f32,
+    x: &[f32],
+    n: usize,
+    stride: usize,
+    out: &mut [f32],
+) {
+    for j in 0..n_outputs {
+        let row = &mut out[j * stride..(j + 1) * stride];
+        row[..n].fill(bias(j));
+        row[n..].fill(0.0);
+        for i in 0..n_inputs {
+            let w = weight(j, i);
+            for (o, &xi) in row[..n].iter_mut().zip(&x[i * stride..i * stride + n]) {
+                *o += w * xi;
+            }
+        }
+    }
+}
+
+/// The gradients of [`weighted_sums`]: `grad_w[j·n_inputs + i] = Σ_b d_out[j, b]·x[i, b]` and,
+/// when asked, `d_x[i, b] = Σⱼ weight(j, i)·d_out[j, b]` (padding lanes zero).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn weighted_sums_backward(
+    n_inputs: usize,
+    n_outputs: usize,
+    weight: impl Fn(usize, usize) -> f32,
+    x: &[f32],
+    n: usize,
+    stride: usize,
+    d_out: &[f32],
+    grad_w: &mut [f32],
+    d_x: Option<&mut [f32]>,
+) {
+    for j in 0..n_outputs {
+        let d = &d_out[j * stride..j * stride + n];
+        for i in 0..n_inputs {
+            let xi = &x[i * stride..i * stride + n];
+            grad_w[j * n_inputs + i] = d.iter().zip(xi).map(|(&d, &x)| d * x).sum();
+        }
+    }
+    if let Some(d_x) = d_x {
+        d_x.fill(0.0);
+        for i in 0..n_inputs {
+            let dx = &mut d_x[i * stride..i * stride + n];
+            for j in 0..n_outputs {
+                let w = weight(j, i);
+                for (g, &d) in dx.iter_mut().zip(&d_out[j * stride..j * stride + n]) {
+                    *g += w * d;
+                }
+            }
+        }
+    }
+}
+
 /// Checks a layer's `backward` against central finite differences of its `forward`, for the
 /// loss `Σ c[j,b] · out[j,b]` with fixed random weights `c`: parameter and input gradients, on
 /// `n` rows of `x` (feature-major, stride `padded(n)`). Panics with the first mismatch.

@@ -13,7 +13,7 @@
 //! ```
 
 use super::ParamBlock;
-use super::layer::Layer;
+use super::layer::{Layer, weighted_sums, weighted_sums_backward};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
@@ -85,18 +85,9 @@ impl Layer for Linear {
         out: &mut [f32],
     ) {
         let ni = self.n_inputs;
-        let biases = &params[self.n_weights()..];
-        for j in 0..self.n_outputs {
-            let row = &mut out[j * stride..(j + 1) * stride];
-            row[..n].fill(biases[j]);
-            row[n..].fill(0.0);
-            for i in 0..ni {
-                let w = params[j * ni + i];
-                for (o, &xi) in row[..n].iter_mut().zip(&x[i * stride..i * stride + n]) {
-                    *o += w * xi;
-                }
-            }
-        }
+        let (weights, biases) = params.split_at(self.n_weights());
+        let weight = |j: usize, i: usize| weights[j * ni + i];
+        weighted_sums(ni, self.n_outputs, weight, |j| biases[j], x, n, stride, out);
     }
 
     fn backward(
@@ -112,26 +103,11 @@ impl Layer for Linear {
         d_x: Option<&mut [f32]>,
     ) {
         let ni = self.n_inputs;
-        let nw = self.n_weights();
-        for j in 0..self.n_outputs {
-            let d = &d_out[j * stride..j * stride + n];
-            for i in 0..ni {
-                let xi = &x[i * stride..i * stride + n];
-                grad[j * ni + i] = d.iter().zip(xi).map(|(&d, &x)| d * x).sum();
-            }
-            grad[nw + j] = d.iter().sum();
-        }
-        if let Some(d_x) = d_x {
-            d_x.fill(0.0);
-            for i in 0..ni {
-                let dx = &mut d_x[i * stride..i * stride + n];
-                for j in 0..self.n_outputs {
-                    let w = params[j * ni + i];
-                    for (g, &d) in dx.iter_mut().zip(&d_out[j * stride..j * stride + n]) {
-                        *g += w * d;
-                    }
-                }
-            }
+        let (grad_w, grad_b) = grad.split_at_mut(self.n_weights());
+        let weight = |j: usize, i: usize| params[j * ni + i];
+        weighted_sums_backward(ni, self.n_outputs, weight, x, n, stride, d_out, grad_w, d_x);
+        for (j, g) in grad_b.iter_mut().enumerate() {
+            *g = d_out[j * stride..j * stride + n].iter().sum();
         }
     }
 }

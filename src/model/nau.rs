@@ -15,7 +15,7 @@
 //! ```
 
 use super::ParamBlock;
-use super::layer::Layer;
+use super::layer::{Layer, weighted_sums, weighted_sums_backward};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
@@ -75,16 +75,8 @@ impl Layer for Nau {
         out: &mut [f32],
     ) {
         let ni = self.n_inputs;
-        for j in 0..self.n_outputs {
-            let row = &mut out[j * stride..(j + 1) * stride];
-            row.fill(0.0);
-            for i in 0..ni {
-                let w = params[j * ni + i].clamp(-1.0, 1.0);
-                for (o, &xi) in row[..n].iter_mut().zip(&x[i * stride..i * stride + n]) {
-                    *o += w * xi;
-                }
-            }
-        }
+        let weight = |j: usize, i: usize| params[j * ni + i].clamp(-1.0, 1.0);
+        weighted_sums(ni, self.n_outputs, weight, |_| 0.0, x, n, stride, out);
     }
 
     fn backward(
@@ -103,25 +95,8 @@ impl Layer for Nau {
         // The clamp's own derivative is taken as 1, as stable-nalu's weights are clamped in
         // place after every step and so only sit outside [−1, 1] between an update and its
         // projection.
-        for j in 0..self.n_outputs {
-            let d = &d_out[j * stride..j * stride + n];
-            for i in 0..ni {
-                let xi = &x[i * stride..i * stride + n];
-                grad[j * ni + i] = d.iter().zip(xi).map(|(&d, &x)| d * x).sum();
-            }
-        }
-        if let Some(d_x) = d_x {
-            d_x.fill(0.0);
-            for i in 0..ni {
-                let dx = &mut d_x[i * stride..i * stride + n];
-                for j in 0..self.n_outputs {
-                    let w = params[j * ni + i].clamp(-1.0, 1.0);
-                    for (g, &d) in dx.iter_mut().zip(&d_out[j * stride..j * stride + n]) {
-                        *g += w * d;
-                    }
-                }
-            }
-        }
+        let weight = |j: usize, i: usize| params[j * ni + i].clamp(-1.0, 1.0);
+        weighted_sums_backward(ni, self.n_outputs, weight, x, n, stride, d_out, grad, d_x);
     }
 
     fn sparsity_error(&self, params: &[f32]) -> Option<f64> {
