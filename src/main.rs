@@ -249,9 +249,14 @@ struct ReproduceArgs {
     /// (every peer unit, the log-linear baseline, lg and dense baselines on the paper's
     /// functions, with its ranges and with [1,5) -> [5,21)); or a peer's own task with its own
     /// protocol beside its published numbers: `stable-nalu`, `npu`, `inalu` (--epochs does not
-    /// apply to these three).
+    /// apply to these three); or `recipes`, the ablation of training recipes for lg and the
+    /// "When does lg help?" table (its settings are fixed: --epochs and --recipe do not apply).
     #[arg(default_value = "paper")]
     target: Target,
+    /// Training recipe of the runs of `paper` and `peers` (see `train --help`); --epochs
+    /// still wins [default: paper].
+    #[arg(long)]
+    recipe: Option<Recipe>,
     /// Directory for results.jsonl and the report [default: reproduce for the paper,
     /// reproduce-TARGET otherwise, with -quick appended for --quick].
     #[arg(long)]
@@ -697,7 +702,26 @@ fn reproduce(args: &ReproduceArgs) -> Result<(), logexp::Error> {
         options.seeds = seeds;
     }
     if let Some(epochs) = args.epochs {
+        if args.target == Target::Recipes {
+            return Err(logexp::Error::InvalidSetting {
+                field: "epochs",
+                message: "reproduce recipes fixes each cell's epochs: drop --epochs".to_string(),
+            });
+        }
         options.epochs = epochs;
+    }
+    if let Some(recipe) = args.recipe {
+        if !args.target.takes_training_settings() {
+            return Err(logexp::Error::InvalidSetting {
+                field: "recipe",
+                message: format!(
+                    "reproduce {} runs its own fixed protocol: drop --recipe (it applies to \
+                     the paper and peers targets)",
+                    args.target.name()
+                ),
+            });
+        }
+        options.recipe = recipe;
     }
     let out = args.out.clone().unwrap_or_else(|| {
         let mut name = String::from("reproduce");
@@ -716,7 +740,7 @@ fn reproduce(args: &ReproduceArgs) -> Result<(), logexp::Error> {
     print_stderr(&summary.sweep.describe(&summary.results));
     print_stdout(&format!(
         "report written to {}",
-        summary.report.report_md.display()
+        summary.report_md.display()
     ))
 }
 
