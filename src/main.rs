@@ -3,7 +3,7 @@
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use logexp::data::Range;
-use logexp::experiment::{Limits, ModelSpec, Optimizer, Pair, RunSpec};
+use logexp::experiment::{Limits, ModelSpec, Optimizer, Pair, RunSpec, TargetScale};
 use logexp::recipe::Recipe;
 use logexp::report::write_report;
 use logexp::reproduce::{ReproduceOptions, Target};
@@ -314,17 +314,18 @@ struct SweepArgs {
 /// The training protocol, shared by every command that trains.
 #[derive(Args, Clone)]
 struct ProtocolArgs {
-    /// A named bundle of training settings: paper (the paper's protocol) or lg-relative-cosine (see
-    /// `logexp::recipe`). It fills in --epochs, --loss, --lr, --lr-schedule and --warmup
-    /// where they are not given.
+    /// A named bundle of training settings: paper (the paper's protocol), lg-relative-cosine or
+    /// lg-scaled (see `logexp::recipe`). It fills in --epochs, --batch-size, --loss, --lr,
+    /// --lr-schedule, --warmup and --target-scale where they are not given.
     #[arg(long, default_value = "paper")]
     recipe: Recipe,
     /// Passes over the training set (--recipe may set another) [default: 100].
     #[arg(long, allow_negative_numbers = true)]
     epochs: Option<usize>,
-    /// Rows per minibatch (the last partial batch of each epoch is kept).
-    #[arg(long, allow_negative_numbers = true, default_value_t = 32)]
-    batch_size: usize,
+    /// Rows per minibatch (the last partial batch of each epoch is kept) (--recipe may set
+    /// another) [default: 32].
+    #[arg(long, allow_negative_numbers = true)]
+    batch_size: Option<usize>,
     /// Learning rate (--recipe may set another) [default: 0.001].
     #[arg(long, allow_negative_numbers = true)]
     lr: Option<f64>,
@@ -372,6 +373,11 @@ struct ProtocolArgs {
     /// Range LOW,HIGH of every test input (half-open); the paper tests outside the training range.
     #[arg(long, default_value = "100,1000", allow_hyphen_values = true)]
     test_range: Range,
+    /// Divide the targets before training by a constant estimated from the training rows:
+    /// none, or loglinear (the constant C of the least-squares fit y ≈ C·Π xᵢ^aᵢ) (--recipe
+    /// may set another) [default: none].
+    #[arg(long)]
+    target_scale: Option<TargetScale>,
     /// Most memory one run may use, in GiB; a larger run is refused before it starts.
     #[arg(long, allow_negative_numbers = true, default_value_t = DEFAULT_MAX_RUN_GIB)]
     max_memory: f64,
@@ -391,12 +397,13 @@ impl ProtocolArgs {
         Ok(RunSpec {
             model,
             epochs: self.epochs.unwrap_or(recipe.epochs),
-            batch_size: self.batch_size,
+            batch_size: self.batch_size.unwrap_or(recipe.batch_size),
             lr: self.lr.unwrap_or(recipe.lr),
             loss: self.loss.unwrap_or(recipe.loss),
             lr_schedule: self.lr_schedule.unwrap_or(recipe.lr_schedule),
             warmup: self.warmup.unwrap_or(recipe.warmup),
             recipe: self.recipe,
+            target_scale: self.target_scale.unwrap_or(recipe.target_scale),
             n_train: self.n_train,
             n_test: self.n_test,
             train_range: self.train_range,

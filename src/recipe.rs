@@ -6,10 +6,11 @@
 //! recipe sets nothing: its runs, keys and records are exactly those of a run without
 //! `--recipe`.
 //!
-//! | recipe | epochs | loss | learning rate | schedule | warm-up | why |
-//! | --- | --- | --- | --- | --- | --- | --- |
-//! | `paper` | 100 | mae | 1e-3 | constant | 0 | the paper's protocol |
-//! | `lg-relative-cosine` | 1,000 | relative | 3e-3 | cosine | 0 | lowest median training % error of the pilot's cells (DESIGN.md, "Training recipes") |
+//! | recipe | epochs | batch | loss | learning rate | schedule | warm-up | target scale | why |
+//! | --- | --- | --- | --- | --- | --- | --- | --- | --- |
+//! | `paper` | 100 | 32 | mae | 1e-3 | constant | 0 | none | the paper's protocol |
+//! | `lg-relative-cosine` | 1,000 | 32 | relative | 3e-3 | cosine | 0 | none | lowest median training % error of the pilot's cells (DESIGN.md, "Training recipes") |
+//! | `lg-scaled` | 250 | 8 | relative | 3e-3 | cosine | 0 | loglinear | lowest validation error of four candidates trained on [10, 40) and validated on [40, 100), inside the paper's training range (DESIGN.md, "Training recipes") |
 //!
 //! ```
 //! use logexp::recipe::Recipe;
@@ -19,6 +20,7 @@
 //! assert_eq!(Recipe::default().ingredients(), Recipe::Paper.ingredients());
 //! ```
 
+use crate::experiment::TargetScale;
 use crate::train::{Loss, LrSchedule};
 use serde::{Deserialize, Serialize};
 
@@ -34,6 +36,12 @@ pub enum Recipe {
     /// doc).
     #[serde(rename = "lg-relative-cosine")]
     LgRelativeCosine,
+    /// For the symlog,symexp network: `lg-relative-cosine`'s loss and schedule, with targets
+    /// divided by the constant of a log-linear fit to the training rows
+    /// ([`TargetScale::Loglinear`]) and minibatches of 8 for a quarter of its epochs (the same
+    /// number of steps).
+    #[serde(rename = "lg-scaled")]
+    LgScaled,
 }
 
 /// The settings a recipe fills in.
@@ -41,6 +49,8 @@ pub enum Recipe {
 pub struct Ingredients {
     /// Passes over the training set.
     pub epochs: usize,
+    /// Rows per minibatch.
+    pub batch_size: usize,
     /// The loss minimised.
     pub loss: Loss,
     /// The base learning rate.
@@ -49,17 +59,20 @@ pub struct Ingredients {
     pub lr_schedule: LrSchedule,
     /// Steps of linear warm-up.
     pub warmup: u64,
+    /// Whether targets are divided by a constant estimated from the training rows.
+    pub target_scale: TargetScale,
 }
 
 impl Recipe {
     /// Every recipe, `paper` first.
-    pub const ALL: [Recipe; 2] = [Recipe::Paper, Recipe::LgRelativeCosine];
+    pub const ALL: [Recipe; 3] = [Recipe::Paper, Recipe::LgRelativeCosine, Recipe::LgScaled];
 
     /// The recipe's name as `--recipe` takes it.
     pub fn name(self) -> &'static str {
         match self {
             Recipe::Paper => "paper",
             Recipe::LgRelativeCosine => "lg-relative-cosine",
+            Recipe::LgScaled => "lg-scaled",
         }
     }
 
@@ -67,10 +80,12 @@ impl Recipe {
     pub fn ingredients(self) -> Ingredients {
         let paper = Ingredients {
             epochs: 100,
+            batch_size: 32,
             loss: Loss::Mae,
             lr: 1e-3,
             lr_schedule: LrSchedule::Constant,
             warmup: 0,
+            target_scale: TargetScale::None,
         };
         match self {
             Recipe::Paper => paper,
@@ -80,6 +95,12 @@ impl Recipe {
                 lr: 3e-3,
                 lr_schedule: LrSchedule::Cosine,
                 ..paper
+            },
+            Recipe::LgScaled => Ingredients {
+                epochs: 250,
+                batch_size: 8,
+                target_scale: TargetScale::Loglinear,
+                ..Recipe::LgRelativeCosine.ingredients()
             },
         }
     }
@@ -98,7 +119,7 @@ impl std::str::FromStr for Recipe {
                 format!(
                     "unknown recipe '{}': use {}",
                     s.escape_debug(),
-                    names.join(" or ")
+                    names.join(", ")
                 )
             })
     }
@@ -119,15 +140,31 @@ mod tests {
         let spec = crate::experiment::RunSpec::paper("x1*x2", crate::experiment::Pair::lg());
         let i = Recipe::Paper.ingredients();
         assert_eq!(
-            (i.epochs, i.loss, i.lr, i.lr_schedule, i.warmup),
+            (
+                i.epochs,
+                i.batch_size,
+                i.loss,
+                i.lr,
+                i.lr_schedule,
+                i.warmup
+            ),
             (
                 spec.epochs,
+                spec.batch_size,
                 spec.loss,
                 spec.lr,
                 spec.lr_schedule,
                 spec.warmup
             )
         );
+        assert_eq!(i.target_scale, spec.target_scale);
+        let scaled = Recipe::LgScaled.ingredients();
+        // A quarter of the epochs at a quarter of the batch: the same steps as lg-relative-cosine.
+        assert_eq!(
+            scaled.epochs * 4,
+            Recipe::LgRelativeCosine.ingredients().epochs
+        );
+        assert_eq!(scaled.batch_size * 4, 32);
     }
 
     #[test]
@@ -143,7 +180,7 @@ mod tests {
             "fast"
                 .parse::<Recipe>()
                 .unwrap_err()
-                .contains("paper or lg-relative-cosine")
+                .contains("paper, lg-relative-cosine, lg-scaled")
         );
     }
 }

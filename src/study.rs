@@ -5,12 +5,12 @@
 //! their settings:
 //!
 //! - **Ablation** ([`ABLATION`]): lg on the paper's seven functions, with the paper's ranges
-//!   and with [1, 5) → [5, 21), under the paper's recipe with one ingredient of
-//!   `lg-relative-cosine` added at a time, and under `lg-relative-cosine` with one ingredient
-//!   taken away or changed at a time.
+//!   and with [1, 5) → [5, 21), under the paper's recipe with one ingredient of the new
+//!   recipes added at a time, and under `lg-relative-cosine` and `lg-scaled` with one
+//!   ingredient taken away or changed at a time.
 //! - **Families** ([`FAMILIES`]): one function per kind of multiplicative law (homogeneous
 //!   degree 1, ratio, mixed degrees, sum of products, five factors, negative inputs), with lg
-//!   under both recipes, relu,linear, the log-linear baseline and the product-type peer units.
+//!   under the three recipes, relu,linear, the log-linear baseline and the product-type peer units.
 //!
 //! Nothing here looks at the test range: every setting is fixed in advance, the same for
 //! every function.
@@ -23,7 +23,7 @@
 //! ```
 
 use crate::data::Range;
-use crate::experiment::{ModelSpec, RunSpec};
+use crate::experiment::{ModelSpec, RunSpec, TargetScale};
 use crate::protocol::{BENCH_TEST, BENCH_TRAIN, PAPER_FUNCTIONS};
 use crate::recipe::Recipe;
 use crate::sweep::Grid;
@@ -38,6 +38,10 @@ pub struct Cell {
     pub recipe: Recipe,
     /// Replaces the recipe's epochs.
     pub epochs: Option<usize>,
+    /// Replaces the recipe's minibatch size.
+    pub batch_size: Option<usize>,
+    /// Replaces the recipe's target scaling.
+    pub target_scale: Option<TargetScale>,
     /// Replaces the recipe's loss.
     pub loss: Option<Loss>,
     /// Replaces the recipe's learning rate.
@@ -54,6 +58,8 @@ impl Cell {
             name,
             recipe,
             epochs: None,
+            batch_size: None,
+            target_scale: None,
             loss: None,
             lr: None,
             lr_schedule: None,
@@ -67,6 +73,8 @@ impl Cell {
         let base = self.recipe.ingredients();
         RunSpec {
             epochs: self.epochs.unwrap_or(base.epochs),
+            batch_size: self.batch_size.unwrap_or(base.batch_size),
+            target_scale: self.target_scale.unwrap_or(base.target_scale),
             loss: self.loss.unwrap_or(base.loss),
             lr: self.lr.unwrap_or(base.lr),
             lr_schedule: self.lr_schedule.unwrap_or(base.lr_schedule),
@@ -79,11 +87,14 @@ impl Cell {
 
 const PAPER: Cell = Cell::of("paper", Recipe::Paper);
 const RECIPE: Cell = Cell::of("lg-relative-cosine", Recipe::LgRelativeCosine);
+const SCALED: Cell = Cell::of("lg-scaled", Recipe::LgScaled);
 
 /// The ablation's cells, in the report's order: the paper, each ingredient of
 /// `lg-relative-cosine` added to it alone, the recipe, then the recipe with one ingredient
-/// taken away or changed (fewer epochs trace error against cost).
-pub const ABLATION: [Cell; 14] = [
+/// taken away or changed (fewer epochs trace error against cost); then the same for
+/// `lg-scaled` (its batch of 8 is taken away at the same number of steps: batch 32 for 1,000
+/// epochs).
+pub const ABLATION: [Cell; 22] = [
     PAPER,
     Cell {
         name: "paper + 1000 epochs",
@@ -145,6 +156,43 @@ pub const ABLATION: [Cell; 14] = [
         name: "recipe + warm-up 1000",
         warmup: Some(1000),
         ..RECIPE
+    },
+    Cell {
+        name: "paper + target scale",
+        target_scale: Some(TargetScale::Loglinear),
+        ..PAPER
+    },
+    Cell {
+        name: "paper + batch 8",
+        batch_size: Some(8),
+        ..PAPER
+    },
+    SCALED,
+    Cell {
+        name: "lg-scaled, no target scale",
+        target_scale: Some(TargetScale::None),
+        ..SCALED
+    },
+    Cell {
+        name: "lg-scaled, batch 32 for 1000 epochs",
+        batch_size: Some(32),
+        epochs: Some(1000),
+        ..SCALED
+    },
+    Cell {
+        name: "lg-scaled, mae loss",
+        loss: Some(Loss::Mae),
+        ..SCALED
+    },
+    Cell {
+        name: "lg-scaled, constant rate",
+        lr_schedule: Some(LrSchedule::Constant),
+        ..SCALED
+    },
+    Cell {
+        name: "lg-scaled, 25 epochs",
+        epochs: Some(25),
+        ..SCALED
     },
 ];
 
@@ -220,7 +268,7 @@ pub const FAMILIES: [Family; 6] = [
 
 /// The models of the families study under the paper's recipe: lg, the usual dense network,
 /// the closed-form log-linear baseline and the peers' product-type units (lg also runs under
-/// `lg-relative-cosine`).
+/// `lg-relative-cosine` and `lg-scaled`).
 pub const FAMILY_MODELS: [&str; 6] = [
     "lg",
     "relu,linear",
@@ -264,7 +312,7 @@ pub fn ablation_grids(seeds: u64) -> Vec<Grid> {
 }
 
 /// The families' grids: per family, [`FAMILY_MODELS`] under the paper's recipe and lg under
-/// `lg-relative-cosine`.
+/// `lg-relative-cosine` and `lg-scaled`.
 pub fn family_grids(seeds: u64) -> Vec<Grid> {
     FAMILIES
         .iter()
@@ -288,6 +336,13 @@ pub fn family_grids(seeds: u64) -> Vec<Grid> {
                     seeds,
                     data_seed: None,
                     template: RECIPE.apply(&template),
+                },
+                Grid {
+                    functions: vec![family.function.to_string()],
+                    models: vec![model("lg")],
+                    seeds,
+                    data_seed: None,
+                    template: SCALED.apply(&template),
                 },
             ]
         })
@@ -328,7 +383,9 @@ mod tests {
         assert_eq!(keys.len(), ABLATION.len());
         for cell in &ABLATION[1..] {
             let changed = [
-                cell.epochs.is_some(),
+                cell.epochs.is_some() && cell.batch_size.is_none(),
+                cell.batch_size.is_some(),
+                cell.target_scale.is_some(),
                 cell.loss.is_some(),
                 cell.lr.is_some(),
                 cell.lr_schedule.is_some(),
@@ -337,7 +394,7 @@ mod tests {
             .iter()
             .filter(|&&c| c)
             .count();
-            let is_base = cell.name == "lg-relative-cosine";
+            let is_base = cell.name == "lg-relative-cosine" || cell.name == "lg-scaled";
             assert_eq!(changed, usize::from(!is_base), "{}", cell.name);
         }
     }
@@ -347,12 +404,12 @@ mod tests {
         let grids = ablation_grids(10);
         assert_eq!(grids.len(), 2 * ABLATION.len());
         let runs: usize = grids.iter().map(|g| g.specs().len()).sum();
-        assert_eq!(runs, 2 * 14 * 7 * 10);
+        assert_eq!(runs, 2 * ABLATION.len() * 7 * 10);
         assert_eq!(grids[0].template.train_range, PAPER_TRAIN);
         assert_eq!(grids[ABLATION.len()].template.train_range, BENCH_TRAIN);
         let families = family_grids(10);
         let runs: usize = families.iter().map(|g| g.specs().len()).sum();
-        assert_eq!(runs, 6 * (6 + 1) * 10);
+        assert_eq!(runs, 6 * (6 + 2) * 10);
         for grid in &families {
             grid.validate().unwrap();
         }

@@ -51,10 +51,16 @@ pub fn settings_label(spec: &RunSpec) -> String {
     if spec.warmup != base.warmup {
         parts.push(format!("warm-up {}", spec.warmup));
     }
-    let paper = RunSpec::paper("", crate::experiment::Pair::lg());
-    if spec.batch_size != paper.batch_size {
+    if spec.batch_size != base.batch_size {
         parts.push(format!("batch {}", spec.batch_size));
     }
+    if spec.target_scale != base.target_scale {
+        parts.push(match spec.target_scale {
+            crate::experiment::TargetScale::None => "no target scale".to_string(),
+            crate::experiment::TargetScale::Loglinear => "loglinear target scale".to_string(),
+        });
+    }
+    let paper = RunSpec::paper("", crate::experiment::Pair::lg());
     if spec.optimizer != paper.optimizer {
         parts.push(format!("{}", spec.optimizer));
     }
