@@ -1009,6 +1009,7 @@ mod tests {
     use super::*;
     use crate::fit::{FitOptions, fit};
     use crate::table::{ReadOptions, read_table_from};
+    use crate::train::Training;
     use std::path::Path;
 
     /// A fitted model of `spec` on `y = 0.5 a² / b` (1 epoch: the weights are then set by hand).
@@ -1027,7 +1028,10 @@ mod tests {
         let m = fit(
             &t,
             &FitOptions {
-                epochs: 1,
+                training: Training {
+                    epochs: 1,
+                    ..Training::default()
+                },
                 ..FitOptions::new(spec)
             },
         )
@@ -1137,7 +1141,10 @@ mod tests {
         let mut m = fit(
             &t,
             &FitOptions {
-                epochs: 1,
+                training: Training {
+                    epochs: 1,
+                    ..Training::default()
+                },
                 ..FitOptions::new(spec)
             },
         )
