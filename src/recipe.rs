@@ -122,11 +122,7 @@ mod tests {
             warmup: 3,
             ..Training::default()
         };
-        assert_eq!(
-            odd.clone()
-                .with_recipe(Recipe::Paper, Ingredients::default()),
-            odd
-        );
+        assert_eq!(odd.with_recipe(Recipe::Paper, Ingredients::default()), odd);
     }
 
     #[test]
