@@ -210,6 +210,19 @@ impl FitSummary {
             "{} rows ({} dropped as invalid), validation: {}\n",
             self.rows, self.dropped, self.options.valid
         );
+        let t = &self.options.training;
+        if t.recipe != crate::recipe::Recipe::Paper {
+            out += &format!(
+                "training: recipe {} ({} epochs, {} loss, rate {} {}, warm-up {} steps)\n",
+                t.recipe, t.epochs, t.loss, t.lr, t.lr_schedule, t.warmup
+            );
+        }
+        if !self.reinit_epochs.is_empty() {
+            out += &format!(
+                "restarted from fresh parameters on a plateau after epochs {:?}\n",
+                self.reinit_epochs
+            );
+        }
         out += &format!("train                 {}\n", show(&self.train));
         if self.valid.rows > 0 {
             out += &format!("validation            {}\n", show(&self.valid));

@@ -172,14 +172,23 @@ fn fit_takes_the_recipes_and_training_flags_of_train() {
         args.extend_from_slice(extra);
         let out = logexp(&args);
         assert!(out.status.success(), "{}", text(&out.stderr));
-        logexp::modelfile::load(&model).unwrap().summary
+        (
+            logexp::modelfile::load(&model).unwrap().summary,
+            text(&out.stdout),
+        )
     };
     use logexp::recipe::Recipe;
     use logexp::train::{Loss, LrSchedule, Plateau};
 
     // The recipe fills in what is not given: its table in src/recipe.rs says 1,000 epochs,
     // the relative loss, 3e-3 and a cosine decay.
-    let s = fit(&["--recipe", "lg-relative-cosine"]);
+    let (s, printed) = fit(&["--recipe", "lg-relative-cosine"]);
+    assert!(
+        printed.contains(
+            "training: recipe lg-relative-cosine (1000 epochs, relative loss, rate 0.003 cosine"
+        ),
+        "{printed}"
+    );
     let t = s.options.training;
     assert_eq!(t.recipe, Recipe::LgRelativeCosine);
     assert_eq!(
@@ -189,7 +198,7 @@ fn fit_takes_the_recipes_and_training_flags_of_train() {
     assert_eq!(s.epochs_run, 1000);
 
     // Explicit flags win over the recipe; the flags train has that fit lacked are taken too.
-    let s = fit(&[
+    let (s, _) = fit(&[
         "--recipe",
         "lg-relative-cosine",
         "--epochs",
