@@ -260,6 +260,15 @@ impl Dataset {
         &self.targets
     }
 
+    /// The same rows with every target divided by `divisor` (in `f64`, as targets are kept).
+    pub fn with_targets_divided_by(&self, divisor: f64) -> Dataset {
+        Dataset {
+            n_features: self.n_features,
+            records: self.records.clone(),
+            targets: self.targets.iter().map(|y| y / divisor).collect(),
+        }
+    }
+
     /// All inputs, row-major.
     pub fn records(&self) -> &[f32] {
         &self.records

@@ -158,6 +158,9 @@ pub struct RunSpec {
     /// [`Training::recipe`].
     #[serde(default, skip_serializing_if = "is_default")]
     pub recipe: Recipe,
+    /// [`Training::target_scale`].
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub target_scale: TargetScale,
 }
 
 fn is_default<T: Default + PartialEq>(value: &T) -> bool {
@@ -206,6 +209,7 @@ impl RunSpec {
             lr_schedule: t.lr_schedule,
             warmup: t.warmup,
             recipe: t.recipe,
+            target_scale: t.target_scale,
         }
     }
 
@@ -223,6 +227,7 @@ impl RunSpec {
             lr_schedule,
             warmup,
             recipe,
+            target_scale,
             ..
         } = *self;
         Training {
@@ -237,6 +242,7 @@ impl RunSpec {
             lr_schedule,
             warmup,
             recipe,
+            target_scale,
         }
     }
 
@@ -255,6 +261,7 @@ impl RunSpec {
             lr_schedule,
             warmup,
             recipe,
+            target_scale,
         } = t;
         RunSpec {
             epochs,
@@ -268,6 +275,7 @@ impl RunSpec {
             lr_schedule,
             warmup,
             recipe,
+            target_scale,
             ..self
         }
     }
@@ -379,6 +387,70 @@ impl RunSpec {
     }
 }
 
+/// Whether a run divides its targets by a constant before training: the paper's normaliser N
+/// (its functions carry /10, /100, /1000 so that targets stay small), estimated from the
+/// training rows instead of written into the function.
+///
+/// The network is trained on `y / D` and predicts `D · output`; % errors are unchanged by the
+/// shared factor and absolute errors are multiplied back by `|D|`, so records compare with
+/// unscaled runs. Nothing looks at the test rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TargetScale {
+    /// Train on the targets as they are (the paper's).
+    #[default]
+    None,
+    /// `D` is the constant of the least-squares fit of ln|y| on ln|xᵢ| over the training rows
+    /// (the `loglinear` model's `C` in `y ≈ C · Π xᵢ^aᵢ`, with its sign), so a product of
+    /// powers is trained with constant 1; `D = 1` when that fit is impossible (targets of both
+    /// signs or zero, a zero input, collinear inputs).
+    Loglinear,
+}
+
+impl TargetScale {
+    /// The divisor `D` for the training rows `train`.
+    ///
+    /// ```
+    /// use logexp::data::Dataset;
+    /// use logexp::experiment::TargetScale;
+    /// // y = x1 · x2 / 1000 on three rows.
+    /// let rows = Dataset::new(2, vec![10.0, 20.0, 30.0, 40.0, 50.0, 70.0], vec![0.2, 1.2, 3.5]);
+    /// let d = TargetScale::Loglinear.divisor(&rows);
+    /// assert!((d - 1e-3).abs() < 1e-8);
+    /// assert_eq!(TargetScale::None.divisor(&rows), 1.0);
+    /// ```
+    pub fn divisor(self, train: &Dataset) -> f64 {
+        match self {
+            TargetScale::None => 1.0,
+            TargetScale::Loglinear => {
+                let n = train.n_features();
+                match crate::model::loglinear::LogLinear::new(n).fit(train) {
+                    Ok(p) => {
+                        let d = f64::from(p[n + 1]) * f64::from(p[n]).exp();
+                        if d.is_finite() && d != 0.0 { d } else { 1.0 }
+                    }
+                    Err(_) => 1.0,
+                }
+            }
+        }
+    }
+}
+
+impl std::str::FromStr for TargetScale {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "none" => Ok(TargetScale::None),
+            "loglinear" => Ok(TargetScale::Loglinear),
+            _ => Err(format!(
+                "unknown target scale '{}': use none or loglinear",
+                s.escape_debug()
+            )),
+        }
+    }
+}
+
 /// The outcome of one run: its spec, the loss history and the scores. This is the JSON line
 /// that `train --json` prints and sweeps append; reports read nothing else.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -485,6 +557,9 @@ pub struct TrainedRun {
     pub network: Model,
     /// Its parameters after training.
     pub params: Vec<f32>,
+    /// What the network's output is multiplied by to predict the target (1 unless the spec
+    /// scales its targets, [`TargetScale`]).
+    pub target_multiplier: f64,
 }
 
 /// Runs `spec`: samples the data, initialises and trains the model, scores it.
@@ -553,6 +628,7 @@ pub fn train_within(spec: &RunSpec, limits: &Limits) -> Result<TrainedRun, Error
         record,
         network,
         params: outcome.params,
+        target_multiplier: outcome.target_multiplier,
     })
 }
 
@@ -570,6 +646,7 @@ struct Outcome {
     history: History,
     train: Scores,
     test: Scores,
+    target_multiplier: f64,
 }
 
 /// Fresh training rows every epoch (stable-nalu's protocol): epoch `e` draws its rows from
@@ -578,6 +655,8 @@ struct Outcome {
 struct FreshRows<'a> {
     spec: &'a RunSpec,
     expr: &'a Expr,
+    /// The target divisor of the run, fixed from its first training set.
+    divisor: f64,
     rows: Dataset,
 }
 
@@ -593,7 +672,11 @@ impl EpochData for FreshRows<'_> {
             self.spec.data_seed,
             stream,
         ) {
-            self.rows = rows;
+            self.rows = if self.divisor == 1.0 {
+                rows
+            } else {
+                rows.with_targets_divided_by(self.divisor)
+            };
         }
         &self.rows
     }
@@ -614,11 +697,25 @@ impl Data<'_> {
             train: score(net, &params, self.train),
             test: score(net, &params, self.test),
             params,
+            target_multiplier: 1.0,
         })
     }
 
     fn fit_and_score<N: Network>(&self, net: &N) -> Result<Outcome, Error> {
         let spec = self.spec;
+        let divisor = spec.target_scale.divisor(self.train);
+        // Scaled copies only when scaling: the paper's runs take exactly the path they always
+        // took.
+        let scaled = (divisor != 1.0).then(|| {
+            (
+                self.train.with_targets_divided_by(divisor),
+                self.test.with_targets_divided_by(divisor),
+            )
+        });
+        let (train, test) = match &scaled {
+            Some((train, test)) => (train, test),
+            None => (self.train, self.test),
+        };
         // Initialisation and shuffling draw from their own streams of the run seed, so neither
         // depends on the other (nor on the data seed).
         let mut init_rng = ChaCha8Rng::seed_from_u64(spec.seed);
@@ -631,30 +728,38 @@ impl Data<'_> {
             let mut source = FreshRows {
                 spec,
                 expr: self.expr,
-                rows: self.train.clone(),
+                divisor,
+                rows: train.clone(),
             };
             fit_from(net, &mut params, &mut source, &config, &mut shuffle_rng)
         } else {
-            let mut fixed = self.train;
+            let mut fixed = train;
             fit_from(net, &mut params, &mut fixed, &config, &mut shuffle_rng)
         };
         let unscored = Scores {
             mae: None,
             pct_err: None,
         };
-        let (train, test) = if history.diverged_at_epoch.is_some() {
+        // % errors are the same on scaled targets (prediction and target share the divisor);
+        // absolute errors are scaled back.
+        let unscale = |s: Scores| Scores {
+            mae: s.mae.map(|m| m * divisor.abs()),
+            ..s
+        };
+        let (train_scores, test_scores) = if history.diverged_at_epoch.is_some() {
             (unscored, unscored)
         } else {
             (
-                score(net, &params, self.train),
-                score(net, &params, self.test),
+                unscale(score(net, &params, train)),
+                unscale(score(net, &params, test)),
             )
         };
         Ok(Outcome {
             params,
             history,
-            train,
-            test,
+            train: train_scores,
+            test: test_scores,
+            target_multiplier: divisor,
         })
     }
 }

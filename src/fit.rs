@@ -135,6 +135,17 @@ impl FitOptions {
 
     fn validate(&self) -> Result<(), Error> {
         self.training.validate()?;
+        if self.training.target_scale != crate::experiment::TargetScale::None {
+            // The model file and predictions know only power-of-two scaling so far.
+            return Err(Error::InvalidSetting {
+                field: "target-scale",
+                message: format!(
+                    "fit cannot divide the targets by a fitted constant yet (recipe {} asks for {}): give --target-scale none (an explicit value wins over the recipe's), or use --scale",
+                    self.training.recipe,
+                    serde_json::to_string(&self.training.target_scale).unwrap_or_default()
+                ),
+            });
+        }
         if self.restarts == 0 || self.restarts > 1000 {
             return Err(Error::InvalidSetting {
                 field: "restarts",

@@ -66,6 +66,7 @@ pub mod recipe;
 pub mod report;
 pub mod reproduce;
 pub mod results;
+pub mod study;
 pub mod sweep;
 pub mod table;
 pub mod train;

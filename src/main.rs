@@ -3,7 +3,7 @@
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use logexp::data::Range;
-use logexp::experiment::{Limits, ModelSpec, Optimizer, Pair, RunSpec};
+use logexp::experiment::{Limits, ModelSpec, Optimizer, Pair, RunSpec, TargetScale};
 use logexp::recipe::{Ingredients, Recipe};
 use logexp::report::write_report;
 use logexp::reproduce::{ReproduceOptions, Target};
@@ -232,9 +232,14 @@ struct ReproduceArgs {
     /// (every peer unit, the log-linear baseline, lg and dense baselines on the paper's
     /// functions, with its ranges and with [1,5) -> [5,21)); or a peer's own task with its own
     /// protocol beside its published numbers: `stable-nalu`, `npu`, `inalu` (--epochs does not
-    /// apply to these three).
+    /// apply to these three); or `recipes`, the ablation of training recipes for lg and the
+    /// "When does lg help?" table (its settings are fixed: --epochs and --recipe do not apply).
     #[arg(default_value = "paper")]
     target: Target,
+    /// Training recipe of the runs of `paper` and `peers` (see `train --help`); --epochs
+    /// still wins [default: paper].
+    #[arg(long)]
+    recipe: Option<Recipe>,
     /// Directory for results.jsonl and the report [default: reproduce for the paper,
     /// reproduce-TARGET otherwise, with -quick appended for --quick].
     #[arg(long)]
@@ -293,17 +298,18 @@ struct SweepArgs {
 /// flag per field of `logexp::train::Training`.
 #[derive(Args, Clone)]
 struct TrainingArgs {
-    /// A named bundle of training settings: paper (the paper's protocol) or lg-relative-cosine (see
-    /// `logexp::recipe`). It fills in --epochs, --loss, --lr, --lr-schedule and --warmup
-    /// where they are not given.
+    /// A named bundle of training settings: paper (the paper's protocol), lg-relative-cosine or
+    /// lg-scaled (see `logexp::recipe`). It fills in --epochs, --batch-size, --loss, --lr,
+    /// --lr-schedule, --warmup and --target-scale where they are not given.
     #[arg(long, default_value_t = Training::default().recipe)]
     recipe: Recipe,
     /// Passes over the training set (--recipe may set another) [default: 100].
     #[arg(long, allow_negative_numbers = true)]
     epochs: Option<usize>,
-    /// Rows per minibatch (the last partial batch of each epoch is kept).
-    #[arg(long, allow_negative_numbers = true, default_value_t = Training::default().batch_size)]
-    batch_size: usize,
+    /// Rows per minibatch (the last partial batch of each epoch is kept) (--recipe may set
+    /// another) [default: 32].
+    #[arg(long, allow_negative_numbers = true)]
+    batch_size: Option<usize>,
     /// Learning rate (--recipe may set another) [default: 0.001].
     #[arg(long, allow_negative_numbers = true)]
     lr: Option<f64>,
@@ -332,13 +338,17 @@ struct TrainingArgs {
     /// (|ŷ − y| / |y|) (--recipe may set another) [default: mae].
     #[arg(long)]
     loss: Option<Loss>,
+    /// Divide the targets before training by a constant estimated from the training rows:
+    /// none, or loglinear (the constant C of the least-squares fit y ≈ C·Π xᵢ^aᵢ) (--recipe
+    /// may set another) [default: none].
+    #[arg(long)]
+    target_scale: Option<TargetScale>,
 }
 
 impl TrainingArgs {
     /// The settings these flags give, the recipe filling in what is not given.
     fn training(&self) -> Result<Training, logexp::Error> {
         let given = Training {
-            batch_size: self.batch_size,
             optimizer: self.optimizer,
             clip: self.clip,
             regularizer: self
@@ -357,6 +367,8 @@ impl TrainingArgs {
             self.recipe,
             Ingredients {
                 epochs: self.epochs,
+                batch_size: self.batch_size,
+                target_scale: self.target_scale,
                 loss: self.loss,
                 lr: self.lr,
                 lr_schedule: self.lr_schedule,
@@ -701,7 +713,26 @@ fn reproduce(args: &ReproduceArgs) -> Result<(), logexp::Error> {
         options.seeds = seeds;
     }
     if let Some(epochs) = args.epochs {
+        if args.target == Target::Recipes {
+            return Err(logexp::Error::InvalidSetting {
+                field: "epochs",
+                message: "reproduce recipes fixes each cell's epochs: drop --epochs".to_string(),
+            });
+        }
         options.epochs = epochs;
+    }
+    if let Some(recipe) = args.recipe {
+        if !args.target.takes_training_settings() {
+            return Err(logexp::Error::InvalidSetting {
+                field: "recipe",
+                message: format!(
+                    "reproduce {} runs its own fixed protocol: drop --recipe (it applies to \
+                     the paper and peers targets)",
+                    args.target.name()
+                ),
+            });
+        }
+        options.recipe = recipe;
     }
     let out = args.out.clone().unwrap_or_else(|| {
         let mut name = String::from("reproduce");
@@ -720,7 +751,7 @@ fn reproduce(args: &ReproduceArgs) -> Result<(), logexp::Error> {
     print_stderr(&summary.sweep.describe(&summary.results));
     print_stdout(&format!(
         "report written to {}",
-        summary.report.report_md.display()
+        summary.report_md.display()
     ))
 }
 

@@ -7,10 +7,11 @@
 //! `--recipe`. The resolution is [`crate::train::Training::with_recipe`], shared by `train`,
 //! `sweep` and `fit`.
 //!
-//! | recipe | epochs | loss | learning rate | schedule | warm-up | why |
-//! | --- | --- | --- | --- | --- | --- | --- |
-//! | `paper` | 100 | mae | 1e-3 | constant | 0 | the paper's protocol |
-//! | `lg-relative-cosine` | 1,000 | relative | 3e-3 | cosine | 0 | lowest median training % error of the pilot's cells (DESIGN.md, "Training recipes") |
+//! | recipe | epochs | batch | loss | learning rate | schedule | warm-up | target scale | why |
+//! | --- | --- | --- | --- | --- | --- | --- | --- | --- |
+//! | `paper` | 100 | 32 | mae | 1e-3 | constant | 0 | none | the paper's protocol |
+//! | `lg-relative-cosine` | 1,000 | 32 | relative | 3e-3 | cosine | 0 | none | lowest median training % error of the pilot's cells (DESIGN.md, "Training recipes") |
+//! | `lg-scaled` | 250 | 8 | relative | 3e-3 | cosine | 0 | loglinear | lowest validation error of four candidates trained on [10, 40) and validated on [40, 100), inside the paper's training range (DESIGN.md, "Training recipes") |
 //!
 //! ```
 //! use logexp::recipe::Recipe;
@@ -20,6 +21,7 @@
 //! assert_eq!(Recipe::Paper.ingredients(), Default::default());
 //! ```
 
+use crate::experiment::TargetScale;
 use crate::train::{Loss, LrSchedule};
 use serde::{Deserialize, Serialize};
 
@@ -35,6 +37,12 @@ pub enum Recipe {
     /// doc).
     #[serde(rename = "lg-relative-cosine")]
     LgRelativeCosine,
+    /// For the symlog,symexp network: `lg-relative-cosine`'s loss and schedule, with targets
+    /// divided by the constant of a log-linear fit to the training rows
+    /// ([`TargetScale::Loglinear`]) and minibatches of 8 for a quarter of its epochs (the same
+    /// number of steps).
+    #[serde(rename = "lg-scaled")]
+    LgScaled,
 }
 
 /// Values for the settings a recipe may fill in (the fields of [`crate::train::Training`] of
@@ -44,6 +52,8 @@ pub enum Recipe {
 pub struct Ingredients {
     /// Passes over the training set.
     pub epochs: Option<usize>,
+    /// Rows per minibatch.
+    pub batch_size: Option<usize>,
     /// The loss minimised.
     pub loss: Option<Loss>,
     /// The base learning rate.
@@ -52,18 +62,27 @@ pub struct Ingredients {
     pub lr_schedule: Option<LrSchedule>,
     /// Steps of linear warm-up.
     pub warmup: Option<u64>,
+    /// Whether targets are divided by a constant estimated from the training rows.
+    pub target_scale: Option<TargetScale>,
 }
 
 impl Recipe {
     /// Every recipe, `paper` first.
-    pub const ALL: [Recipe; 2] = [Recipe::Paper, Recipe::LgRelativeCosine];
+    pub const ALL: [Recipe; 3] = [Recipe::Paper, Recipe::LgRelativeCosine, Recipe::LgScaled];
 
     /// The recipe's name as `--recipe` takes it.
     pub fn name(self) -> &'static str {
         match self {
             Recipe::Paper => "paper",
             Recipe::LgRelativeCosine => "lg-relative-cosine",
+            Recipe::LgScaled => "lg-scaled",
         }
+    }
+
+    /// Every training setting under this recipe alone: its ingredients over the paper's
+    /// defaults ([`crate::train::Training::default`]).
+    pub fn settings(self) -> crate::train::Training {
+        crate::train::Training::default().with_recipe(self, Ingredients::default())
     }
 
     /// The settings this recipe fills in (`paper`: none).
@@ -75,7 +94,13 @@ impl Recipe {
                 loss: Some(Loss::Relative),
                 lr: Some(3e-3),
                 lr_schedule: Some(LrSchedule::Cosine),
-                warmup: None,
+                ..Ingredients::default()
+            },
+            Recipe::LgScaled => Ingredients {
+                epochs: Some(250),
+                batch_size: Some(8),
+                target_scale: Some(TargetScale::Loglinear),
+                ..Recipe::LgRelativeCosine.ingredients()
             },
         }
     }
@@ -94,7 +119,7 @@ impl std::str::FromStr for Recipe {
                 format!(
                     "unknown recipe '{}': use {}",
                     s.escape_debug(),
-                    names.join(" or ")
+                    names.join(", ")
                 )
             })
     }
@@ -158,6 +183,11 @@ mod tests {
             (all_recipe.epochs, all_recipe.loss, all_recipe.lr),
             (1000, Loss::Relative, 3e-3)
         );
+        let scaled = Recipe::LgScaled.settings();
+        // A quarter of the epochs at a quarter of the batch: the same steps as lg-relative-cosine.
+        assert_eq!((scaled.epochs, scaled.batch_size), (250, 8));
+        assert_eq!(scaled.target_scale, TargetScale::Loglinear);
+        assert_eq!((scaled.loss, scaled.lr), (Loss::Relative, 3e-3));
     }
 
     #[test]
@@ -173,7 +203,7 @@ mod tests {
             "fast"
                 .parse::<Recipe>()
                 .unwrap_err()
-                .contains("paper or lg-relative-cosine")
+                .contains("paper, lg-relative-cosine, lg-scaled")
         );
     }
 }

@@ -2,14 +2,17 @@
 //! ([`Target`]): the paper's experiment (every activation pair over the paper's functions and
 //! the normaliser study); the bench of units (`peers`: every peer unit, the log-linear
 //! baseline, lg and dense baselines on the paper's functions, with the paper's ranges and with
-//! [1, 5) → [5, 21)); and three of the peers' own published tasks with their own protocols
-//! (`stable-nalu`, `npu`, `inalu`).
+//! [1, 5) → [5, 21)); three of the peers' own published tasks with their own protocols
+//! (`stable-nalu`, `npu`, `inalu`); and the study of training recipes for lg (`recipes`,
+//! [`crate::study`]).
 
 use crate::error::Error;
 use crate::experiment::{ModelSpec, Pair, RunSpec};
 use crate::protocol::{
     BENCH_MODELS, BENCH_TEST, BENCH_TRAIN, PAPER_FUNCTIONS, reproduce_functions,
 };
+use crate::recipe::Recipe;
+use crate::report::recipes::write_recipes_report;
 use crate::report::{ReportSummary, write_report};
 use crate::results::read_results;
 use crate::sweep::{Grid, Progress, SweepSummary, run_sweep};
@@ -41,6 +44,9 @@ pub enum Target {
     Npu,
     /// iNALU's minimal task, × ([`crate::peers`]).
     Inalu,
+    /// The ablation of training recipes for lg and the "When does lg help?" table
+    /// ([`crate::study`]).
+    Recipes,
 }
 
 impl std::str::FromStr for Target {
@@ -53,8 +59,9 @@ impl std::str::FromStr for Target {
             "stable-nalu" => Ok(Target::StableNalu),
             "npu" => Ok(Target::Npu),
             "inalu" => Ok(Target::Inalu),
+            "recipes" => Ok(Target::Recipes),
             _ => Err(format!(
-                "unknown target '{}': use paper, peers, stable-nalu, npu or inalu",
+                "unknown target '{}': use paper, peers, stable-nalu, npu, inalu or recipes",
                 s.escape_debug()
             )),
         }
@@ -70,7 +77,14 @@ impl Target {
             Target::StableNalu => "stable-nalu",
             Target::Npu => "npu",
             Target::Inalu => "inalu",
+            Target::Recipes => "recipes",
         }
+    }
+
+    /// Whether the target's runs take the paper's protocol as their template, so `--epochs`
+    /// and `--recipe` apply (the peers' tasks and the recipes study fix their own).
+    pub fn takes_training_settings(self) -> bool {
+        matches!(self, Target::Paper | Target::Peers)
     }
 }
 
@@ -86,6 +100,9 @@ pub struct ReproduceOptions {
     /// A first look: one seed (three for the bench), [`QUICK_EPOCHS`] epochs, the seven
     /// Table I functions only for the paper.
     pub quick: bool,
+    /// The training recipe of the paper's and the bench's runs (their `epochs` still wins
+    /// when it is not the recipe's default).
+    pub recipe: Recipe,
 }
 
 impl Default for ReproduceOptions {
@@ -95,6 +112,7 @@ impl Default for ReproduceOptions {
             seeds: DEFAULT_SEEDS,
             epochs: 100,
             quick: false,
+            recipe: Recipe::Paper,
         }
     }
 }
@@ -106,7 +124,7 @@ impl ReproduceOptions {
             target,
             seeds: match target {
                 Target::Paper => DEFAULT_SEEDS,
-                Target::Peers => DEFAULT_BENCH_SEEDS,
+                Target::Peers | Target::Recipes => DEFAULT_BENCH_SEEDS,
                 // Each task's own seed count (see `grids`).
                 Target::StableNalu | Target::Npu | Target::Inalu => 0,
             },
@@ -129,6 +147,7 @@ impl ReproduceOptions {
             },
             epochs: QUICK_EPOCHS,
             quick: true,
+            recipe: Recipe::Paper,
         }
     }
 
@@ -140,6 +159,11 @@ impl ReproduceOptions {
             Target::StableNalu => self.peer_grids(crate::peers::Group::StableNalu),
             Target::Npu => self.peer_grids(crate::peers::Group::Npu),
             Target::Inalu => self.peer_grids(crate::peers::Group::Inalu),
+            Target::Recipes => {
+                let mut grids = crate::study::ablation_grids(self.seeds);
+                grids.extend(crate::study::family_grids(self.seeds));
+                grids
+            }
             Target::Peers => {
                 let models: Vec<ModelSpec> = BENCH_MODELS
                     .iter()
@@ -149,10 +173,7 @@ impl ReproduceOptions {
                         })
                     })
                     .collect();
-                let template = RunSpec {
-                    epochs: self.epochs,
-                    ..RunSpec::paper("", Pair::lg())
-                };
+                let template = self.template();
                 let paper = Grid {
                     functions: PAPER_FUNCTIONS.iter().map(|f| f.to_string()).collect(),
                     models: models.clone(),
@@ -196,10 +217,30 @@ impl ReproduceOptions {
                 .collect(),
             seeds: self.seeds,
             data_seed: None,
-            template: RunSpec {
-                epochs: self.epochs,
-                ..RunSpec::paper("", Pair::lg())
-            },
+            template: self.template(),
+        }
+    }
+
+    /// The paper's protocol under [`ReproduceOptions::recipe`], with [`ReproduceOptions::epochs`]
+    /// where it is not the paper's 100 (an explicit `--epochs`, or `--quick`'s).
+    fn template(&self) -> RunSpec {
+        let paper = RunSpec::paper("", Pair::lg());
+        let ingredients = self.recipe.settings();
+        let epochs = if self.epochs == paper.epochs {
+            ingredients.epochs
+        } else {
+            self.epochs
+        };
+        RunSpec {
+            epochs,
+            batch_size: ingredients.batch_size,
+            target_scale: ingredients.target_scale,
+            loss: ingredients.loss,
+            lr: ingredients.lr,
+            lr_schedule: ingredients.lr_schedule,
+            warmup: ingredients.warmup,
+            recipe: self.recipe,
+            ..paper
         }
     }
 }
@@ -211,8 +252,11 @@ pub struct ReproduceSummary {
     pub results: PathBuf,
     /// The sweep.
     pub sweep: SweepSummary,
-    /// The report.
-    pub report: ReportSummary,
+    /// The report's `report.md`.
+    pub report_md: PathBuf,
+    /// The paper's and the bench's report (`None` for the recipes study, whose report is
+    /// [`crate::report::recipes`]).
+    pub report: Option<ReportSummary>,
 }
 
 /// Sweeps the grids of `options` into `out_dir/results.jsonl` (resuming what is there) and
@@ -236,11 +280,21 @@ pub fn reproduce(
         .into_iter()
         .filter(|r| wanted.contains(&r.spec.key()))
         .collect();
+    if options.target == Target::Recipes {
+        let report = write_recipes_report(&records, out_dir)?;
+        return Ok(ReproduceSummary {
+            results,
+            sweep,
+            report_md: report.report_md,
+            report: None,
+        });
+    }
     let report = write_report(&records, out_dir)?;
     Ok(ReproduceSummary {
         results,
         sweep,
-        report,
+        report_md: report.report_md.clone(),
+        report: Some(report),
     })
 }
 
@@ -273,6 +327,40 @@ mod tests {
         assert_eq!(grids[0].functions, grids[1].functions);
         assert_eq!("Peers".parse::<Target>().unwrap(), Target::Peers);
         assert_eq!("stable-nalu".parse::<Target>().unwrap(), Target::StableNalu);
+    }
+
+    #[test]
+    fn a_recipe_sets_the_templates_training_and_explicit_epochs_win() {
+        let recipe = ReproduceOptions {
+            recipe: Recipe::LgRelativeCosine,
+            ..ReproduceOptions::of(Target::Peers)
+        };
+        let template = &recipe.grids()[0].template;
+        assert_eq!(template.epochs, 1000);
+        assert_eq!(template.lr, 3e-3);
+        assert_eq!(template.recipe, Recipe::LgRelativeCosine);
+        let short = ReproduceOptions {
+            epochs: 20,
+            ..recipe
+        };
+        assert_eq!(short.grid().template.epochs, 20);
+        assert_eq!(short.grid().template.loss, crate::train::Loss::Relative);
+        // The paper's own template is untouched by the default recipe.
+        assert_eq!(
+            ReproduceOptions::default().grid().template.key(),
+            RunSpec::paper("", Pair::lg()).key()
+        );
+    }
+
+    #[test]
+    fn the_recipes_study_runs_the_ablation_and_the_families() {
+        let grids = ReproduceOptions::of(Target::Recipes).grids();
+        let runs: usize = grids.iter().map(|g| g.specs().len()).sum();
+        let ablation = 2 * crate::study::ABLATION.len() * 7;
+        let families = crate::study::FAMILIES.len() * (crate::study::FAMILY_MODELS.len() + 2);
+        assert_eq!(runs, (ablation + families) * DEFAULT_BENCH_SEEDS as usize);
+        assert_eq!("recipes".parse::<Target>().unwrap(), Target::Recipes);
+        assert!(!Target::Recipes.takes_training_settings());
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use crate::data::Dataset;
 use crate::error::Error;
+use crate::experiment::TargetScale;
 use crate::fpenv::FlushSubnormals;
 use crate::model::{Network, padded};
 use crate::optim::{Optimizer, OptimizerState};
@@ -343,6 +344,10 @@ pub struct Training {
     /// settings it filled in are the fields above.
     #[serde(default, skip_serializing_if = "is_default")]
     pub recipe: Recipe,
+    /// Divide the targets by a constant estimated from the training rows before training
+    /// ([`TargetScale`]); the paper's: none.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub target_scale: TargetScale,
 }
 
 fn is_default<T: Default + PartialEq>(value: &T) -> bool {
@@ -364,6 +369,7 @@ impl Default for Training {
             lr_schedule: LrSchedule::Constant,
             warmup: 0,
             recipe: Recipe::Paper,
+            target_scale: TargetScale::None,
         }
     }
 }
@@ -378,6 +384,14 @@ impl Training {
         let filled = recipe.ingredients();
         Training {
             epochs: explicit.epochs.or(filled.epochs).unwrap_or(self.epochs),
+            batch_size: explicit
+                .batch_size
+                .or(filled.batch_size)
+                .unwrap_or(self.batch_size),
+            target_scale: explicit
+                .target_scale
+                .or(filled.target_scale)
+                .unwrap_or(self.target_scale),
             lr: explicit.lr.or(filled.lr).unwrap_or(self.lr),
             loss: explicit.loss.or(filled.loss).unwrap_or(self.loss),
             lr_schedule: explicit

@@ -63,6 +63,7 @@ mod figures;
 #[cfg(test)]
 mod fixtures;
 mod markdown;
+pub mod recipes;
 mod stats;
 mod text;
 
