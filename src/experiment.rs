@@ -11,7 +11,7 @@ pub use crate::model::spec::{ModelSpec, Pair};
 pub use crate::optim::Optimizer;
 use crate::recipe::Recipe;
 use crate::train::{
-    EpochData, History, Loss, LrSchedule, Plateau, Schedule, TrainConfig, fit_from,
+    EpochData, History, Loss, LrSchedule, Plateau, Schedule, TrainConfig, Training, fit_from,
 };
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -99,6 +99,10 @@ fn range_error(field: &'static str, e: DataError) -> Error {
 }
 
 /// Everything that defines a run. A run is a pure function of its spec.
+///
+/// Its training settings are a [`Training`] ([`RunSpec::training`], [`RunSpec::with_training`])
+/// kept as flat fields: nesting them would move their keys, and the paper's records and the
+/// resume keys of results files depend on the keys and their order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunSpec {
     /// The target expression over x1..xn.
@@ -111,13 +115,13 @@ pub struct RunSpec {
     pub seed: u64,
     /// Seed of the data; all pairs with the same data seed see identical rows.
     pub data_seed: u64,
-    /// Epochs requested.
+    /// [`Training::epochs`].
     pub epochs: usize,
-    /// Minibatch size.
+    /// [`Training::batch_size`].
     pub batch_size: usize,
-    /// Adam learning rate.
+    /// [`Training::lr`].
     pub lr: f64,
-    /// Training loss.
+    /// [`Training::loss`].
     pub loss: Loss,
     /// Training rows.
     pub n_train: usize,
@@ -129,34 +133,32 @@ pub struct RunSpec {
     /// Range of every test input.
     #[serde(with = "range_pair")]
     pub test_range: Range,
-    /// The optimiser (Adam unless given; left out of the JSON when Adam, so paper runs keep
-    /// their keys).
+    /// [`Training::optimizer`] (left out of the JSON when Adam, so paper runs keep their keys;
+    /// so are the other training settings below at their defaults).
     #[serde(default, skip_serializing_if = "is_default")]
     pub optimizer: Optimizer,
-    /// Every gradient component clipped to `[−clip, clip]` before the optimiser step.
+    /// [`Training::clip`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clip: Option<f64>,
-    /// The model's regulariser (NAU/NMU sparsity) with its schedule λ(t).
+    /// [`Training::regularizer`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub regularizer: Option<Schedule>,
     /// Draw `n_train` new training rows every epoch instead of reusing one training set.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub fresh_data: bool,
-    /// Restart from fresh parameters when the loss plateaus (iNALU's trick).
+    /// [`Training::reinit`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reinit: Option<Plateau>,
-    /// The learning-rate schedule (left out when constant, the paper's).
+    /// [`Training::lr_schedule`].
     #[serde(default, skip_serializing_if = "is_default")]
     pub lr_schedule: LrSchedule,
-    /// Steps of linear learning-rate warm-up (left out when 0).
+    /// [`Training::warmup`].
     #[serde(default, skip_serializing_if = "is_default")]
     pub warmup: u64,
-    /// The named recipe the run's settings came from (left out when `paper`). Informative: the
-    /// settings it filled in are written as their own fields.
+    /// [`Training::recipe`].
     #[serde(default, skip_serializing_if = "is_default")]
     pub recipe: Recipe,
-    /// Divide the targets by a constant estimated from the training rows before training
-    /// (left out when `none`; see [`TargetScale`]).
+    /// [`Training::target_scale`].
     #[serde(default, skip_serializing_if = "is_default")]
     pub target_scale: TargetScale,
 }
@@ -185,28 +187,96 @@ impl RunSpec {
     /// Adam 1e-3; MAE; 10,000 training rows in [10,100); 2,000 test rows in [100,1000);
     /// seed 0 and data seed 0.
     pub fn paper(function: &str, pair: Pair) -> RunSpec {
+        let t = Training::default();
         RunSpec {
             function: function.to_string(),
             model: ModelSpec::paper(pair),
             seed: 0,
             data_seed: 0,
-            epochs: 100,
-            batch_size: 32,
-            lr: 1e-3,
-            loss: Loss::Mae,
+            epochs: t.epochs,
+            batch_size: t.batch_size,
+            lr: t.lr,
+            loss: t.loss,
             n_train: 10_000,
             n_test: 2_000,
             train_range: Range::PAPER_TRAIN,
             test_range: Range::PAPER_TEST,
-            optimizer: Optimizer::Adam,
-            clip: None,
-            regularizer: None,
+            optimizer: t.optimizer,
+            clip: t.clip,
+            regularizer: t.regularizer,
             fresh_data: false,
-            reinit: None,
-            lr_schedule: LrSchedule::Constant,
-            warmup: 0,
-            recipe: Recipe::Paper,
-            target_scale: TargetScale::None,
+            reinit: t.reinit,
+            lr_schedule: t.lr_schedule,
+            warmup: t.warmup,
+            recipe: t.recipe,
+            target_scale: t.target_scale,
+        }
+    }
+
+    /// The training settings of the run.
+    pub fn training(&self) -> Training {
+        let RunSpec {
+            epochs,
+            batch_size,
+            lr,
+            loss,
+            optimizer,
+            clip,
+            regularizer,
+            reinit,
+            lr_schedule,
+            warmup,
+            recipe,
+            target_scale,
+            ..
+        } = *self;
+        Training {
+            epochs,
+            batch_size,
+            lr,
+            loss,
+            optimizer,
+            clip,
+            regularizer,
+            reinit,
+            lr_schedule,
+            warmup,
+            recipe,
+            target_scale,
+        }
+    }
+
+    /// This spec with the training settings `t` (every other field kept).
+    pub fn with_training(self, t: Training) -> RunSpec {
+        // Destructured so that a setting added to `Training` cannot be forgotten here.
+        let Training {
+            epochs,
+            batch_size,
+            lr,
+            loss,
+            optimizer,
+            clip,
+            regularizer,
+            reinit,
+            lr_schedule,
+            warmup,
+            recipe,
+            target_scale,
+        } = t;
+        RunSpec {
+            epochs,
+            batch_size,
+            lr,
+            loss,
+            optimizer,
+            clip,
+            regularizer,
+            reinit,
+            lr_schedule,
+            warmup,
+            recipe,
+            target_scale,
+            ..self
         }
     }
 
@@ -222,31 +292,7 @@ impl RunSpec {
     pub fn validate_within(&self, limits: &Limits) -> Result<Expr, Error> {
         let invalid =
             |field: &'static str, message: String| Err(Error::InvalidSetting { field, message });
-        if self.epochs == 0 || self.epochs > MAX_EPOCHS {
-            return invalid(
-                "epochs",
-                format!("must be between 1 and {MAX_EPOCHS} (the record keeps one loss per epoch)"),
-            );
-        }
-        if self.batch_size == 0 {
-            return invalid(
-                "batch-size",
-                "must be at least 1 (the paper uses 32)".into(),
-            );
-        }
-        // Adam runs in f32 under flush-to-zero: a rate that is not a normal f32 would train
-        // nothing at all (or overflow), so it is refused rather than recorded as a run.
-        let lr32 = self.lr as f32;
-        if !(self.lr.is_finite() && self.lr > 0.0 && lr32.is_normal()) {
-            return invalid(
-                "lr",
-                format!(
-                    "must be a positive number that f32 can hold (between {:e} and {:e}), e.g. 0.001",
-                    f32::MIN_POSITIVE,
-                    f32::MAX
-                ),
-            );
-        }
+        self.training().validate()?;
         if self.n_train == 0 || self.n_train > u32::MAX as usize {
             return invalid("n-train", "must be between 1 and 4294967295".into());
         }
@@ -261,22 +307,6 @@ impl RunSpec {
             flag: "--function".into(),
             source,
         })?;
-        if let Some(clip) = self.clip
-            && !(clip.is_finite() && clip > 0.0 && (clip as f32).is_normal())
-        {
-            return invalid(
-                "clip",
-                "must be a positive number that f32 can hold, e.g. 0.1".into(),
-            );
-        }
-        if let Some(schedule) = &self.regularizer {
-            schedule
-                .validate()
-                .map_err(|message| Error::InvalidSetting {
-                    field: "regularizer",
-                    message,
-                })?;
-        }
         let n_inputs = expr.n_vars().max(1);
         let net = self.model.build(n_inputs)?;
         let needed = self.memory_estimate(n_inputs, net.n_params());
@@ -336,20 +366,9 @@ impl RunSpec {
             .checked_add(history)
     }
 
-    /// The training configuration part of the spec.
+    /// The training configuration part of the spec ([`Training::config`]).
     pub fn train_config(&self) -> TrainConfig {
-        TrainConfig {
-            epochs: self.epochs,
-            batch_size: self.batch_size,
-            learning_rate: self.lr,
-            loss: self.loss,
-            optimizer: self.optimizer,
-            clip: self.clip.map(|c| c as f32),
-            regularizer: self.regularizer,
-            reinit: self.reinit,
-            lr_schedule: self.lr_schedule,
-            warmup: self.warmup,
-        }
+        self.training().config()
     }
 
     /// The training and test sets of this spec. They depend only on the expression's variable
@@ -756,6 +775,51 @@ mod tests {
             n_test: 100,
             ..RunSpec::paper(function, pair.parse().unwrap())
         }
+    }
+
+    // Both literals were written from the output of the code before `Training` existed: the
+    // keys, their order and the defaults left out must not move.
+    const PAPER_SPEC_JSON: &str = r#"{"function":"x1*x2","model":"dense","pair":"symlog,symexp","hidden":[16,12],"seed":0,"data_seed":0,"epochs":100,"batch_size":32,"lr":0.001,"loss":"mae","n_train":10000,"n_test":2000,"train_range":[10.0,100.0],"test_range":[100.0,1000.0]}"#;
+    const EVERY_SETTING_JSON: &str = r#"{"function":"x1*x2","model":"dense","pair":"symlog,symexp","hidden":[16,12],"seed":0,"data_seed":0,"epochs":100,"batch_size":32,"lr":0.001,"loss":"mae","n_train":10000,"n_test":2000,"train_range":[10.0,100.0],"test_range":[100.0,1000.0],"optimizer":"rmsprop","clip":0.5,"regularizer":{"lambda":1.0,"start":2,"end":3},"fresh_data":true,"reinit":{"patience":4,"above":1.5},"lr_schedule":"cosine","warmup":7,"recipe":"lg-relative-cosine"}"#;
+
+    #[test]
+    fn a_specs_json_keeps_its_keys_and_their_order() {
+        let paper = RunSpec::paper("x1*x2", Pair::lg());
+        assert_eq!(serde_json::to_string(&paper).unwrap(), PAPER_SPEC_JSON);
+        let every = RunSpec {
+            fresh_data: true,
+            ..paper.clone().with_training(Training {
+                optimizer: Optimizer::Rmsprop,
+                clip: Some(0.5),
+                regularizer: Some(Schedule {
+                    lambda: 1.0,
+                    start: 2,
+                    end: 3,
+                }),
+                reinit: Some(Plateau {
+                    patience: 4,
+                    above: 1.5,
+                }),
+                lr_schedule: LrSchedule::Cosine,
+                warmup: 7,
+                recipe: Recipe::LgRelativeCosine,
+                ..paper.training()
+            })
+        };
+        assert_eq!(serde_json::to_string(&every).unwrap(), EVERY_SETTING_JSON);
+        let back: RunSpec = serde_json::from_str(EVERY_SETTING_JSON).unwrap();
+        assert_eq!(back, every);
+        assert_eq!(back.clone().with_training(back.training()), back);
+    }
+
+    #[test]
+    fn the_papers_spec_trains_with_the_default_training() {
+        let spec = RunSpec::paper("x1*x2", Pair::lg());
+        assert_eq!(spec.training(), Training::default());
+        assert_eq!(
+            (spec.epochs, spec.batch_size, spec.lr, spec.loss),
+            (100, 32, 1e-3, Loss::Mae)
+        );
     }
 
     #[test]

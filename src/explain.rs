@@ -13,11 +13,16 @@
 //! | NAC• | `exp(Σ_i W_ji ln(|h_i| + ε))` | powers of monomials |
 //! | RealNPU | `Π_i r_i^{W_ji}`, `r_i = ĝ_i h_i + 1 − ĝ_i` | gates snapped to 0 or 1, then powers |
 //! | NPU | as RealNPU with `W_im` | `W_im` taken as 0 (its largest value is noted) |
+//! | linear | `Σ_i W_ji h_i + b_j` | a weighted sum and a constant |
+//! | NALU | `g a + (1 − g) exp(Σ_i W_ji ln(|h_i| + ε))`, `g = σ(G_j h)` | where the gate's mean over the training rows is at most [`GATE_TOLERANCE`] (0.01): `(1 − ḡ)` times powers of monomials |
+//! | iNALU | `g a + (1 − g) m s`, `m = exp(min(Σ_i W_m,ji ln max(|h_i|, 10⁻⁷), 20))`, `g = σ(G_j)` | where `g` is at most 0.01: `(1 − g)` times powers of monomials |
 //!
 //! A power of a sum is not a monomial, so a product layer after a layer that mixes inputs
-//! (e.g. NAU → product unit) is explained only where every mixed input is a single term. NALU
-//! and iNALU (gated mixtures of both paths) and dense networks other than lg are not explained
-//! yet.
+//! (e.g. NAU → product unit) is explained only where every mixed input is a single term. A NALU
+//! or iNALU unit whose gate does not select the multiplicative path (a mixture of a sum and a
+//! product, or the additive path alone) is not explained, and the reason gives its gate; nor
+//! are dense networks other than lg. For NALU and iNALU the additive path is dropped, and so
+//! are iNALU's sign recovery (1 for positive inputs) and its exponent clip at 20.
 //!
 //! ## lg networks
 //!
@@ -61,6 +66,10 @@ use std::collections::HashMap;
 
 /// Largest distance of an exponent from a simple rational for it to be rounded to it.
 pub const ROUND_DISTANCE: f64 = 0.05;
+
+/// Largest gate of a NALU or iNALU unit (the mean over the training rows for the NALU, whose
+/// gate depends on the inputs) for which it is read out as its multiplicative path alone.
+pub const GATE_TOLERANCE: f64 = 0.01;
 
 /// Most terms an expansion may reach before the model is declared too tangled to read out.
 pub const MAX_TERMS: usize = 256;
@@ -218,7 +227,13 @@ fn power(p: &Poly, w: f64, n: usize) -> Result<Poly, String> {
 }
 
 /// Reads the network of `model` as a sum of monomials, with notes on approximations.
-fn read_out(model: &FittedModel) -> Result<(Poly, Vec<String>), String> {
+/// `data` and `train` give the training rows on which a NALU's input-dependent gate is
+/// averaged.
+fn read_out(
+    model: &FittedModel,
+    data: &Dataset,
+    train: &[usize],
+) -> Result<(Poly, Vec<String>), String> {
     if let Model::LogLinear(_) = &model.network {
         // s · exp(c + Σ wᵢ ln|xᵢ|) is already one monomial (for inputs of one sign).
         let n = model.features.len();
@@ -229,7 +244,7 @@ fn read_out(model: &FittedModel) -> Result<(Poly, Vec<String>), String> {
     }
     let (ModelSpec::Units { units, .. }, Model::Stack(_)) = (&model.spec, &model.network) else {
         return Err(
-            "dense networks (lg and the activation pairs) are not explained yet: only unit models (NAU, NMU, product units, NPU, NAC) and loglinear".into(),
+            "dense networks (lg and the activation pairs) are not explained yet: only unit models (NAU, NMU, product units, NPU, NAC, NALU and iNALU on their multiplicative path, linear) and loglinear".into(),
         );
     };
     let n = model.features.len();
@@ -251,6 +266,19 @@ fn read_out(model: &FittedModel) -> Result<(Poly, Vec<String>), String> {
         };
         Ok((&model.params[*offset..*offset + len], rows, cols))
     };
+    // The training rows as the network sees them (scaled), for the NALU's gate.
+    let seen: Vec<Vec<f32>> = train
+        .iter()
+        .map(|&r| match &model.scaling {
+            Some(s) => data
+                .row(r)
+                .iter()
+                .zip(&s.inputs_log2)
+                .map(|(&x, &k)| x * (-k as f32).exp2())
+                .collect(),
+            None => data.row(r).to_vec(),
+        })
+        .collect();
     let mut notes = Vec::new();
     let mut h: Vec<Poly> = (0..n)
         .map(|i| {
@@ -351,11 +379,80 @@ fn read_out(model: &FittedModel) -> Result<(Poly, Vec<String>), String> {
                     })
                     .collect::<Result<_, String>>()?
             }
-            other => {
-                return Err(format!(
-                    "{} layers are not explained yet (they mix an additive and a multiplicative path through a gate)",
-                    other.name()
-                ));
+            UnitKind::Linear => {
+                let (w, r, c) = weights("weight")?;
+                let (b, _, _) = weights("bias")?;
+                (0..r)
+                    .map(|j| {
+                        let mut acc = constant(b[j], n);
+                        for i in 0..c {
+                            add_scaled(&mut acc, &h[i], w[j * c + i]);
+                        }
+                        tidy(acc)
+                    })
+                    .collect()
+            }
+            UnitKind::Nalu | UnitKind::Inalu => {
+                // y = g·a + (1 − g)·m: read out only where the gate selects the product m.
+                let (w, r, c) = if kind == UnitKind::Nalu {
+                    nac_weight()?
+                } else {
+                    let (w_hat, r, c) = weights("w_hat_m")?;
+                    let (m_hat, _, _) = weights("m_hat_m")?;
+                    let w = w_hat
+                        .iter()
+                        .zip(&m_hat)
+                        .map(|(&a, &b)| a.tanh() * sigmoid(b))
+                        .collect();
+                    (w, r, c)
+                };
+                let (g, _, _) = weights("g")?;
+                (0..r)
+                    .map(|j| {
+                        let gate = if kind == UnitKind::Nalu {
+                            // σ(G_j · h) on each training row, h from the layers below.
+                            let total: f64 = seen
+                                .iter()
+                                .map(|x| {
+                                    let z: f64 = (0..c)
+                                        .map(|i| g[j * c + i] * eval_terms(&h[i], x))
+                                        .sum();
+                                    sigmoid(z)
+                                })
+                                .sum();
+                            total / seen.len().max(1) as f64
+                        } else {
+                            sigmoid(g[j])
+                        };
+                        if gate.is_nan() || gate > GATE_TOLERANCE {
+                            let path = if gate >= 1.0 - GATE_TOLERANCE {
+                                "selects the additive path"
+                            } else {
+                                "mixes the additive and the multiplicative paths"
+                            };
+                            return Err(format!(
+                                "layer {l} ({}) unit {} is not read out: its gate {path} (gate {gate:.4}{}); only a unit whose gate is at most {GATE_TOLERANCE}, the product alone, is read out yet",
+                                kind.name(),
+                                j + 1,
+                                if kind == UnitKind::Nalu {
+                                    ", mean over the training rows"
+                                } else {
+                                    ""
+                                },
+                            ));
+                        }
+                        notes.push(format!(
+                            "layer {l} ({}) unit {}: gate {gate:.2e} read as 0 (the additive path dropped, the product scaled by 1 − gate)",
+                            kind.name(),
+                            j + 1
+                        ));
+                        let mut acc = constant(1.0 - gate, n);
+                        for i in 0..c {
+                            acc = multiply(&acc, &power(&h[i], w[j * c + i], n)?)?;
+                        }
+                        Ok(acc)
+                    })
+                    .collect::<Result<_, String>>()?
             }
         };
         h = next;
@@ -599,7 +696,7 @@ pub fn explain(
     if is_lg(model) {
         return explain_lg(model, data, train, valid);
     }
-    let (terms, notes) = read_out(model)?;
+    let (terms, notes) = read_out(model, data, train)?;
     let reference_rows = if valid.is_empty() { train } else { valid };
     let network = |rows: &[usize]| {
         let subset_rows: Vec<f64> = {
@@ -1009,17 +1106,24 @@ mod tests {
     use super::*;
     use crate::fit::{FitOptions, fit};
     use crate::table::{ReadOptions, read_table_from};
+    use crate::train::Training;
     use std::path::Path;
 
     /// A fitted model of `spec` on `y = 0.5 a² / b` (1 epoch: the weights are then set by hand).
     fn model_on_law(spec: &str) -> (FittedModel, crate::table::Table) {
+        model_on(spec, |a, b| 0.5 * a * a / b)
+    }
+
+    /// A fitted model of `spec` on `y = law(a, b)`, a in [1, 4), b in [1, 3) (1 epoch: the
+    /// weights are then set by hand).
+    fn model_on(spec: &str, law: fn(f64, f64) -> f64) -> (FittedModel, crate::table::Table) {
         let mut csv = "a,b,y\n".to_string();
         for r in 0..50 {
             // Inputs exact in f32, so the target is the law's value on what the model sees.
             let a = (1.0 + 3.0 * (r as f64 * 0.618_033_988_749_895).fract()) as f32;
             let b = (1.0 + 2.0 * (r as f64 * 0.414_213_562_373_095).fract()) as f32;
             let (x, z) = (f64::from(a), f64::from(b));
-            csv += &format!("{a:?},{b:?},{:?}\n", 0.5 * x * x / z);
+            csv += &format!("{a:?},{b:?},{:?}\n", law(x, z));
         }
         let t =
             read_table_from(csv.as_bytes(), Path::new("t.csv"), &ReadOptions::new("y")).unwrap();
@@ -1027,7 +1131,10 @@ mod tests {
         let m = fit(
             &t,
             &FitOptions {
-                epochs: 1,
+                training: Training {
+                    epochs: 1,
+                    ..Training::default()
+                },
                 ..FitOptions::new(spec)
             },
         )
@@ -1093,7 +1200,7 @@ mod tests {
         // a·(0.001a + b) = 0.001 a² + a b.
         m.params = vec![1.0, 0.0, 0.001, 1.0, 1.0, 1.0];
         let rows = all_rows(&t);
-        let (mut terms, notes) = read_out(&m).unwrap();
+        let (mut terms, notes) = read_out(&m, &t.data, &rows).unwrap();
         assert!(notes.is_empty());
         terms.sort_by(|a, b| a.coef.total_cmp(&b.coef));
         assert_eq!(terms.len(), 2);
@@ -1137,7 +1244,10 @@ mod tests {
         let mut m = fit(
             &t,
             &FitOptions {
-                epochs: 1,
+                training: Training {
+                    epochs: 1,
+                    ..Training::default()
+                },
                 ..FitOptions::new(spec)
             },
         )
@@ -1197,6 +1307,85 @@ mod tests {
                 .unwrap_err()
                 .contains("nalu")
         );
+    }
+
+    /// With W = tanh(20)·σ(20) ≈ 1 and −1 (saturated), a gate near 0 leaves the product
+    /// `a^1 · b^-1` (the table's law, y = a/b).
+    fn assert_reads_a_over_b(m: &FittedModel, t: &crate::table::Table, gate: f64) {
+        let rows = all_rows(t);
+        let e = explain(m, &t.data, &rows, &[]).unwrap();
+        let [term] = e.formula.terms.as_slice() else {
+            panic!("{:?}", e.formula.terms)
+        };
+        assert!((term.coef - (1.0 - gate)).abs() < 1e-6, "{}", term.coef);
+        assert!((term.exps[0] - 1.0).abs() < 1e-6, "{:?}", term.exps);
+        assert!((term.exps[1] + 1.0).abs() < 1e-6, "{:?}", term.exps);
+        assert!(e.formula.train.pct_err.unwrap() < 1e-3);
+        assert_eq!(e.notes.len(), 1, "{:?}", e.notes);
+        assert!(e.notes[0].contains("gate"), "{:?}", e.notes);
+    }
+
+    #[test]
+    fn a_nalu_gated_to_its_product_reads_as_powers_and_otherwise_says_why() {
+        let (mut m, t) = model_on("units:nalu", |a, b| a / b);
+        let rows = all_rows(&t);
+        // Blocks Ŵ, M̂, G (1 × 2 each). G = (−20, −20): the gate σ(−20a − 20b) < 1e-17 on
+        // every row (a, b ≥ 1).
+        m.params = vec![20.0, -20.0, 20.0, 20.0, -20.0, -20.0];
+        assert_reads_a_over_b(&m, &t, 0.0);
+        // G = 0: the gate is 1/2 on every row, a sum plus a product.
+        m.params[4..].fill(0.0);
+        let e = explain(&m, &t.data, &rows, &[]).unwrap_err();
+        for needle in ["nalu", "unit 1", "mixes", "gate 0.5000", "training rows"] {
+            assert!(e.contains(needle), "{needle}: {e}");
+        }
+        // G = (20, 20): the gate is 1, the additive path alone.
+        m.params[4..].fill(20.0);
+        let e = explain(&m, &t.data, &rows, &[]).unwrap_err();
+        assert!(
+            e.contains("additive path") && e.contains("gate 1.0000"),
+            "{e}"
+        );
+        // G = (−1, 0): σ(−a) is 0.27 at a = 1 and 0.018 at a = 4; the mean is far above 0.01
+        // although the gate is small on some rows.
+        m.params[4..].copy_from_slice(&[-1.0, 0.0]);
+        let e = explain(&m, &t.data, &rows, &[]).unwrap_err();
+        assert!(e.contains("mixes"), "{e}");
+    }
+
+    #[test]
+    fn an_inalu_gated_to_its_product_reads_as_powers_and_otherwise_says_why() {
+        let (mut m, t) = model_on("units:inalu", |a, b| a / b);
+        let rows = all_rows(&t);
+        // Blocks Ŵ_a, M̂_a (the additive path: any weights), Ŵ_m, M̂_m (1 × 2 each), then the
+        // gate's one parameter: σ(−20) = 2.06e-9.
+        m.params = vec![0.3, -0.7, 1.0, 2.0, 20.0, -20.0, 20.0, 20.0, -20.0];
+        let gate = 1.0 / (1.0 + 20f64.exp());
+        assert_reads_a_over_b(&m, &t, gate);
+        m.params[8] = 0.0;
+        let e = explain(&m, &t.data, &rows, &[]).unwrap_err();
+        for needle in ["inalu", "unit 1", "mixes", "gate 0.5000"] {
+            assert!(e.contains(needle), "{needle}: {e}");
+        }
+        assert!(
+            !e.contains("training rows"),
+            "iNALU's gate is one number: {e}"
+        );
+    }
+
+    #[test]
+    fn a_linear_layer_reads_as_a_weighted_sum_and_a_constant() {
+        let (mut m, t) = model_on("units:linear", |a, b| 2.0 * a - 3.0 * b + 0.5);
+        let rows = all_rows(&t);
+        m.params = vec![2.0, -3.0, 0.5];
+        let (mut terms, notes) = read_out(&m, &t.data, &rows).unwrap();
+        assert!(notes.is_empty());
+        terms.sort_by(|a, b| a.coef.total_cmp(&b.coef));
+        let expected = [(-3.0, [0.0, 1.0]), (0.5, [0.0, 0.0]), (2.0, [1.0, 0.0])];
+        assert_eq!(terms.len(), 3, "{terms:?}");
+        for (t, (coef, exps)) in terms.iter().zip(expected) {
+            assert_eq!((t.coef, t.exps.as_slice()), (coef, exps.as_slice()));
+        }
     }
 
     #[test]

@@ -30,12 +30,11 @@
 
 use crate::data::Dataset;
 use crate::error::Error;
-use crate::experiment::MAX_EPOCHS;
 use crate::metrics::{EVAL_BATCH, Scores};
 use crate::model::Network;
 use crate::model::spec::{Model, ModelSpec};
 use crate::table::{FeatureReader, Table};
-use crate::train::{Schedule, TrainConfig};
+use crate::train::{TrainConfig, Training};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
@@ -88,28 +87,18 @@ impl std::fmt::Display for Validation {
     }
 }
 
-/// How to fit: the model, the training options (as a run's, see
-/// [`crate::experiment::RunSpec`]), the validation split and the restarts.
+/// How to fit: the model, the training settings (a [`Training`], as a run's: every option
+/// and recipe of `train` applies), the validation split and the restarts.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FitOptions {
     /// The model trained.
     pub model: ModelSpec,
     /// Seed of initialisation, shuffling and the random split; restart `k` uses `seed + k`.
     pub seed: u64,
-    /// Epochs.
-    pub epochs: usize,
-    /// Minibatch size.
-    pub batch_size: usize,
-    /// Learning rate.
-    pub lr: f64,
-    /// Training loss.
-    pub loss: crate::train::Loss,
-    /// Optimiser.
-    pub optimizer: crate::optim::Optimizer,
-    /// Gradient clipping.
-    pub clip: Option<f64>,
-    /// Regulariser schedule.
-    pub regularizer: Option<Schedule>,
+    /// How the model is trained. Flattened, so model files written before these settings were
+    /// one type (which held the first seven at the same place) still load.
+    #[serde(flatten)]
+    pub training: Training,
     /// Which rows validate.
     pub valid: Validation,
     /// Trainings from different seeds; the best on validation is kept (at least 1).
@@ -122,88 +111,46 @@ pub struct FitOptions {
 }
 
 impl FitOptions {
-    /// The paper's training protocol (100 epochs, batch 32, Adam 1e-3, MAE) for `model`, seed 0,
-    /// extrapolation validation, one training.
+    /// The paper's training protocol ([`Training::default`]: 100 epochs, batch 32, Adam 1e-3,
+    /// MAE) for `model`, seed 0, extrapolation validation, one training.
     pub fn new(model: ModelSpec) -> FitOptions {
         FitOptions {
             model,
             seed: 0,
-            epochs: 100,
-            batch_size: 32,
-            lr: 1e-3,
-            loss: crate::train::Loss::Mae,
-            optimizer: crate::optim::Optimizer::Adam,
-            clip: None,
-            regularizer: None,
+            training: Training::default(),
             valid: Validation::Extrapolate,
             restarts: 1,
             scale: false,
         }
     }
 
-    /// The training options of a run spec (model, seed, epochs, batch, rate, loss, optimiser,
-    /// clipping, regulariser) with the default validation.
+    /// The model, seed and training settings of a run spec, with the default validation.
     pub fn from_run_spec(spec: &crate::experiment::RunSpec) -> FitOptions {
         FitOptions {
-            model: spec.model.clone(),
             seed: spec.seed,
-            epochs: spec.epochs,
-            batch_size: spec.batch_size,
-            lr: spec.lr,
-            loss: spec.loss,
-            optimizer: spec.optimizer,
-            clip: spec.clip,
-            regularizer: spec.regularizer,
+            training: spec.training(),
             ..FitOptions::new(spec.model.clone())
         }
     }
 
-    fn train_config(&self) -> TrainConfig {
-        TrainConfig {
-            epochs: self.epochs,
-            batch_size: self.batch_size,
-            learning_rate: self.lr,
-            loss: self.loss,
-            optimizer: self.optimizer,
-            clip: self.clip.map(|c| c as f32),
-            regularizer: self.regularizer,
-            reinit: None,
-            ..TrainConfig::default()
-        }
-    }
-
     fn validate(&self) -> Result<(), Error> {
-        let invalid = |field: &'static str, message: &str| {
-            Err(Error::InvalidSetting {
-                field,
-                message: message.to_string(),
-            })
-        };
-        if self.epochs == 0 || self.epochs > MAX_EPOCHS {
-            return invalid("epochs", &format!("must be between 1 and {MAX_EPOCHS}"));
-        }
-        if self.batch_size == 0 {
-            return invalid("batch-size", "must be at least 1");
-        }
-        if !(self.lr.is_finite() && self.lr > 0.0 && (self.lr as f32).is_normal()) {
-            return invalid(
-                "lr",
-                "must be a positive number that f32 can hold, e.g. 0.001",
-            );
-        }
-        if let Some(clip) = self.clip
-            && !(clip.is_finite() && clip > 0.0 && (clip as f32).is_normal())
-        {
-            return invalid("clip", "must be a positive number that f32 can hold");
-        }
-        if let Some(s) = &self.regularizer {
-            s.validate().map_err(|message| Error::InvalidSetting {
-                field: "regularizer",
-                message,
-            })?;
+        self.training.validate()?;
+        if self.training.target_scale != crate::experiment::TargetScale::None {
+            // The model file and predictions know only power-of-two scaling so far.
+            return Err(Error::InvalidSetting {
+                field: "target-scale",
+                message: format!(
+                    "fit cannot divide the targets by a fitted constant yet (recipe {} asks for {}): give --target-scale none (an explicit value wins over the recipe's), or use --scale",
+                    self.training.recipe,
+                    serde_json::to_string(&self.training.target_scale).unwrap_or_default()
+                ),
+            });
         }
         if self.restarts == 0 || self.restarts > 1000 {
-            return invalid("restarts", "must be between 1 and 1000");
+            return Err(Error::InvalidSetting {
+                field: "restarts",
+                message: "must be between 1 and 1000".into(),
+            });
         }
         Ok(())
     }
@@ -240,6 +187,10 @@ pub struct FitSummary {
     pub epochs_run: usize,
     /// The epoch in which the kept training diverged, if it did.
     pub diverged_at_epoch: Option<usize>,
+    /// Epochs after which the kept training restarted from fresh parameters
+    /// ([`Training::reinit`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reinit_epochs: Vec<usize>,
     /// Which restart was kept (0-based).
     pub restart: usize,
     /// Per input, the training rows' `[min, max]`.
@@ -270,6 +221,19 @@ impl FitSummary {
             "{} rows ({} dropped as invalid), validation: {}\n",
             self.rows, self.dropped, self.options.valid
         );
+        let t = &self.options.training;
+        if t.recipe != crate::recipe::Recipe::Paper {
+            out += &format!(
+                "training: recipe {} ({} epochs, {} loss, rate {} {}, warm-up {} steps)\n",
+                t.recipe, t.epochs, t.loss, t.lr, t.lr_schedule, t.warmup
+            );
+        }
+        if !self.reinit_epochs.is_empty() {
+            out += &format!(
+                "restarted from fresh parameters on a plateau after epochs {:?}\n",
+                self.reinit_epochs
+            );
+        }
         out += &format!("train                 {}\n", show(&self.train));
         if self.valid.rows > 0 {
             out += &format!("validation            {}\n", show(&self.valid));
@@ -573,7 +537,8 @@ fn train_once<N: Network>(
 /// let mut csv = String::from("a,b,y\n");
 /// for i in 1..=40 { let (a, b) = (i as f64, (i % 7 + 1) as f64); csv += &format!("{a},{b},{}\n", a * b); }
 /// let table = read_table_from(csv.as_bytes(), "t.csv".as_ref(), &ReadOptions::new("y")).unwrap();
-/// let options = FitOptions { epochs: 2, ..FitOptions::new(ModelSpec::preset("nmu").unwrap()) };
+/// let mut options = FitOptions::new(ModelSpec::preset("nmu").unwrap());
+/// options.training.epochs = 2;
 /// let model = fit(&table, &options).unwrap();
 /// assert_eq!((model.summary.train.rows, model.summary.valid.rows), (32, 8));
 /// ```
@@ -597,7 +562,7 @@ pub fn fit_with_progress(
         Some(s) => s.apply(&subset(data, &train_rows)),
         None => subset(data, &train_rows),
     };
-    let config = options.train_config();
+    let config = options.training.config();
     let mut best: Option<(f64, usize, Vec<f32>, crate::train::History)> = None;
     for k in 0..options.restarts {
         let seed = options.seed.wrapping_add(k as u64);
@@ -607,7 +572,7 @@ pub fn fit_with_progress(
                 restart: k,
                 restarts: options.restarts,
                 epoch: 0,
-                epochs: options.epochs,
+                epochs: options.training.epochs,
             },
             progress: &mut *progress,
         };
@@ -689,6 +654,7 @@ pub fn fit_with_progress(
         valid_out_of_range: scores_of(&network, &params, scaling.as_ref(), data, &out_of_range),
         epochs_run: history.epoch_loss.len(),
         diverged_at_epoch: history.diverged_at_epoch,
+        reinit_epochs: history.reinit_epochs,
         restart,
         train_ranges,
         warning,
@@ -895,7 +861,10 @@ mod tests {
             csv += &format!("{i},{}\n", 2 * i);
         }
         let options = FitOptions {
-            epochs: 1,
+            training: Training {
+                epochs: 1,
+                ..Training::default()
+            },
             ..FitOptions::new(
                 ModelSpec::parse("units:nau", &crate::experiment::Pair::lg(), None).unwrap(),
             )
@@ -930,7 +899,10 @@ mod tests {
     fn progress_is_reported_every_epoch_of_every_restart() {
         let t = table("x,y\n1,2\n2,4\n3,6\n4,8\n5,10\n");
         let options = FitOptions {
-            epochs: 3,
+            training: Training {
+                epochs: 3,
+                ..Training::default()
+            },
             restarts: 2,
             ..FitOptions::new(ModelSpec::preset("nau").unwrap())
         };
@@ -979,14 +951,20 @@ mod tests {
         for (options, flag) in [
             (
                 FitOptions {
-                    epochs: 0,
+                    training: Training {
+                        epochs: 0,
+                        ..Training::default()
+                    },
                     ..base.clone()
                 },
                 "epochs",
             ),
             (
                 FitOptions {
-                    lr: 0.0,
+                    training: Training {
+                        lr: 0.0,
+                        ..Training::default()
+                    },
                     ..base.clone()
                 },
                 "lr",
@@ -1021,7 +999,10 @@ mod tests {
             fit(
                 &t,
                 &FitOptions {
-                    epochs: 3,
+                    training: Training {
+                        epochs: 3,
+                        ..Training::default()
+                    },
                     seed,
                     ..FitOptions::new(spec.clone())
                 },
@@ -1037,7 +1018,10 @@ mod tests {
         let best = fit(
             &t,
             &FitOptions {
-                epochs: 3,
+                training: Training {
+                    epochs: 3,
+                    ..Training::default()
+                },
                 restarts: 3,
                 ..FitOptions::new(spec.clone())
             },

@@ -4,13 +4,13 @@ use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use logexp::data::Range;
 use logexp::experiment::{Limits, ModelSpec, Optimizer, Pair, RunSpec, TargetScale};
-use logexp::recipe::Recipe;
+use logexp::recipe::{Ingredients, Recipe};
 use logexp::report::write_report;
 use logexp::reproduce::{ReproduceOptions, Target};
 use logexp::sweep::{
     Grid, Progress, Shard, parse_functions, parse_models, read_all_results, run_sweep_within,
 };
-use logexp::train::{Loss, LrSchedule, Plateau, Schedule};
+use logexp::train::{Loss, LrSchedule, Plateau, Schedule, Training};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -88,21 +88,8 @@ struct FitArgs {
     /// Seed of initialisation, shuffling and the random split.
     #[arg(long, allow_negative_numbers = true, default_value_t = 0)]
     seed: u64,
-    /// Passes over the training rows.
-    #[arg(long, allow_negative_numbers = true, default_value_t = 100)]
-    epochs: usize,
-    /// Rows per minibatch.
-    #[arg(long, allow_negative_numbers = true, default_value_t = 32)]
-    batch_size: usize,
-    /// Learning rate.
-    #[arg(long, allow_negative_numbers = true, default_value_t = 1e-3)]
-    lr: f64,
-    /// Training loss: mae or mse.
-    #[arg(long, default_value = "mae")]
-    loss: Loss,
-    /// Optimiser: adam or rmsprop.
-    #[arg(long, default_value = "adam")]
-    optimizer: Optimizer,
+    #[command(flatten)]
+    training: TrainingArgs,
     /// The model file to write (safetensors).
     #[arg(long)]
     out: PathBuf,
@@ -151,11 +138,7 @@ fn fit(args: &FitArgs) -> Result<(), logexp::Error> {
     }
     let options = logexp::fit::FitOptions {
         seed: args.seed,
-        epochs: args.epochs,
-        batch_size: args.batch_size,
-        lr: args.lr,
-        loss: args.loss,
-        optimizer: args.optimizer,
+        training: args.training.training()?,
         valid: args.valid,
         restarts: args.restarts,
         scale: args.scale,
@@ -311,13 +294,14 @@ struct SweepArgs {
     protocol: ProtocolArgs,
 }
 
-/// The training protocol, shared by every command that trains.
+/// The training settings, shared by every command that trains (`train`, `sweep`, `fit`): one
+/// flag per field of `logexp::train::Training`.
 #[derive(Args, Clone)]
-struct ProtocolArgs {
+struct TrainingArgs {
     /// A named bundle of training settings: paper (the paper's protocol), lg-relative-cosine or
     /// lg-scaled (see `logexp::recipe`). It fills in --epochs, --batch-size, --loss, --lr,
     /// --lr-schedule, --warmup and --target-scale where they are not given.
-    #[arg(long, default_value = "paper")]
+    #[arg(long, default_value_t = Training::default().recipe)]
     recipe: Recipe,
     /// Passes over the training set (--recipe may set another) [default: 100].
     #[arg(long, allow_negative_numbers = true)]
@@ -337,7 +321,7 @@ struct ProtocolArgs {
     #[arg(long)]
     warmup: Option<u64>,
     /// Optimiser: adam (Keras's, the paper's) or rmsprop (TF 1's, iNALU's).
-    #[arg(long, default_value = "adam")]
+    #[arg(long, default_value_t = Training::default().optimizer)]
     optimizer: Optimizer,
     /// Clip every gradient component to [-CLIP, CLIP] before each step.
     #[arg(long, allow_negative_numbers = true)]
@@ -346,21 +330,66 @@ struct ProtocolArgs {
     /// linearly from 0 at step START to LAMBDA at step END (stable-nalu's schedule).
     #[arg(long, allow_hyphen_values = true)]
     regularizer: Option<String>,
-    /// Draw new training rows every epoch (stable-nalu's protocol) instead of one fixed set.
-    #[arg(long)]
-    fresh_data: bool,
     /// Restart from fresh parameters (iNALU's trick) as PATIENCE,ABOVE: when the epoch loss is
     /// above ABOVE and has not improved by 1 % for PATIENCE epochs.
     #[arg(long, allow_hyphen_values = true)]
     reinit_plateau: Option<String>,
-    /// Hidden layer widths, comma-separated [default: 16,12 for dense networks, a preset's
-    /// own, or 2 between unit layers].
-    #[arg(long, value_delimiter = ',', allow_hyphen_values = true)]
-    hidden: Option<Vec<usize>>,
     /// Training loss: mae (the paper's), mse, log (|symlog ŷ − symlog y|) or relative
     /// (|ŷ − y| / |y|) (--recipe may set another) [default: mae].
     #[arg(long)]
     loss: Option<Loss>,
+    /// Divide the targets before training by a constant estimated from the training rows:
+    /// none, or loglinear (the constant C of the least-squares fit y ≈ C·Π xᵢ^aᵢ) (--recipe
+    /// may set another) [default: none].
+    #[arg(long)]
+    target_scale: Option<TargetScale>,
+}
+
+impl TrainingArgs {
+    /// The settings these flags give, the recipe filling in what is not given.
+    fn training(&self) -> Result<Training, logexp::Error> {
+        let given = Training {
+            optimizer: self.optimizer,
+            clip: self.clip,
+            regularizer: self
+                .regularizer
+                .as_deref()
+                .map(parse_schedule)
+                .transpose()?,
+            reinit: self
+                .reinit_plateau
+                .as_deref()
+                .map(parse_plateau)
+                .transpose()?,
+            ..Training::default()
+        };
+        Ok(given.with_recipe(
+            self.recipe,
+            Ingredients {
+                epochs: self.epochs,
+                batch_size: self.batch_size,
+                target_scale: self.target_scale,
+                loss: self.loss,
+                lr: self.lr,
+                lr_schedule: self.lr_schedule,
+                warmup: self.warmup,
+            },
+        ))
+    }
+}
+
+/// The training protocol of `train` and `sweep`: the training settings and the data.
+#[derive(Args, Clone)]
+struct ProtocolArgs {
+    #[command(flatten)]
+    training: TrainingArgs,
+    /// Draw new training rows every epoch (stable-nalu's protocol) instead of one fixed set.
+    #[arg(long)]
+    fresh_data: bool,
+    /// Hidden layer widths, comma-separated [default: 16,12 for dense networks, a preset's
+    /// own, or 2 between unit layers].
+    #[arg(long, value_delimiter = ',', allow_hyphen_values = true)]
+    hidden: Option<Vec<usize>>,
     /// Training rows.
     #[arg(long, allow_negative_numbers = true, default_value_t = 10_000)]
     n_train: usize,
@@ -373,11 +402,6 @@ struct ProtocolArgs {
     /// Range LOW,HIGH of every test input (half-open); the paper tests outside the training range.
     #[arg(long, default_value = "100,1000", allow_hyphen_values = true)]
     test_range: Range,
-    /// Divide the targets before training by a constant estimated from the training rows:
-    /// none, or loglinear (the constant C of the least-squares fit y ≈ C·Π xᵢ^aᵢ) (--recipe
-    /// may set another) [default: none].
-    #[arg(long)]
-    target_scale: Option<TargetScale>,
     /// Most memory one run may use, in GiB; a larger run is refused before it starts.
     #[arg(long, allow_negative_numbers = true, default_value_t = DEFAULT_MAX_RUN_GIB)]
     max_memory: f64,
@@ -393,36 +417,16 @@ const MAX_THREADS: usize = 1024;
 impl ProtocolArgs {
     /// A spec with these settings (function, model and seeds filled in by the caller).
     fn template(&self, function: &str, model: ModelSpec) -> Result<RunSpec, logexp::Error> {
-        let recipe = self.recipe.ingredients();
         Ok(RunSpec {
             model,
-            epochs: self.epochs.unwrap_or(recipe.epochs),
-            batch_size: self.batch_size.unwrap_or(recipe.batch_size),
-            lr: self.lr.unwrap_or(recipe.lr),
-            loss: self.loss.unwrap_or(recipe.loss),
-            lr_schedule: self.lr_schedule.unwrap_or(recipe.lr_schedule),
-            warmup: self.warmup.unwrap_or(recipe.warmup),
-            recipe: self.recipe,
-            target_scale: self.target_scale.unwrap_or(recipe.target_scale),
             n_train: self.n_train,
             n_test: self.n_test,
             train_range: self.train_range,
             test_range: self.test_range,
-            optimizer: self.optimizer,
-            clip: self.clip,
-            regularizer: self
-                .regularizer
-                .as_deref()
-                .map(parse_schedule)
-                .transpose()?,
             fresh_data: self.fresh_data,
-            reinit: self
-                .reinit_plateau
-                .as_deref()
-                .map(parse_plateau)
-                .transpose()?,
             ..RunSpec::paper(function, Pair::lg())
-        })
+        }
+        .with_training(self.training.training()?))
     }
 
     /// The limits of `--max-memory`.

@@ -327,6 +327,7 @@ mod tests {
     use super::*;
     use crate::fit::{FitOptions, fit};
     use crate::table::{ReadOptions, read_table_from};
+    use crate::train::Training;
 
     fn model(preset: &str) -> FittedModel {
         let mut csv = "a,b,y\n".to_string();
@@ -337,7 +338,10 @@ mod tests {
         let t =
             read_table_from(csv.as_bytes(), Path::new("t.csv"), &ReadOptions::new("y")).unwrap();
         let options = FitOptions {
-            epochs: 2,
+            training: Training {
+                epochs: 2,
+                ..Training::default()
+            },
             ..FitOptions::new(ModelSpec::preset(preset).unwrap())
         };
         fit(&t, &options).unwrap()
@@ -418,6 +422,78 @@ mod tests {
             meta.insert("checksum".into(), sum);
         }
         safetensors::serialize(views, Some(meta)).unwrap()
+    }
+
+    /// A model file written before the training settings were one type: its fit options
+    /// hold only the first seven settings (the literal below is what those versions wrote).
+    #[test]
+    fn files_without_the_newer_training_settings_still_load() {
+        let m = model("nmu");
+        let old = with_metadata(
+            &m,
+            |meta| {
+                let mut fit: serde_json::Value = serde_json::from_str(&meta["fit"]).unwrap();
+                let old_options = format!(
+                    r#"{{"model":{},"seed":0,"epochs":2,"batch_size":32,"lr":0.001,"loss":"mae","optimizer":"adam","clip":null,"regularizer":null,"valid":"extrapolate","restarts":1}}"#,
+                    meta["model"]
+                );
+                fit["options"] = serde_json::from_str(&old_options).unwrap();
+                meta.insert("fit".into(), fit.to_string());
+            },
+            true,
+        );
+        let back = from_bytes(&old, Path::new("m")).unwrap();
+        let t = back.summary.options.training;
+        assert_eq!((t.epochs, t.batch_size, t.lr), (2, 32, 0.001));
+        assert_eq!(t.lr_schedule, crate::train::LrSchedule::Constant);
+        assert_eq!(
+            (t.warmup, t.reinit, t.recipe),
+            (0, None, crate::recipe::Recipe::Paper)
+        );
+        assert_eq!(back.summary.options, m.summary.options);
+    }
+
+    #[test]
+    fn every_training_setting_round_trips_and_defaults_stay_out_of_the_file() {
+        let m = model("nmu");
+        let (_, header) = SafeTensors::read_metadata(&to_bytes(&m).unwrap()).unwrap();
+        let fit = &header.metadata().as_ref().unwrap()["fit"];
+        // Defaults: the older settings written as before, the newer ones left out.
+        assert!(
+            fit.contains(r#""optimizer":"adam","clip":null,"regularizer":null"#),
+            "{fit}"
+        );
+        for newer in ["reinit", "lr_schedule", "warmup", "recipe"] {
+            assert!(!fit.contains(newer), "{newer} in {fit}");
+        }
+        let mut every = model("nmu");
+        every.summary.options.training = Training {
+            epochs: 2,
+            optimizer: crate::optim::Optimizer::Rmsprop,
+            clip: Some(0.25),
+            regularizer: Some(crate::train::Schedule {
+                lambda: 2.0,
+                start: 1,
+                end: 4,
+            }),
+            reinit: Some(crate::train::Plateau {
+                patience: 3,
+                above: 0.5,
+            }),
+            lr_schedule: crate::train::LrSchedule::Cosine,
+            warmup: 6,
+            recipe: crate::recipe::Recipe::LgRelativeCosine,
+            ..Training::default()
+        };
+        let bytes = to_bytes(&every).unwrap();
+        let (_, header) = SafeTensors::read_metadata(&bytes).unwrap();
+        let fit = &header.metadata().as_ref().unwrap()["fit"];
+        assert!(
+            fit.contains(r#""reinit":{"patience":3,"above":0.5},"lr_schedule":"cosine","warmup":6,"recipe":"lg-relative-cosine""#),
+            "{fit}"
+        );
+        let back = from_bytes(&bytes, Path::new("m")).unwrap();
+        assert_eq!(back.summary, every.summary);
     }
 
     #[test]

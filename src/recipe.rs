@@ -2,9 +2,10 @@
 //!
 //! A recipe only fills in the training settings a run does not give itself; every ingredient
 //! is also its own flag (an explicit flag wins over the recipe's value), and a run's record
-//! holds the explicit values, plus the recipe's name when it is not `paper`. The `paper`
+//! holds the resolved values, plus the recipe's name when it is not `paper`. The `paper`
 //! recipe sets nothing: its runs, keys and records are exactly those of a run without
-//! `--recipe`.
+//! `--recipe`. The resolution is [`crate::train::Training::with_recipe`], shared by `train`,
+//! `sweep` and `fit`.
 //!
 //! | recipe | epochs | batch | loss | learning rate | schedule | warm-up | target scale | why |
 //! | --- | --- | --- | --- | --- | --- | --- | --- | --- |
@@ -15,9 +16,9 @@
 //! ```
 //! use logexp::recipe::Recipe;
 //! let r: Recipe = "lg-relative-cosine".parse().unwrap();
-//! assert_eq!(r.ingredients().epochs, 1000);
-//! assert_eq!(r.ingredients().loss, logexp::train::Loss::Relative);
-//! assert_eq!(Recipe::default().ingredients(), Recipe::Paper.ingredients());
+//! assert_eq!(r.ingredients().epochs, Some(1000));
+//! assert_eq!(r.ingredients().loss, Some(logexp::train::Loss::Relative));
+//! assert_eq!(Recipe::Paper.ingredients(), Default::default());
 //! ```
 
 use crate::experiment::TargetScale;
@@ -44,23 +45,25 @@ pub enum Recipe {
     LgScaled,
 }
 
-/// The settings a recipe fills in.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// Values for the settings a recipe may fill in (the fields of [`crate::train::Training`] of
+/// the same names, documented there); `None` leaves a setting as it is. The same type carries
+/// the values given explicitly, which win over a recipe's.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Ingredients {
     /// Passes over the training set.
-    pub epochs: usize,
+    pub epochs: Option<usize>,
     /// Rows per minibatch.
-    pub batch_size: usize,
+    pub batch_size: Option<usize>,
     /// The loss minimised.
-    pub loss: Loss,
+    pub loss: Option<Loss>,
     /// The base learning rate.
-    pub lr: f64,
+    pub lr: Option<f64>,
     /// How the rate moves over the steps.
-    pub lr_schedule: LrSchedule,
+    pub lr_schedule: Option<LrSchedule>,
     /// Steps of linear warm-up.
-    pub warmup: u64,
+    pub warmup: Option<u64>,
     /// Whether targets are divided by a constant estimated from the training rows.
-    pub target_scale: TargetScale,
+    pub target_scale: Option<TargetScale>,
 }
 
 impl Recipe {
@@ -76,30 +79,27 @@ impl Recipe {
         }
     }
 
-    /// The settings this recipe fills in.
+    /// Every training setting under this recipe alone: its ingredients over the paper's
+    /// defaults ([`crate::train::Training::default`]).
+    pub fn settings(self) -> crate::train::Training {
+        crate::train::Training::default().with_recipe(self, Ingredients::default())
+    }
+
+    /// The settings this recipe fills in (`paper`: none).
     pub fn ingredients(self) -> Ingredients {
-        let paper = Ingredients {
-            epochs: 100,
-            batch_size: 32,
-            loss: Loss::Mae,
-            lr: 1e-3,
-            lr_schedule: LrSchedule::Constant,
-            warmup: 0,
-            target_scale: TargetScale::None,
-        };
         match self {
-            Recipe::Paper => paper,
+            Recipe::Paper => Ingredients::default(),
             Recipe::LgRelativeCosine => Ingredients {
-                epochs: 1000,
-                loss: Loss::Relative,
-                lr: 3e-3,
-                lr_schedule: LrSchedule::Cosine,
-                ..paper
+                epochs: Some(1000),
+                loss: Some(Loss::Relative),
+                lr: Some(3e-3),
+                lr_schedule: Some(LrSchedule::Cosine),
+                ..Ingredients::default()
             },
             Recipe::LgScaled => Ingredients {
-                epochs: 250,
-                batch_size: 8,
-                target_scale: TargetScale::Loglinear,
+                epochs: Some(250),
+                batch_size: Some(8),
+                target_scale: Some(TargetScale::Loglinear),
                 ..Recipe::LgRelativeCosine.ingredients()
             },
         }
@@ -134,37 +134,60 @@ impl std::fmt::Display for Recipe {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::train::Training;
 
     #[test]
-    fn the_paper_recipe_is_the_papers_protocol() {
-        let spec = crate::experiment::RunSpec::paper("x1*x2", crate::experiment::Pair::lg());
-        let i = Recipe::Paper.ingredients();
+    fn the_paper_recipe_sets_nothing() {
+        assert_eq!(Recipe::Paper.ingredients(), Ingredients::default());
+        let odd = Training {
+            epochs: 7,
+            lr: 0.5,
+            loss: Loss::Mse,
+            lr_schedule: LrSchedule::Cosine,
+            warmup: 3,
+            ..Training::default()
+        };
+        assert_eq!(odd.with_recipe(Recipe::Paper, Ingredients::default()), odd);
+    }
+
+    #[test]
+    fn a_recipe_fills_in_what_is_not_given_and_explicit_values_win() {
+        let explicit = Ingredients {
+            epochs: Some(5),
+            loss: Some(Loss::Mse),
+            ..Ingredients::default()
+        };
+        let base = Training {
+            batch_size: 8,
+            warmup: 9,
+            ..Training::default()
+        };
+        let t = base.with_recipe(Recipe::LgRelativeCosine, explicit);
+        // Explicit: epochs, loss. The recipe's: lr 3e-3, cosine. Kept: batch 8, warm-up 9 (the
+        // recipe leaves warm-up alone).
         assert_eq!(
             (
-                i.epochs,
-                i.batch_size,
-                i.loss,
-                i.lr,
-                i.lr_schedule,
-                i.warmup
+                t.epochs,
+                t.loss,
+                t.lr,
+                t.lr_schedule,
+                t.batch_size,
+                t.warmup
             ),
-            (
-                spec.epochs,
-                spec.batch_size,
-                spec.loss,
-                spec.lr,
-                spec.lr_schedule,
-                spec.warmup
-            )
+            (5, Loss::Mse, 3e-3, LrSchedule::Cosine, 8, 9)
         );
-        assert_eq!(i.target_scale, spec.target_scale);
-        let scaled = Recipe::LgScaled.ingredients();
-        // A quarter of the epochs at a quarter of the batch: the same steps as lg-relative-cosine.
+        assert_eq!(t.recipe, Recipe::LgRelativeCosine);
+        let all_recipe =
+            Training::default().with_recipe(Recipe::LgRelativeCosine, Ingredients::default());
         assert_eq!(
-            scaled.epochs * 4,
-            Recipe::LgRelativeCosine.ingredients().epochs
+            (all_recipe.epochs, all_recipe.loss, all_recipe.lr),
+            (1000, Loss::Relative, 3e-3)
         );
-        assert_eq!(scaled.batch_size * 4, 32);
+        let scaled = Recipe::LgScaled.settings();
+        // A quarter of the epochs at a quarter of the batch: the same steps as lg-relative-cosine.
+        assert_eq!((scaled.epochs, scaled.batch_size), (250, 8));
+        assert_eq!(scaled.target_scale, TargetScale::Loglinear);
+        assert_eq!((scaled.loss, scaled.lr), (Loss::Relative, 3e-3));
     }
 
     #[test]

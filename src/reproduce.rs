@@ -225,7 +225,7 @@ impl ReproduceOptions {
     /// where it is not the paper's 100 (an explicit `--epochs`, or `--quick`'s).
     fn template(&self) -> RunSpec {
         let paper = RunSpec::paper("", Pair::lg());
-        let ingredients = self.recipe.ingredients();
+        let ingredients = self.recipe.settings();
         let epochs = if self.epochs == paper.epochs {
             ingredients.epochs
         } else {

@@ -70,7 +70,7 @@ impl Cell {
     /// `template` with this cell's settings: the recipe's ingredients, then the replacements.
     /// The model, function, data and seeds of `template` are kept.
     pub fn apply(&self, template: &RunSpec) -> RunSpec {
-        let base = self.recipe.ingredients();
+        let base = self.recipe.settings();
         RunSpec {
             epochs: self.epochs.unwrap_or(base.epochs),
             batch_size: self.batch_size.unwrap_or(base.batch_size),

@@ -2,9 +2,12 @@
 //! divergence detection.
 
 use crate::data::Dataset;
+use crate::error::Error;
+use crate::experiment::TargetScale;
 use crate::fpenv::FlushSubnormals;
 use crate::model::{Network, padded};
 use crate::optim::{Optimizer, OptimizerState};
+use crate::recipe::{Ingredients, Recipe};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -280,12 +283,84 @@ pub struct TrainConfig {
 }
 
 impl Default for TrainConfig {
-    /// The paper's protocol: 100 epochs, batch 32, Adam 1e-3, MAE.
+    /// The paper's protocol: [`Training::default`]'s.
     fn default() -> Self {
-        TrainConfig {
+        Training::default().config()
+    }
+}
+
+/// How a network is trained: the one list of training settings, their defaults (the paper's
+/// protocol) and their checks. A protocol run ([`crate::experiment::RunSpec`], whose record
+/// keeps them as flat fields so the paper's records keep their keys and order) and a fit on a
+/// user's table ([`crate::fit::FitOptions`]) both hold one, and both train through
+/// [`Training::config`]. A named [`Recipe`] fills in some of them
+/// ([`Training::with_recipe`]).
+///
+/// Its JSON (a model file's fit options) writes the first seven settings always, so model
+/// files stay readable by versions that knew only those, and the later ones only when they are
+/// not at their default.
+///
+/// ```
+/// use logexp::recipe::{Ingredients, Recipe};
+/// use logexp::train::Training;
+/// let t = Training::default().with_recipe(
+///     Recipe::LgRelativeCosine,
+///     Ingredients { epochs: Some(5), ..Ingredients::default() },
+/// );
+/// assert_eq!((t.epochs, t.lr), (5, 3e-3));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Training {
+    /// Passes over the training set (1 to [`crate::experiment::MAX_EPOCHS`]); the paper's: 100.
+    pub epochs: usize,
+    /// Rows per minibatch; the last partial batch of an epoch is kept. The paper's: 32.
+    pub batch_size: usize,
+    /// The base learning rate; the paper's: 1e-3.
+    pub lr: f64,
+    /// The loss minimised; the paper's: MAE.
+    pub loss: Loss,
+    /// The optimiser; the paper's: Adam with Keras's defaults.
+    #[serde(default)]
+    pub optimizer: Optimizer,
+    /// Every gradient component clipped to `[−clip, clip]` before the optimiser step (iNALU
+    /// clips at 0.1); `None`, the paper's, clips nothing.
+    #[serde(default)]
+    pub clip: Option<f64>,
+    /// The model's regulariser (NAU/NMU sparsity) with its schedule λ(t); `None`, the paper's,
+    /// trains without one.
+    #[serde(default)]
+    pub regularizer: Option<Schedule>,
+    /// Restart from fresh parameters when the loss plateaus (iNALU's trick); `None`, the
+    /// paper's, never restarts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reinit: Option<Plateau>,
+    /// How the learning rate moves over the steps; the paper's: constant.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub lr_schedule: LrSchedule,
+    /// Optimiser steps of linear learning-rate warm-up; the paper's: 0.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub warmup: u64,
+    /// The named recipe the settings came from; the paper's: `paper`. Informative only: the
+    /// settings it filled in are the fields above.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub recipe: Recipe,
+    /// Divide the targets by a constant estimated from the training rows before training
+    /// ([`TargetScale`]); the paper's: none.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub target_scale: TargetScale,
+}
+
+fn is_default<T: Default + PartialEq>(value: &T) -> bool {
+    *value == T::default()
+}
+
+impl Default for Training {
+    /// The paper's protocol: 100 epochs, batch 32, Adam 1e-3, MAE, constant rate, nothing else.
+    fn default() -> Self {
+        Training {
             epochs: 100,
             batch_size: 32,
-            learning_rate: 1e-3,
+            lr: 1e-3,
             loss: Loss::Mae,
             optimizer: Optimizer::Adam,
             clip: None,
@@ -293,6 +368,104 @@ impl Default for TrainConfig {
             reinit: None,
             lr_schedule: LrSchedule::Constant,
             warmup: 0,
+            recipe: Recipe::Paper,
+            target_scale: TargetScale::None,
+        }
+    }
+}
+
+impl Training {
+    /// These settings with `recipe` applied: each setting a recipe fills in
+    /// ([`Ingredients`]) takes its `explicit` value when there is one, otherwise the recipe's,
+    /// otherwise keeps its value here; the others are kept. The result names the recipe.
+    /// `Recipe::Paper` fills in nothing, so with no explicit values the settings are
+    /// unchanged (apart from naming `paper`, the default).
+    pub fn with_recipe(self, recipe: Recipe, explicit: Ingredients) -> Training {
+        let filled = recipe.ingredients();
+        Training {
+            epochs: explicit.epochs.or(filled.epochs).unwrap_or(self.epochs),
+            batch_size: explicit
+                .batch_size
+                .or(filled.batch_size)
+                .unwrap_or(self.batch_size),
+            target_scale: explicit
+                .target_scale
+                .or(filled.target_scale)
+                .unwrap_or(self.target_scale),
+            lr: explicit.lr.or(filled.lr).unwrap_or(self.lr),
+            loss: explicit.loss.or(filled.loss).unwrap_or(self.loss),
+            lr_schedule: explicit
+                .lr_schedule
+                .or(filled.lr_schedule)
+                .unwrap_or(self.lr_schedule),
+            warmup: explicit.warmup.or(filled.warmup).unwrap_or(self.warmup),
+            recipe,
+            ..self
+        }
+    }
+
+    /// Checks every setting, naming the offending one (as its command-line flag) and how to
+    /// fix it.
+    pub fn validate(&self) -> Result<(), Error> {
+        let invalid =
+            |field: &'static str, message: String| Err(Error::InvalidSetting { field, message });
+        let max_epochs = crate::experiment::MAX_EPOCHS;
+        if self.epochs == 0 || self.epochs > max_epochs {
+            return invalid(
+                "epochs",
+                format!("must be between 1 and {max_epochs} (the record keeps one loss per epoch)"),
+            );
+        }
+        if self.batch_size == 0 {
+            return invalid(
+                "batch-size",
+                "must be at least 1 (the paper uses 32)".into(),
+            );
+        }
+        // Training runs in f32 under flush-to-zero: a rate that is not a normal f32 would train
+        // nothing at all (or overflow), so it is refused rather than trained with.
+        if !(self.lr.is_finite() && self.lr > 0.0 && (self.lr as f32).is_normal()) {
+            return invalid(
+                "lr",
+                format!(
+                    "must be a positive number that f32 can hold (between {:e} and {:e}), e.g. 0.001",
+                    f32::MIN_POSITIVE,
+                    f32::MAX
+                ),
+            );
+        }
+        if let Some(clip) = self.clip
+            && !(clip.is_finite() && clip > 0.0 && (clip as f32).is_normal())
+        {
+            return invalid(
+                "clip",
+                "must be a positive number that f32 can hold, e.g. 0.1".into(),
+            );
+        }
+        if let Some(schedule) = &self.regularizer {
+            schedule
+                .validate()
+                .map_err(|message| Error::InvalidSetting {
+                    field: "regularizer",
+                    message,
+                })?;
+        }
+        Ok(())
+    }
+
+    /// The configuration the fit loop runs with.
+    pub fn config(&self) -> TrainConfig {
+        TrainConfig {
+            epochs: self.epochs,
+            batch_size: self.batch_size,
+            learning_rate: self.lr,
+            loss: self.loss,
+            optimizer: self.optimizer,
+            clip: self.clip.map(|c| c as f32),
+            regularizer: self.regularizer,
+            reinit: self.reinit,
+            lr_schedule: self.lr_schedule,
+            warmup: self.warmup,
         }
     }
 }

@@ -6,6 +6,7 @@ use logexp::fit::{FitOptions, Validation, fit, predict_csv};
 use logexp::model::spec::ModelSpec;
 use logexp::modelfile::{load, save};
 use logexp::table::{ReadOptions, read_table};
+use logexp::train::Training;
 use std::path::Path;
 
 /// `y = 0.5 · a² / b` on a grid of positive inputs, written with an unused text column, CRLF
@@ -25,7 +26,10 @@ fn write_law(dir: &Path, rows: usize) -> std::path::PathBuf {
 
 fn options(preset: &str) -> FitOptions {
     FitOptions {
-        epochs: 5,
+        training: Training {
+            epochs: 5,
+            ..Training::default()
+        },
         ..FitOptions::new(ModelSpec::preset(preset).unwrap())
     }
 }
@@ -252,8 +256,11 @@ fn explain_recovers_a_product_of_powers_with_and_without_noise() {
         let spec =
             ModelSpec::parse("product", &logexp::experiment::Pair::lg(), Some(&[1])).unwrap();
         let options = FitOptions {
-            epochs: 100,
-            lr: 0.01,
+            training: Training {
+                epochs: 100,
+                lr: 0.01,
+                ..Training::default()
+            },
             ..FitOptions::new(spec)
         };
         let model = fit(&table, &options).unwrap();
@@ -317,8 +324,11 @@ fn scaled_fits_explain_in_the_tables_units_and_round_trip() {
     let table = read_table(&path, &ReadOptions::new("y")).unwrap();
     let spec = ModelSpec::parse("product", &logexp::experiment::Pair::lg(), Some(&[1])).unwrap();
     let options = FitOptions {
-        epochs: 100,
-        lr: 0.01,
+        training: Training {
+            epochs: 100,
+            lr: 0.01,
+            ..Training::default()
+        },
         scale: true,
         ..FitOptions::new(spec)
     };
@@ -369,9 +379,12 @@ fn keplers_third_law_is_found_in_the_shipped_orbits() {
     assert_eq!(valid, [23, 24, 25, 26, 27, 28]);
     let spec = ModelSpec::parse("product", &logexp::experiment::Pair::lg(), Some(&[1])).unwrap();
     let options = FitOptions {
-        epochs: 3000,
-        lr: 0.03,
-        batch_size: 8,
+        training: Training {
+            epochs: 3000,
+            lr: 0.03,
+            batch_size: 8,
+            ..Training::default()
+        },
         restarts: 5,
         scale: true,
         ..FitOptions::new(spec)

@@ -7,6 +7,7 @@
 use logexp::fit::{FitOptions, fit, predict_csv};
 use logexp::model::spec::ModelSpec;
 use logexp::table::{ReadOptions, read_table_from};
+use logexp::train::Training;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::Read;
 use std::path::Path;
@@ -95,7 +96,10 @@ fn prediction_memory_does_not_grow_with_the_rows() {
     let table =
         read_table_from(csv.as_bytes(), Path::new("t.csv"), &ReadOptions::new("y")).unwrap();
     let options = FitOptions {
-        epochs: 1,
+        training: Training {
+            epochs: 1,
+            ..Training::default()
+        },
         ..FitOptions::new(ModelSpec::preset("nmu").unwrap())
     };
     let model = fit(&table, &options).unwrap();

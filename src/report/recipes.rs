@@ -34,7 +34,7 @@ use std::path::Path;
 /// assert_eq!(settings_label(&spec), "paper + 1000 epochs");
 /// ```
 pub fn settings_label(spec: &RunSpec) -> String {
-    let base = spec.recipe.ingredients();
+    let base = spec.recipe.settings();
     let mut parts = Vec::new();
     if spec.epochs != base.epochs {
         parts.push(format!("{} epochs", spec.epochs));
