@@ -142,6 +142,36 @@ fn cells<'a>(records: impl Iterator<Item = &'a RunRecord>) -> Vec<Cell> {
         .collect()
 }
 
+/// Sorts cells into the order the study plans them (ranges, then settings rows, then
+/// functions), whatever order a resumed results file holds them in; cells the study does not
+/// plan keep their first-appearance order after those it does.
+fn in_study_order(cells: &mut [Cell]) {
+    let planned: Vec<RunSpec> = crate::study::ablation_grids(1)
+        .iter()
+        .chain(crate::study::family_grids(1).iter())
+        .flat_map(|g| g.specs())
+        .collect();
+    let ranges = distinct(
+        planned
+            .iter()
+            .map(|s| (s.train_range.to_string(), s.test_range.to_string())),
+    );
+    let settings = distinct(planned.iter().map(settings_label));
+    let functions = distinct(planned.iter().map(|s| function_key(&s.function)));
+    cells.sort_by_key(|c| {
+        (
+            rank(&ranges, &(c.train_range.clone(), c.test_range.clone())),
+            rank(&settings, &c.settings),
+            rank(&functions, &function_key(&c.function)),
+        )
+    });
+}
+
+/// Where `item` stands in `items`; unknown items after every known one.
+fn rank<T: PartialEq>(items: &[T], item: &T) -> usize {
+    items.iter().position(|x| x == item).unwrap_or(usize::MAX)
+}
+
 /// Items in first-appearance order without repeats.
 fn distinct<T: PartialEq + Clone>(items: impl Iterator<Item = T>) -> Vec<T> {
     let mut out: Vec<T> = Vec::new();
@@ -183,8 +213,10 @@ pub fn write_recipes_report(records: &[RunRecord], out_dir: &Path) -> Result<Rec
     let is_family = |r: &&RunRecord| {
         crate::study::family_of(&r.spec.function, r.spec.train_range, r.spec.test_range).is_some()
     };
-    let ablation = cells(records.iter().filter(|r| !is_family(r)));
-    let families = cells(records.iter().filter(is_family));
+    let mut ablation = cells(records.iter().filter(|r| !is_family(r)));
+    let mut families = cells(records.iter().filter(is_family));
+    in_study_order(&mut ablation);
+    in_study_order(&mut families);
     let mut files = Vec::new();
     let mut notes = Vec::new();
 
@@ -336,7 +368,13 @@ fn families_markdown(families: &[Cell]) -> String {
     let mut header = String::from("| family | function | train → test |");
     let mut rule = String::from("| --- | --- | --- |");
     for c in &columns {
-        let _ = write!(header, " {} |", md_text(c));
+        // Labels name the model only when it is not lg; in this table every column is a model.
+        let named = if c.contains(" · ") {
+            c.clone()
+        } else {
+            format!("lg · {c}")
+        };
+        let _ = write!(header, " {} |", md_text(&named));
         rule.push_str(" --- |");
     }
     let _ = writeln!(md, "{header}\n{rule}");
@@ -369,8 +407,8 @@ fn families_markdown(families: &[Cell]) -> String {
                         md_pct(c.median_pct_err),
                         c.success,
                         c.runs,
-                        100.0 * lo,
-                        100.0 * hi
+                        lo,
+                        hi
                     );
                 }
                 None => md.push_str(" — |"),
@@ -499,6 +537,8 @@ mod tests {
                 0.1,
             ));
         }
+        // A resumed file holds records in any order; the tables keep the study's order.
+        records.reverse();
         let dir = temp_dir("recipes");
         let report = write_recipes_report(&records, &dir).unwrap();
         assert_eq!(report.ablation.len(), 3);
@@ -524,7 +564,9 @@ mod tests {
             "{md}"
         );
         assert!(md.contains("| negative inputs |"), "{md}");
-        assert!(md.contains("60.00 (0/2"), "{md}");
+        // Wilson interval for 0 of 2 at 95 %: 0 to 65.8 %.
+        assert!(md.contains("60.00 (0/2, CI 0–66 %)"), "{md}");
+        assert!(md.contains("| relu,linear · paper |"), "{md}");
         assert!(dir.join("figures/recipes-cost-1.svg").exists());
         let csv = std::fs::read_to_string(dir.join("recipes.csv")).unwrap();
         assert_eq!(csv.lines().count(), 4);
