@@ -269,6 +269,24 @@ impl Dataset {
         }
     }
 
+    /// The same rows with input `i` multiplied by `multipliers[i]` (in `f64`, rounded to
+    /// `f32` as inputs are kept).
+    pub fn with_inputs_multiplied_by(&self, multipliers: &[f64]) -> Dataset {
+        let n = self.n_features.max(1);
+        Dataset {
+            n_features: self.n_features,
+            records: self
+                .records
+                .iter()
+                .enumerate()
+                .map(|(k, &x)| {
+                    (f64::from(x) * multipliers.get(k % n).copied().unwrap_or(1.0)) as f32
+                })
+                .collect(),
+            targets: self.targets.clone(),
+        }
+    }
+
     /// All inputs, row-major.
     pub fn records(&self) -> &[f32] {
         &self.records

@@ -10,6 +10,7 @@ use crate::model::spec::Model;
 pub use crate::model::spec::{ModelSpec, Pair};
 pub use crate::optim::Optimizer;
 use crate::recipe::Recipe;
+pub use crate::scaling::{InputScale, TargetScale};
 use crate::train::{
     EpochData, History, Loss, LrSchedule, Plateau, Schedule, TrainConfig, Training, fit_from,
 };
@@ -161,6 +162,9 @@ pub struct RunSpec {
     /// [`Training::target_scale`].
     #[serde(default, skip_serializing_if = "is_default")]
     pub target_scale: TargetScale,
+    /// [`Training::input_scale`].
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub input_scale: InputScale,
 }
 
 fn is_default<T: Default + PartialEq>(value: &T) -> bool {
@@ -210,6 +214,7 @@ impl RunSpec {
             warmup: t.warmup,
             recipe: t.recipe,
             target_scale: t.target_scale,
+            input_scale: t.input_scale,
         }
     }
 
@@ -228,6 +233,7 @@ impl RunSpec {
             warmup,
             recipe,
             target_scale,
+            input_scale,
             ..
         } = *self;
         Training {
@@ -243,6 +249,7 @@ impl RunSpec {
             warmup,
             recipe,
             target_scale,
+            input_scale,
         }
     }
 
@@ -262,6 +269,7 @@ impl RunSpec {
             warmup,
             recipe,
             target_scale,
+            input_scale,
         } = t;
         RunSpec {
             epochs,
@@ -276,6 +284,7 @@ impl RunSpec {
             warmup,
             recipe,
             target_scale,
+            input_scale,
             ..self
         }
     }
@@ -384,70 +393,6 @@ impl RunSpec {
     /// A string that identifies the run: two specs with the same key are the same run.
     pub fn key(&self) -> String {
         serde_json::to_string(self).expect("specs always serialise")
-    }
-}
-
-/// Whether a run divides its targets by a constant before training: the paper's normaliser N
-/// (its functions carry /10, /100, /1000 so that targets stay small), estimated from the
-/// training rows instead of written into the function.
-///
-/// The network is trained on `y / D` and predicts `D · output`; % errors are unchanged by the
-/// shared factor and absolute errors are multiplied back by `|D|`, so records compare with
-/// unscaled runs. Nothing looks at the test rows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum TargetScale {
-    /// Train on the targets as they are (the paper's).
-    #[default]
-    None,
-    /// `D` is the constant of the least-squares fit of ln|y| on ln|xᵢ| over the training rows
-    /// (the `loglinear` model's `C` in `y ≈ C · Π xᵢ^aᵢ`, with its sign), so a product of
-    /// powers is trained with constant 1; `D = 1` when that fit is impossible (targets of both
-    /// signs or zero, a zero input, collinear inputs).
-    Loglinear,
-}
-
-impl TargetScale {
-    /// The divisor `D` for the training rows `train`.
-    ///
-    /// ```
-    /// use logexp::data::Dataset;
-    /// use logexp::experiment::TargetScale;
-    /// // y = x1 · x2 / 1000 on three rows.
-    /// let rows = Dataset::new(2, vec![10.0, 20.0, 30.0, 40.0, 50.0, 70.0], vec![0.2, 1.2, 3.5]);
-    /// let d = TargetScale::Loglinear.divisor(&rows);
-    /// assert!((d - 1e-3).abs() < 1e-8);
-    /// assert_eq!(TargetScale::None.divisor(&rows), 1.0);
-    /// ```
-    pub fn divisor(self, train: &Dataset) -> f64 {
-        match self {
-            TargetScale::None => 1.0,
-            TargetScale::Loglinear => {
-                let n = train.n_features();
-                match crate::model::loglinear::LogLinear::new(n).fit(train) {
-                    Ok(p) => {
-                        let d = f64::from(p[n + 1]) * f64::from(p[n]).exp();
-                        if d.is_finite() && d != 0.0 { d } else { 1.0 }
-                    }
-                    Err(_) => 1.0,
-                }
-            }
-        }
-    }
-}
-
-impl std::str::FromStr for TargetScale {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "none" => Ok(TargetScale::None),
-            "loglinear" => Ok(TargetScale::Loglinear),
-            _ => Err(format!(
-                "unknown target scale '{}': use none or loglinear",
-                s.escape_debug()
-            )),
-        }
     }
 }
 
@@ -560,6 +505,9 @@ pub struct TrainedRun {
     /// What the network's output is multiplied by to predict the target (1 unless the spec
     /// scales its targets, [`TargetScale`]).
     pub target_multiplier: f64,
+    /// What each input is multiplied by before the network sees it (all 1 unless the spec
+    /// scales its inputs, [`InputScale`]).
+    pub input_multipliers: Vec<f64>,
 }
 
 /// Runs `spec`: samples the data, initialises and trains the model, scores it.
@@ -629,6 +577,7 @@ pub fn train_within(spec: &RunSpec, limits: &Limits) -> Result<TrainedRun, Error
         network,
         params: outcome.params,
         target_multiplier: outcome.target_multiplier,
+        input_multipliers: outcome.input_multipliers,
     })
 }
 
@@ -647,6 +596,7 @@ struct Outcome {
     train: Scores,
     test: Scores,
     target_multiplier: f64,
+    input_multipliers: Vec<f64>,
 }
 
 /// Fresh training rows every epoch (stable-nalu's protocol): epoch `e` draws its rows from
@@ -655,6 +605,8 @@ struct Outcome {
 struct FreshRows<'a> {
     spec: &'a RunSpec,
     expr: &'a Expr,
+    /// The input factors of the run (none when not scaling), fixed from its first training set.
+    multipliers: Option<Vec<f64>>,
     /// The target divisor of the run, fixed from its first training set.
     divisor: f64,
     rows: Dataset,
@@ -672,6 +624,10 @@ impl EpochData for FreshRows<'_> {
             self.spec.data_seed,
             stream,
         ) {
+            let rows = match &self.multipliers {
+                Some(m) => rows.with_inputs_multiplied_by(m),
+                None => rows,
+            };
             self.rows = if self.divisor == 1.0 {
                 rows
             } else {
@@ -696,25 +652,39 @@ impl Data<'_> {
             history: History::default(),
             train: score(net, &params, self.train),
             test: score(net, &params, self.test),
-            params,
             target_multiplier: 1.0,
+            input_multipliers: vec![1.0; self.train.n_features()],
+            params,
         })
     }
 
     fn fit_and_score<N: Network>(&self, net: &N) -> Result<Outcome, Error> {
         let spec = self.spec;
-        let divisor = spec.target_scale.divisor(self.train);
+        let multipliers = spec.input_scale.multipliers(self.train);
+        let inputs_scaled = multipliers.iter().any(|&m| m != 1.0);
+        // Inputs first: the target divisor is then fitted on what the network sees.
+        let input_scaled = inputs_scaled.then(|| {
+            (
+                self.train.with_inputs_multiplied_by(&multipliers),
+                self.test.with_inputs_multiplied_by(&multipliers),
+            )
+        });
+        let (train, test) = match &input_scaled {
+            Some((train, test)) => (train, test),
+            None => (self.train, self.test),
+        };
+        let divisor = spec.target_scale.divisor(train);
         // Scaled copies only when scaling: the paper's runs take exactly the path they always
         // took.
         let scaled = (divisor != 1.0).then(|| {
             (
-                self.train.with_targets_divided_by(divisor),
-                self.test.with_targets_divided_by(divisor),
+                train.with_targets_divided_by(divisor),
+                test.with_targets_divided_by(divisor),
             )
         });
         let (train, test) = match &scaled {
             Some((train, test)) => (train, test),
-            None => (self.train, self.test),
+            None => (train, test),
         };
         // Initialisation and shuffling draw from their own streams of the run seed, so neither
         // depends on the other (nor on the data seed).
@@ -728,6 +698,7 @@ impl Data<'_> {
             let mut source = FreshRows {
                 spec,
                 expr: self.expr,
+                multipliers: inputs_scaled.then(|| multipliers.clone()),
                 divisor,
                 rows: train.clone(),
             };
@@ -760,6 +731,7 @@ impl Data<'_> {
             train: train_scores,
             test: test_scores,
             target_multiplier: divisor,
+            input_multipliers: multipliers,
         })
     }
 }
@@ -831,6 +803,42 @@ mod tests {
         unique.sort();
         unique.dedup();
         assert_eq!(unique.len(), 122);
+    }
+
+    #[test]
+    fn input_scaling_applies_the_training_rows_factors_to_the_test_rows() {
+        let spec = RunSpec {
+            input_scale: InputScale::Geometric,
+            target_scale: TargetScale::Loglinear,
+            train_range: Range::new(1.0, 5.0).unwrap(),
+            test_range: Range::new(5.0, 21.0).unwrap(),
+            ..small("x1*x2", "lg")
+        };
+        let trained = train(&spec).unwrap();
+        // The geometric mean of U[1, 5) is exp((5 ln 5 − 4) / 4) ≈ 2.7506: factors near
+        // 50 / 2.7506 ≈ 18.18 (300 rows sample it to within a few per cent).
+        for m in &trained.input_multipliers {
+            assert!((m - 18.18).abs() < 0.05 * 18.18, "{m}");
+        }
+        // Scoring the test rows scaled by the recorded factors and divisor gives the record's
+        // % error: train and test rows went through the same scaling.
+        let expr = spec.validate().unwrap();
+        let (_, test) = spec.datasets(&expr).unwrap();
+        let scaled = test
+            .with_inputs_multiplied_by(&trained.input_multipliers)
+            .with_targets_divided_by(trained.target_multiplier);
+        let Model::Dense(net) = &trained.network else {
+            panic!("lg is dense")
+        };
+        let rescored = score(net, &trained.params, &scaled);
+        assert_eq!(rescored.pct_err, trained.record.test_pct_err);
+        let unscaled = run(&RunSpec {
+            input_scale: InputScale::None,
+            ..spec.clone()
+        })
+        .unwrap();
+        assert_ne!(unscaled.train_loss, trained.record.train_loss);
+        assert_eq!(trained.record.spec.input_scale, InputScale::Geometric);
     }
 
     #[test]

@@ -146,6 +146,17 @@ impl FitOptions {
                 ),
             });
         }
+        if self.training.input_scale != crate::experiment::InputScale::None {
+            // The model file stores no per-input factors yet.
+            return Err(Error::InvalidSetting {
+                field: "input-scale",
+                message: format!(
+                    "fit cannot scale the inputs by fitted factors yet (recipe {} asks for {}): give --input-scale none (an explicit value wins over the recipe's), or use --scale",
+                    self.training.recipe,
+                    serde_json::to_string(&self.training.input_scale).unwrap_or_default()
+                ),
+            });
+        }
         if self.restarts == 0 || self.restarts > 1000 {
             return Err(Error::InvalidSetting {
                 field: "restarts",

@@ -66,6 +66,7 @@ pub mod recipe;
 pub mod report;
 pub mod reproduce;
 pub mod results;
+pub mod scaling;
 pub mod study;
 pub mod sweep;
 pub mod table;

@@ -3,7 +3,7 @@
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use logexp::data::Range;
-use logexp::experiment::{Limits, ModelSpec, Optimizer, Pair, RunSpec, TargetScale};
+use logexp::experiment::{InputScale, Limits, ModelSpec, Optimizer, Pair, RunSpec, TargetScale};
 use logexp::recipe::{Ingredients, Recipe};
 use logexp::report::write_report;
 use logexp::reproduce::{ReproduceOptions, Target};
@@ -343,6 +343,11 @@ struct TrainingArgs {
     /// may set another) [default: none].
     #[arg(long)]
     target_scale: Option<TargetScale>,
+    /// Multiply each input before training by a factor estimated from the training rows:
+    /// none, or geometric (each input scaled to a geometric mean |x| of 50) (--recipe may set
+    /// another) [default: none].
+    #[arg(long)]
+    input_scale: Option<InputScale>,
 }
 
 impl TrainingArgs {
@@ -369,6 +374,7 @@ impl TrainingArgs {
                 epochs: self.epochs,
                 batch_size: self.batch_size,
                 target_scale: self.target_scale,
+                input_scale: self.input_scale,
                 loss: self.loss,
                 lr: self.lr,
                 lr_schedule: self.lr_schedule,

@@ -235,6 +235,7 @@ impl ReproduceOptions {
             epochs,
             batch_size: ingredients.batch_size,
             target_scale: ingredients.target_scale,
+            input_scale: ingredients.input_scale,
             loss: ingredients.loss,
             lr: ingredients.lr,
             lr_schedule: ingredients.lr_schedule,
@@ -357,7 +358,7 @@ mod tests {
         let grids = ReproduceOptions::of(Target::Recipes).grids();
         let runs: usize = grids.iter().map(|g| g.specs().len()).sum();
         let ablation = 2 * crate::study::ABLATION.len() * 7;
-        let families = crate::study::FAMILIES.len() * (crate::study::FAMILY_MODELS.len() + 2);
+        let families = crate::study::FAMILIES.len() * (crate::study::FAMILY_MODELS.len() + 3);
         assert_eq!(runs, (ablation + families) * DEFAULT_BENCH_SEEDS as usize);
         assert_eq!("recipes".parse::<Target>().unwrap(), Target::Recipes);
         assert!(!Target::Recipes.takes_training_settings());

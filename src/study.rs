@@ -23,7 +23,7 @@
 //! ```
 
 use crate::data::Range;
-use crate::experiment::{ModelSpec, RunSpec, TargetScale};
+use crate::experiment::{InputScale, ModelSpec, RunSpec, TargetScale};
 use crate::protocol::{BENCH_TEST, BENCH_TRAIN, PAPER_FUNCTIONS};
 use crate::recipe::Recipe;
 use crate::sweep::Grid;
@@ -42,6 +42,8 @@ pub struct Cell {
     pub batch_size: Option<usize>,
     /// Replaces the recipe's target scaling.
     pub target_scale: Option<TargetScale>,
+    /// Replaces the recipe's input scaling.
+    pub input_scale: Option<InputScale>,
     /// Replaces the recipe's loss.
     pub loss: Option<Loss>,
     /// Replaces the recipe's learning rate.
@@ -60,6 +62,7 @@ impl Cell {
             epochs: None,
             batch_size: None,
             target_scale: None,
+            input_scale: None,
             loss: None,
             lr: None,
             lr_schedule: None,
@@ -75,6 +78,7 @@ impl Cell {
             epochs: self.epochs.unwrap_or(base.epochs),
             batch_size: self.batch_size.unwrap_or(base.batch_size),
             target_scale: self.target_scale.unwrap_or(base.target_scale),
+            input_scale: self.input_scale.unwrap_or(base.input_scale),
             loss: self.loss.unwrap_or(base.loss),
             lr: self.lr.unwrap_or(base.lr),
             lr_schedule: self.lr_schedule.unwrap_or(base.lr_schedule),
@@ -88,13 +92,15 @@ impl Cell {
 const PAPER: Cell = Cell::of("paper", Recipe::Paper);
 const RECIPE: Cell = Cell::of("lg-relative-cosine", Recipe::LgRelativeCosine);
 const SCALED: Cell = Cell::of("lg-scaled", Recipe::LgScaled);
+const INPUTS: Cell = Cell::of("lg-scaled-inputs", Recipe::LgScaledInputs);
 
 /// The ablation's cells, in the report's order: the paper, each ingredient of
 /// `lg-relative-cosine` added to it alone, the recipe, then the recipe with one ingredient
 /// taken away or changed (fewer epochs trace error against cost); then the same for
 /// `lg-scaled` (its batch of 8 is taken away at the same number of steps: batch 32 for 1,000
-/// epochs).
-pub const ABLATION: [Cell; 22] = [
+/// epochs); then input scaling added to the paper alone and `lg-scaled-inputs` with and
+/// without its target scaling (without its input scaling it is `lg-scaled`).
+pub const ABLATION: [Cell; 25] = [
     PAPER,
     Cell {
         name: "paper + 1000 epochs",
@@ -193,6 +199,17 @@ pub const ABLATION: [Cell; 22] = [
         name: "lg-scaled, 25 epochs",
         epochs: Some(25),
         ..SCALED
+    },
+    Cell {
+        name: "paper + input scale",
+        input_scale: Some(InputScale::Geometric),
+        ..PAPER
+    },
+    INPUTS,
+    Cell {
+        name: "lg-scaled-inputs, no target scale",
+        target_scale: Some(TargetScale::None),
+        ..INPUTS
     },
 ];
 
@@ -312,7 +329,7 @@ pub fn ablation_grids(seeds: u64) -> Vec<Grid> {
 }
 
 /// The families' grids: per family, [`FAMILY_MODELS`] under the paper's recipe and lg under
-/// `lg-relative-cosine` and `lg-scaled`.
+/// `lg-relative-cosine`, `lg-scaled` and `lg-scaled-inputs`.
 pub fn family_grids(seeds: u64) -> Vec<Grid> {
     FAMILIES
         .iter()
@@ -343,6 +360,13 @@ pub fn family_grids(seeds: u64) -> Vec<Grid> {
                     seeds,
                     data_seed: None,
                     template: SCALED.apply(&template),
+                },
+                Grid {
+                    functions: vec![family.function.to_string()],
+                    models: vec![model("lg")],
+                    seeds,
+                    data_seed: None,
+                    template: INPUTS.apply(&template),
                 },
             ]
         })
@@ -386,6 +410,7 @@ mod tests {
                 cell.epochs.is_some() && cell.batch_size.is_none(),
                 cell.batch_size.is_some(),
                 cell.target_scale.is_some(),
+                cell.input_scale.is_some(),
                 cell.loss.is_some(),
                 cell.lr.is_some(),
                 cell.lr_schedule.is_some(),
@@ -394,7 +419,8 @@ mod tests {
             .iter()
             .filter(|&&c| c)
             .count();
-            let is_base = cell.name == "lg-relative-cosine" || cell.name == "lg-scaled";
+            let is_base =
+                ["lg-relative-cosine", "lg-scaled", "lg-scaled-inputs"].contains(&cell.name);
             assert_eq!(changed, usize::from(!is_base), "{}", cell.name);
         }
     }
@@ -409,7 +435,7 @@ mod tests {
         assert_eq!(grids[ABLATION.len()].template.train_range, BENCH_TRAIN);
         let families = family_grids(10);
         let runs: usize = families.iter().map(|g| g.specs().len()).sum();
-        assert_eq!(runs, 6 * (6 + 2) * 10);
+        assert_eq!(runs, 6 * (6 + 3) * 10);
         for grid in &families {
             grid.validate().unwrap();
         }

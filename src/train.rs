@@ -3,7 +3,7 @@
 
 use crate::data::Dataset;
 use crate::error::Error;
-use crate::experiment::TargetScale;
+use crate::experiment::{InputScale, TargetScale};
 use crate::fpenv::FlushSubnormals;
 use crate::model::{Network, padded};
 use crate::optim::{Optimizer, OptimizerState};
@@ -348,6 +348,10 @@ pub struct Training {
     /// ([`TargetScale`]); the paper's: none.
     #[serde(default, skip_serializing_if = "is_default")]
     pub target_scale: TargetScale,
+    /// Multiply each input by a factor estimated from the training rows before training
+    /// ([`InputScale`]); the paper's: none.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub input_scale: InputScale,
 }
 
 fn is_default<T: Default + PartialEq>(value: &T) -> bool {
@@ -370,6 +374,7 @@ impl Default for Training {
             warmup: 0,
             recipe: Recipe::Paper,
             target_scale: TargetScale::None,
+            input_scale: InputScale::None,
         }
     }
 }
@@ -392,6 +397,10 @@ impl Training {
                 .target_scale
                 .or(filled.target_scale)
                 .unwrap_or(self.target_scale),
+            input_scale: explicit
+                .input_scale
+                .or(filled.input_scale)
+                .unwrap_or(self.input_scale),
             lr: explicit.lr.or(filled.lr).unwrap_or(self.lr),
             loss: explicit.loss.or(filled.loss).unwrap_or(self.loss),
             lr_schedule: explicit

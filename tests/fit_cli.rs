@@ -266,6 +266,13 @@ fn bad_training_flags_of_fit_are_refused_by_name() {
         2,
         &["--target-scale", "lg-scaled"],
     );
+    // lg-scaled-inputs also multiplies the inputs by fitted factors, which the model file
+    // cannot store yet.
+    assert_refused(
+        &with(&["--recipe", "lg-scaled-inputs", "--target-scale", "none"]),
+        2,
+        &["--input-scale", "lg-scaled-inputs"],
+    );
     assert_refused(
         &with(&["--reinit-plateau", "0,1"]),
         2,

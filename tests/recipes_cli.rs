@@ -55,9 +55,42 @@ fn lg_scaled_fills_in_its_settings_and_explicit_flags_win() {
 }
 
 #[test]
+fn lg_scaled_inputs_scales_inputs_and_targets_and_each_can_be_turned_off() {
+    let r = train_json(&[
+        "--function",
+        "x1*x2",
+        "--recipe",
+        "lg-scaled-inputs",
+        "--epochs",
+        "1",
+    ]);
+    assert_eq!(r["recipe"], "lg-scaled-inputs");
+    assert_eq!(r["input_scale"], "geometric");
+    assert_eq!(r["target_scale"], "loglinear");
+    assert_eq!(r["batch_size"], 8);
+    let r = train_json(&[
+        "--function",
+        "x1*x2",
+        "--recipe",
+        "lg-scaled-inputs",
+        "--epochs",
+        "1",
+        "--input-scale",
+        "none",
+    ]);
+    assert!(r.get("input_scale").is_none(), "none is left out: {r}");
+}
+
+#[test]
 fn a_paper_run_records_no_new_keys() {
     let r = train_json(&["--function", "x1*x2", "--epochs", "1"]);
-    for key in ["recipe", "target_scale", "lr_schedule", "warmup"] {
+    for key in [
+        "recipe",
+        "target_scale",
+        "input_scale",
+        "lr_schedule",
+        "warmup",
+    ] {
         assert!(r.get(key).is_none(), "{key} in a paper record: {r}");
     }
     assert_eq!(r["batch_size"], 32);
@@ -103,6 +136,11 @@ fn bad_recipe_settings_are_refused_naming_the_flag() {
         &["train", "--function", "x1*x2", "--target-scale", "log"],
         2,
         &["--target-scale", "loglinear"],
+    );
+    assert_refused(
+        &["train", "--function", "x1*x2", "--input-scale", "max"],
+        2,
+        &["--input-scale", "geometric"],
     );
     assert_refused(
         &["train", "--function", "x1*x2", "--recipe", "fast"],

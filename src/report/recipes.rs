@@ -60,6 +60,12 @@ pub fn settings_label(spec: &RunSpec) -> String {
             crate::experiment::TargetScale::Loglinear => "loglinear target scale".to_string(),
         });
     }
+    if spec.input_scale != base.input_scale {
+        parts.push(match spec.input_scale {
+            crate::experiment::InputScale::None => "no input scale".to_string(),
+            crate::experiment::InputScale::Geometric => "geometric input scale".to_string(),
+        });
+    }
     let paper = RunSpec::paper("", crate::experiment::Pair::lg());
     if spec.optimizer != paper.optimizer {
         parts.push(format!("{}", spec.optimizer));
