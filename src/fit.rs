@@ -105,7 +105,8 @@ pub struct FitOptions {
     pub restarts: usize,
     /// Scale every input and the target by a power of two near the geometric mean of its
     /// magnitudes on the training rows ([`Scaling`]); off by default, since the paper's lg
-    /// network relies on inputs far from 0.
+    /// network relies on inputs far from 0. Not with the training settings' own target or
+    /// input scale ([`Scaling::of_training`]), which choose the exponents their own way.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub scale: bool,
 }
@@ -135,24 +136,16 @@ impl FitOptions {
 
     fn validate(&self) -> Result<(), Error> {
         self.training.validate()?;
-        if self.training.target_scale != crate::experiment::TargetScale::None {
-            // The model file and predictions know only power-of-two scaling so far.
+        let recipe_scales = self.training.target_scale != crate::experiment::TargetScale::None
+            || self.training.input_scale != crate::experiment::InputScale::None;
+        if self.scale && recipe_scales {
+            // Both would choose the same stored exponents by different rules.
             return Err(Error::InvalidSetting {
-                field: "target-scale",
+                field: "scale",
                 message: format!(
-                    "fit cannot divide the targets by a fitted constant yet (recipe {} asks for {}): give --target-scale none (an explicit value wins over the recipe's), or use --scale",
+                    "--scale and the training settings' own scaling (recipe {}: target scale {}, input scale {}) both choose how to scale; drop --scale, or give --target-scale none --input-scale none",
                     self.training.recipe,
-                    serde_json::to_string(&self.training.target_scale).unwrap_or_default()
-                ),
-            });
-        }
-        if self.training.input_scale != crate::experiment::InputScale::None {
-            // The model file stores no per-input factors yet.
-            return Err(Error::InvalidSetting {
-                field: "input-scale",
-                message: format!(
-                    "fit cannot scale the inputs by fitted factors yet (recipe {} asks for {}): give --input-scale none (an explicit value wins over the recipe's), or use --scale",
-                    self.training.recipe,
+                    serde_json::to_string(&self.training.target_scale).unwrap_or_default(),
                     serde_json::to_string(&self.training.input_scale).unwrap_or_default()
                 ),
             });
@@ -234,9 +227,16 @@ impl FitSummary {
         );
         let t = &self.options.training;
         if t.recipe != crate::recipe::Recipe::Paper {
+            let mut scaling = String::new();
+            if t.target_scale != crate::experiment::TargetScale::None {
+                scaling += ", target divided by its log-linear constant (to a power of two)";
+            }
+            if t.input_scale != crate::experiment::InputScale::None {
+                scaling += ", inputs scaled to a geometric mean near 50 (by powers of two)";
+            }
             out += &format!(
-                "training: recipe {} ({} epochs, {} loss, rate {} {}, warm-up {} steps)\n",
-                t.recipe, t.epochs, t.loss, t.lr, t.lr_schedule, t.warmup
+                "training: recipe {} ({} epochs, {} loss, rate {} {}, warm-up {} steps, batch {}{scaling})\n",
+                t.recipe, t.epochs, t.loss, t.lr, t.lr_schedule, t.warmup, t.batch_size
             );
         }
         if !self.reinit_epochs.is_empty() {
@@ -317,6 +317,65 @@ impl Scaling {
                 .collect(),
             target_log2: log2_scale(rows.iter().map(|&r| data.target(r))),
         }
+    }
+
+    /// The training settings' own scaling ([`crate::experiment::InputScale`],
+    /// [`crate::experiment::TargetScale`]) of the rows `rows` of `data`, each factor rounded
+    /// to the nearest power of two so that a model file stores it as [`Scaling`] does (and the
+    /// target divisor's sign dropped: the network keeps the sign); `None` when the settings
+    /// scale nothing.
+    ///
+    /// ```
+    /// use logexp::data::Dataset;
+    /// use logexp::experiment::{InputScale, TargetScale};
+    /// use logexp::fit::Scaling;
+    /// use logexp::train::Training;
+    /// // y = x1 · x2 / 1000; each input's geometric mean is 8^¼ ≈ 1.68, so factor 50 / 1.68
+    /// // ≈ 29.7 ≈ 2^5.
+    /// let x = vec![1.0, 4.0, 4.0, 1.0, 2.0, 2.0, 1.0, 1.0];
+    /// let rows = Dataset::new(2, x, vec![0.004, 0.004, 0.004, 0.001]);
+    /// let training = Training {
+    ///     input_scale: InputScale::Geometric,
+    ///     target_scale: TargetScale::Loglinear,
+    ///     ..Training::default()
+    /// };
+    /// let s = Scaling::of_training(&rows, &[0, 1, 2, 3], &training).unwrap();
+    /// assert_eq!(s.inputs_log2, vec![-5, -5]);
+    /// // Inputs ×32 each: y = (32 x1)(32 x2) / 1,024,000, divisor ≈ 2^-20.
+    /// assert_eq!(s.target_log2, -20);
+    /// assert_eq!(Scaling::of_training(&rows, &[0, 1, 2, 3], &Training::default()), None);
+    /// ```
+    pub fn of_training(
+        data: &Dataset,
+        rows: &[usize],
+        training: &crate::train::Training,
+    ) -> Option<Scaling> {
+        use crate::experiment::{InputScale, TargetScale};
+        if training.input_scale == InputScale::None && training.target_scale == TargetScale::None {
+            return None;
+        }
+        let train = subset(data, rows);
+        let log2 = |factor: f64| -> i32 {
+            if factor.is_finite() && factor != 0.0 {
+                (factor.abs().log2().round() as i32).clamp(-100, 100)
+            } else {
+                0
+            }
+        };
+        let inputs = Scaling {
+            inputs_log2: training
+                .input_scale
+                .multipliers(&train)
+                .iter()
+                .map(|&m| -log2(m))
+                .collect(),
+            target_log2: 0,
+        };
+        let divisor = training.target_scale.divisor(&inputs.apply(&train));
+        Some(Scaling {
+            target_log2: log2(divisor),
+            ..inputs
+        })
     }
 
     /// `data` as the network sees it.
@@ -568,7 +627,11 @@ pub fn fit_with_progress(
     let data = &table.data;
     let network = options.model.build(data.n_features())?;
     let (train_rows, valid_rows) = split(data, options.valid, options.seed);
-    let scaling = options.scale.then(|| Scaling::of(data, &train_rows));
+    let scaling = if options.scale {
+        Some(Scaling::of(data, &train_rows))
+    } else {
+        Scaling::of_training(data, &train_rows, &options.training)
+    };
     let train_set = match &scaling {
         Some(s) => s.apply(&subset(data, &train_rows)),
         None => subset(data, &train_rows),

@@ -82,7 +82,8 @@ struct FitArgs {
     #[arg(long, allow_negative_numbers = true, default_value_t = 1)]
     restarts: usize,
     /// Scale inputs and target by powers of two near their typical magnitude (stored in the
-    /// model file and undone in predictions and formulas).
+    /// model file and undone in predictions and formulas); not with --target-scale or
+    /// --input-scale other than none.
     #[arg(long)]
     scale: bool,
     /// Seed of initialisation, shuffling and the random split.
@@ -298,9 +299,10 @@ struct SweepArgs {
 /// flag per field of `logexp::train::Training`.
 #[derive(Args, Clone)]
 struct TrainingArgs {
-    /// A named bundle of training settings: paper (the paper's protocol), lg-relative-cosine or
-    /// lg-scaled (see `logexp::recipe`). It fills in --epochs, --batch-size, --loss, --lr,
-    /// --lr-schedule, --warmup and --target-scale where they are not given.
+    /// A named bundle of training settings: paper (the paper's protocol), lg-relative-cosine,
+    /// lg-scaled or lg-scaled-inputs (see `logexp::recipe`). It fills in --epochs,
+    /// --batch-size, --loss, --lr, --lr-schedule, --warmup, --target-scale and --input-scale
+    /// where they are not given.
     #[arg(long, default_value_t = Training::default().recipe)]
     recipe: Recipe,
     /// Passes over the training set (--recipe may set another) [default: 100].

@@ -239,6 +239,86 @@ fn fit_takes_the_recipes_and_training_flags_of_train() {
 }
 
 #[test]
+fn fit_scales_as_the_lg_scaled_inputs_recipe_does_and_predicts_on_raw_inputs() {
+    // y = a · b / 1000 with inputs in [1, 20]: the recipe scales inputs by 2^k near 50 / their
+    // geometric mean and the target by 2^k near the log-linear constant; predictions on the
+    // raw rows come back in the target's own units.
+    let dir = TempDir::new("fit-cli-scaled");
+    let mut csv = "a,b,y\n".to_string();
+    for i in 0..200 {
+        let (a, b) = (1.0 + (i % 20) as f64, 1.0 + ((i * 7) % 19) as f64);
+        csv += &format!("{a},{b},{}\n", a * b / 1000.0);
+    }
+    let data = dir.join("p.csv");
+    std::fs::write(&data, csv).unwrap();
+    let model = dir.join("m.safetensors");
+    let out = logexp(&[
+        "fit",
+        "--data",
+        data.to_str().unwrap(),
+        "--target",
+        "y",
+        "--model",
+        "dense",
+        "--pair",
+        "lg",
+        "--recipe",
+        "lg-scaled-inputs",
+        "--epochs",
+        "40",
+        "--out",
+        model.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("inputs scaled to a geometric mean near 50"),
+        "{}",
+        text(&out.stdout)
+    );
+    let loaded = logexp::modelfile::load(&model).unwrap();
+    let scaling = loaded
+        .scaling
+        .clone()
+        .expect("the recipe's scaling is stored");
+    // Geometric means of a and b are near 8: factors near 50 / 8 ≈ 2^2.6, so 2^2 or 2^3.
+    for k in &scaling.inputs_log2 {
+        assert!([-3, -2].contains(k), "{scaling:?}");
+    }
+    // Scaled inputs multiply to 2^5 or 2^6 times a·b: the divisor is near 2^-15.
+    assert!((-16..=-14).contains(&scaling.target_log2), "{scaling:?}");
+    let train_pct = loaded.summary.train.scores.pct_err.unwrap();
+    assert!(
+        train_pct < 20.0,
+        "trained in the target's units: {train_pct} %"
+    );
+    // A raw row inside the range: 10 · 10 / 1000 = 0.1, in the target's units.
+    let input = dir.join("new.csv");
+    std::fs::write(&input, "b,a\n10,10\n").unwrap();
+    let predictions = dir.join("out.csv");
+    let out = logexp(&[
+        "predict",
+        "--model",
+        model.to_str().unwrap(),
+        "--data",
+        input.to_str().unwrap(),
+        "--out",
+        predictions.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let written = std::fs::read_to_string(&predictions).unwrap();
+    let y: f64 = written
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .nth(2)
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((0.07..0.13).contains(&y), "{written}");
+}
+
+#[test]
 fn bad_training_flags_of_fit_are_refused_by_name() {
     let dir = TempDir::new("fit-cli-recipe-bad");
     let data = products_csv(&dir);
@@ -260,18 +340,11 @@ fn bad_training_flags_of_fit_are_refused_by_name() {
         args
     };
     assert_refused(&with(&["--recipe", "nope"]), 2, &["--recipe", "nope"]);
-    // lg-scaled divides the targets by a fitted constant, which fit does not do yet.
+    // --scale and a recipe's own scaling would both choose the stored exponents.
     assert_refused(
-        &with(&["--recipe", "lg-scaled"]),
+        &with(&["--recipe", "lg-scaled", "--scale"]),
         2,
-        &["--target-scale", "lg-scaled"],
-    );
-    // lg-scaled-inputs also multiplies the inputs by fitted factors, which the model file
-    // cannot store yet.
-    assert_refused(
-        &with(&["--recipe", "lg-scaled-inputs", "--target-scale", "none"]),
-        2,
-        &["--input-scale", "lg-scaled-inputs"],
+        &["--scale", "lg-scaled", "--target-scale none"],
     );
     assert_refused(
         &with(&["--reinit-plateau", "0,1"]),

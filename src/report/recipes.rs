@@ -301,7 +301,7 @@ pub fn write_recipes_report(records: &[RunRecord], out_dir: &Path) -> Result<Rec
                 files.extend(paths);
                 let _ = writeln!(
                     md,
-                    "![median % error against seconds per run](figures/{stem}.svg)\n"
+                    "![median % error against seconds per run, one marker per row above, coloured by the recipe the row starts from](figures/{stem}.svg)\n"
                 );
             }
             plot::Drawn::Skipped(why) => {
@@ -334,19 +334,26 @@ pub fn write_recipes_report(records: &[RunRecord], out_dir: &Path) -> Result<Rec
     })
 }
 
-/// Median % error (over functions) against seconds per run, one marker per settings row.
+/// Median % error (over functions) against seconds per run: one marker per settings row, one
+/// colour per recipe the rows start from (the legend would not hold one entry per row).
 fn cost_chart(points: &[(String, f64, f64)], train: &str, test: &str) -> LineChart {
+    let base = |label: &str| label.split(" + ").next().unwrap_or(label).to_string();
+    let recipes = distinct(points.iter().map(|(label, _, _)| base(label)));
     LineChart {
         title: format!("lg: error against cost, train {train} → test {test}"),
         x: Axis::log("seconds per run"),
         y: Axis::log("median over functions of the median test % error"),
-        series: points
+        series: recipes
             .iter()
             .take(plot::MAX_SERIES)
             .enumerate()
-            .map(|(i, (label, seconds, error))| Series {
-                label: printable(label, 50),
-                points: vec![(*seconds, *error)],
+            .map(|(i, recipe)| Series {
+                label: format!("{} and its variants", printable(recipe, 40)),
+                points: points
+                    .iter()
+                    .filter(|(label, _, _)| &base(label) == recipe)
+                    .map(|&(_, seconds, error)| (seconds, error))
+                    .collect(),
                 stroke: Stroke::Points,
                 colour: Some(i),
                 ..Series::default()
