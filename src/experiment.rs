@@ -165,6 +165,9 @@ pub struct RunSpec {
     /// [`Training::input_scale`].
     #[serde(default, skip_serializing_if = "is_default")]
     pub input_scale: InputScale,
+    /// [`Training::average_last`].
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub average_last: usize,
 }
 
 fn is_default<T: Default + PartialEq>(value: &T) -> bool {
@@ -215,6 +218,7 @@ impl RunSpec {
             recipe: t.recipe,
             target_scale: t.target_scale,
             input_scale: t.input_scale,
+            average_last: t.average_last,
         }
     }
 
@@ -234,6 +238,7 @@ impl RunSpec {
             recipe,
             target_scale,
             input_scale,
+            average_last,
             ..
         } = *self;
         Training {
@@ -250,6 +255,7 @@ impl RunSpec {
             recipe,
             target_scale,
             input_scale,
+            average_last,
         }
     }
 
@@ -270,6 +276,7 @@ impl RunSpec {
             recipe,
             target_scale,
             input_scale,
+            average_last,
         } = t;
         RunSpec {
             epochs,
@@ -285,6 +292,7 @@ impl RunSpec {
             recipe,
             target_scale,
             input_scale,
+            average_last,
             ..self
         }
     }

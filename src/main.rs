@@ -352,6 +352,10 @@ struct TrainingArgs {
     /// another) [default: none].
     #[arg(long)]
     input_scale: Option<InputScale>,
+    /// Use the mean of the parameters at the ends of the last EPOCHS epochs (stochastic weight
+    /// averaging; 0: off) (--recipe may set another) [default: 0].
+    #[arg(long, value_name = "EPOCHS")]
+    average_last: Option<usize>,
 }
 
 impl TrainingArgs {
@@ -379,6 +383,7 @@ impl TrainingArgs {
                 batch_size: self.batch_size,
                 target_scale: self.target_scale,
                 input_scale: self.input_scale,
+                average_last: self.average_last,
                 loss: self.loss,
                 lr: self.lr,
                 lr_schedule: self.lr_schedule,

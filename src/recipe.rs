@@ -72,6 +72,8 @@ pub struct Ingredients {
     pub target_scale: Option<TargetScale>,
     /// Whether inputs are multiplied by factors estimated from the training rows.
     pub input_scale: Option<InputScale>,
+    /// Epochs at the end whose parameters are averaged.
+    pub average_last: Option<usize>,
 }
 
 impl Recipe {

@@ -236,6 +236,7 @@ impl ReproduceOptions {
             batch_size: ingredients.batch_size,
             target_scale: ingredients.target_scale,
             input_scale: ingredients.input_scale,
+            average_last: ingredients.average_last,
             loss: ingredients.loss,
             lr: ingredients.lr,
             lr_schedule: ingredients.lr_schedule,

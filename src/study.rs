@@ -44,6 +44,8 @@ pub struct Cell {
     pub target_scale: Option<TargetScale>,
     /// Replaces the recipe's input scaling.
     pub input_scale: Option<InputScale>,
+    /// Replaces the recipe's weight averaging.
+    pub average_last: Option<usize>,
     /// Replaces the recipe's loss.
     pub loss: Option<Loss>,
     /// Replaces the recipe's learning rate.
@@ -63,6 +65,7 @@ impl Cell {
             batch_size: None,
             target_scale: None,
             input_scale: None,
+            average_last: None,
             loss: None,
             lr: None,
             lr_schedule: None,
@@ -79,6 +82,7 @@ impl Cell {
             batch_size: self.batch_size.unwrap_or(base.batch_size),
             target_scale: self.target_scale.unwrap_or(base.target_scale),
             input_scale: self.input_scale.unwrap_or(base.input_scale),
+            average_last: self.average_last.unwrap_or(base.average_last),
             loss: self.loss.unwrap_or(base.loss),
             lr: self.lr.unwrap_or(base.lr),
             lr_schedule: self.lr_schedule.unwrap_or(base.lr_schedule),
@@ -99,9 +103,9 @@ const INPUTS: Cell = Cell::of("lg-scaled-inputs", Recipe::LgScaledInputs);
 /// taken away or changed (fewer epochs trace error against cost); then the same for
 /// `lg-scaled` (its batch of 8 is taken away at the same number of steps: batch 32 for 1,000
 /// epochs); then input scaling added to the paper alone, `lg-scaled-inputs` with and without
-/// its target scaling (without its input scaling it is `lg-scaled`), and with its cosine
-/// replaced by the other schedules.
-pub const ABLATION: [Cell; 27] = [
+/// its target scaling (without its input scaling it is `lg-scaled`), with its cosine
+/// replaced by the other schedules, and with weight averaging.
+pub const ABLATION: [Cell; 28] = [
     PAPER,
     Cell {
         name: "paper + 1000 epochs",
@@ -220,6 +224,11 @@ pub const ABLATION: [Cell; 27] = [
     Cell {
         name: "lg-scaled-inputs, rate halved on plateaus",
         lr_schedule: Some(LrSchedule::Plateau),
+        ..INPUTS
+    },
+    Cell {
+        name: "lg-scaled-inputs, weights averaged over the last 50 epochs",
+        average_last: Some(50),
         ..INPUTS
     },
 ];
@@ -422,6 +431,7 @@ mod tests {
                 cell.batch_size.is_some(),
                 cell.target_scale.is_some(),
                 cell.input_scale.is_some(),
+                cell.average_last.is_some(),
                 cell.loss.is_some(),
                 cell.lr.is_some(),
                 cell.lr_schedule.is_some(),

@@ -305,6 +305,8 @@ pub struct TrainConfig {
     pub lr_schedule: LrSchedule,
     /// Steps of linear learning-rate warm-up (0: none).
     pub warmup: u64,
+    /// Epochs at the end whose parameters are averaged into the result (0: none).
+    pub average_last: usize,
 }
 
 impl Default for TrainConfig {
@@ -377,6 +379,11 @@ pub struct Training {
     /// ([`InputScale`]); the paper's: none.
     #[serde(default, skip_serializing_if = "is_default")]
     pub input_scale: InputScale,
+    /// Use the mean of the parameters at the ends of the last this many epochs instead of the
+    /// last parameters (stochastic weight averaging, Izmailov et al. 2018); the paper's: 0,
+    /// off.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub average_last: usize,
 }
 
 fn is_default<T: Default + PartialEq>(value: &T) -> bool {
@@ -400,6 +407,7 @@ impl Default for Training {
             recipe: Recipe::Paper,
             target_scale: TargetScale::None,
             input_scale: InputScale::None,
+            average_last: 0,
         }
     }
 }
@@ -426,6 +434,10 @@ impl Training {
                 .input_scale
                 .or(filled.input_scale)
                 .unwrap_or(self.input_scale),
+            average_last: explicit
+                .average_last
+                .or(filled.average_last)
+                .unwrap_or(self.average_last),
             lr: explicit.lr.or(filled.lr).unwrap_or(self.lr),
             loss: explicit.loss.or(filled.loss).unwrap_or(self.loss),
             lr_schedule: explicit
@@ -476,6 +488,15 @@ impl Training {
                 "must be a positive number that f32 can hold, e.g. 0.1".into(),
             );
         }
+        if self.average_last > self.epochs {
+            return invalid(
+                "average-last",
+                format!(
+                    "averages the parameters of the last epochs, so it must be at most --epochs ({}); 0 turns it off",
+                    self.epochs
+                ),
+            );
+        }
         if let Some(schedule) = &self.regularizer {
             schedule
                 .validate()
@@ -500,6 +521,7 @@ impl Training {
             reinit: self.reinit,
             lr_schedule: self.lr_schedule,
             warmup: self.warmup,
+            average_last: self.average_last,
         }
     }
 }
@@ -781,10 +803,21 @@ pub fn fit_from<N: Network, D: EpochData>(
         patience: PLATEAU_PATIENCE,
         above: f64::NEG_INFINITY,
     };
+    // Weight averaging: f64 sums of the parameters at the ends of the window's epochs.
+    let mut average = (config.average_last > 0).then(|| (vec![0.0f64; params.len()], 0usize));
+    let window_start = config.epochs.saturating_sub(config.average_last);
     for epoch in 1..=config.epochs {
         match trainer.epoch(params, data.rows(epoch), rng) {
             Some(loss) if params.iter().all(|p| p.is_finite()) => {
                 history.epoch_loss.push(loss);
+                if let Some((sum, count)) = &mut average
+                    && epoch > window_start
+                {
+                    for (s, p) in sum.iter_mut().zip(params.iter()) {
+                        *s += f64::from(*p);
+                    }
+                    *count += 1;
+                }
                 if config.lr_schedule == LrSchedule::Plateau && rate_plateau.stuck(loss, &rate_rule)
                 {
                     trainer.lr_reduction *= 0.5;
@@ -800,12 +833,25 @@ pub fn fit_from<N: Network, D: EpochData>(
                     net.reinit(&mut redraw, params);
                     trainer.reset_optimizer();
                     history.reinit_epochs.push(epoch);
+                    // An average must not mix the network before and after a redraw.
+                    if let Some((sum, count)) = &mut average {
+                        sum.fill(0.0);
+                        *count = 0;
+                    }
                 }
             }
             _ => {
                 history.diverged_at_epoch = Some(epoch);
                 break;
             }
+        }
+    }
+    if let Some((sum, count)) = average
+        && count > 0
+        && history.diverged_at_epoch.is_none()
+    {
+        for (p, s) in params.iter_mut().zip(&sum) {
+            *p = (s / count as f64) as f32;
         }
     }
     history
@@ -912,6 +958,43 @@ mod tests {
     /// plateau schedule halves the rate after epochs 11 and 22 (epoch 1 sets the best, ten
     /// more without a 1 % gain): one step per epoch at rate 1, ½ and ¼ moves the parameter by
     /// 11 + 5.5 + 8/4 = 18.5 in 30 epochs.
+    #[test]
+    fn weight_averaging_returns_the_mean_of_the_last_epochs_parameters() {
+        // The Recorder's gradient is 1: each Adam step at rate 1 moves the parameter by 1, so
+        // after epochs 1–4 (one step each) it is −1, −2, −3, −4; the last two average −3.5.
+        let net = Recorder::new();
+        let data = indexed_rows(4);
+        let config = TrainConfig {
+            epochs: 4,
+            batch_size: 4,
+            learning_rate: 1.0,
+            average_last: 2,
+            ..TrainConfig::default()
+        };
+        let mut params = [0.0f32];
+        fit(
+            &net,
+            &mut params,
+            &data,
+            &config,
+            &mut ChaCha8Rng::seed_from_u64(1),
+        );
+        assert!((params[0] + 3.5).abs() < 1e-3, "{}", params[0]);
+        let plain = TrainConfig {
+            average_last: 0,
+            ..config
+        };
+        let mut params = [0.0f32];
+        fit(
+            &net,
+            &mut params,
+            &data,
+            &plain,
+            &mut ChaCha8Rng::seed_from_u64(1),
+        );
+        assert!((params[0] + 4.0).abs() < 1e-3, "{}", params[0]);
+    }
+
     #[test]
     fn the_plateau_schedule_halves_the_rate_when_the_loss_stalls() {
         let net = Recorder::new();

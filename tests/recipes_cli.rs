@@ -143,6 +143,19 @@ fn bad_recipe_settings_are_refused_naming_the_flag() {
         &["--input-scale", "geometric"],
     );
     assert_refused(
+        &[
+            "train",
+            "--function",
+            "x1*x2",
+            "--epochs",
+            "5",
+            "--average-last",
+            "6",
+        ],
+        2,
+        &["--average-last", "at most --epochs (5)"],
+    );
+    assert_refused(
         &["train", "--function", "x1*x2", "--recipe", "fast"],
         2,
         &["--recipe", "lg-scaled"],

@@ -60,6 +60,9 @@ pub fn settings_label(spec: &RunSpec) -> String {
             crate::experiment::TargetScale::Loglinear => "loglinear target scale".to_string(),
         });
     }
+    if spec.average_last != base.average_last {
+        parts.push(format!("average of last {} epochs", spec.average_last));
+    }
     if spec.input_scale != base.input_scale {
         parts.push(match spec.input_scale {
             crate::experiment::InputScale::None => "no input scale".to_string(),
