@@ -4,7 +4,7 @@
 use crate::data::{DataError, Dataset, Range};
 use crate::error::Error;
 use crate::expr::Expr;
-use crate::metrics::{Scores, score};
+use crate::metrics::{SUCCESS_PCT, Scores, score};
 use crate::model::Network;
 use crate::model::spec::Model;
 pub use crate::model::spec::{ModelSpec, Pair};
@@ -12,7 +12,7 @@ pub use crate::optim::Optimizer;
 use crate::recipe::Recipe;
 pub use crate::scaling::{InputScale, TargetScale};
 use crate::train::{
-    EpochData, History, Loss, LrSchedule, Plateau, Schedule, TrainConfig, Training, fit_from,
+    EpochData, History, Loss, LrSchedule, Plateau, Schedule, TrainConfig, Training, fit_watched,
 };
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -165,6 +165,12 @@ pub struct RunSpec {
     /// [`Training::input_scale`].
     #[serde(default, skip_serializing_if = "is_default")]
     pub input_scale: InputScale,
+    /// Measure the test % error every this many epochs (and after the last) while training,
+    /// to find [`RunRecord::solved_at_epoch`]; `None`, the default, measures only at the end.
+    /// A reported metric only: training, the trained parameters and every other field of the
+    /// record are the same with or without it (nothing stops early).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub solved_every: Option<usize>,
 }
 
 fn is_default<T: Default + PartialEq>(value: &T) -> bool {
@@ -215,6 +221,7 @@ impl RunSpec {
             recipe: t.recipe,
             target_scale: t.target_scale,
             input_scale: t.input_scale,
+            solved_every: None,
         }
     }
 
@@ -302,6 +309,13 @@ impl RunSpec {
         let invalid =
             |field: &'static str, message: String| Err(Error::InvalidSetting { field, message });
         self.training().validate()?;
+        if self.solved_every == Some(0) {
+            return invalid(
+                "solved-every",
+                "must be at least 1 epoch, e.g. 10 (or leave it out to measure only the trained model)"
+                    .into(),
+            );
+        }
         if self.n_train == 0 || self.n_train > u32::MAX as usize {
             return invalid("n-train", "must be between 1 and 4294967295".into());
         }
@@ -430,6 +444,12 @@ pub struct RunRecord {
     /// Epochs after which training restarted from fresh parameters (see [`RunSpec::reinit`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reinit_epochs: Vec<usize>,
+    /// With [`RunSpec::solved_every`] = K: the first epoch, of those measured (every K-th and
+    /// the last), whose test % error is at most τ ([`crate::metrics::SUCCESS_PCT`], 1 %); 0 for
+    /// the closed-form `loglinear` fit, which has no epochs. `None` when no measured epoch met
+    /// it, or without a schedule (then the field is left out of the JSON).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub solved_at_epoch: Option<usize>,
     /// Wall-clock time of data generation, training and evaluation.
     pub wall_seconds: f64,
     /// The logexp version that produced the record.
@@ -488,6 +508,15 @@ impl RunRecord {
             show(self.test_mae),
             show(self.test_pct_err)
         );
+        if let Some(every) = s.solved_every {
+            let schedule = format!(
+                "test % error measured every {every} epochs and after the last, τ = {SUCCESS_PCT} %"
+            );
+            let _ = match self.solved_at_epoch {
+                Some(epoch) => writeln!(out, "solved at epoch {epoch} ({schedule})"),
+                None => writeln!(out, "not solved ({schedule})"),
+            };
+        }
         let _ = write!(out, "took {:.3} s", self.wall_seconds);
         out
     }
@@ -563,6 +592,7 @@ pub fn train_within(spec: &RunSpec, limits: &Limits) -> Result<TrainedRun, Error
         diverged: outcome.history.diverged_at_epoch.is_some(),
         diverged_at_epoch: outcome.history.diverged_at_epoch,
         reinit_epochs: outcome.history.reinit_epochs.clone(),
+        solved_at_epoch: outcome.solved_at_epoch,
         sparsity_error: match &network {
             Model::Stack(net) if outcome.history.diverged_at_epoch.is_none() => {
                 net.sparsity_error(&outcome.params)
@@ -597,6 +627,13 @@ struct Outcome {
     test: Scores,
     target_multiplier: f64,
     input_multipliers: Vec<f64>,
+    /// [`RunRecord::solved_at_epoch`].
+    solved_at_epoch: Option<usize>,
+}
+
+/// Whether a test score meets the success criterion ([`SUCCESS_PCT`]).
+fn solved(test: &Scores) -> bool {
+    test.pct_err.is_some_and(|e| e <= SUCCESS_PCT)
 }
 
 /// Fresh training rows every epoch (stable-nalu's protocol): epoch `e` draws its rows from
@@ -648,13 +685,17 @@ impl Data<'_> {
                 self.spec.function, self.spec.train_range
             ),
         })?;
+        let test = score(net, &params, self.test);
+        // Fitted before any epoch: solved at 0 when the fit meets the criterion.
+        let solved_at_epoch = (self.spec.solved_every.is_some() && solved(&test)).then_some(0);
         Ok(Outcome {
             history: History::default(),
             train: score(net, &params, self.train),
-            test: score(net, &params, self.test),
+            test,
             target_multiplier: 1.0,
             input_multipliers: vec![1.0; self.train.n_features()],
             params,
+            solved_at_epoch,
         })
     }
 
@@ -694,6 +735,18 @@ impl Data<'_> {
         let mut params = vec![0.0f32; net.n_params()];
         net.init_params(&mut init_rng, &mut params);
         let config = spec.train_config();
+        // The schedule measures the same (scaled) test rows as the final score below, so the
+        // last epoch's measurement is the record's test % error.
+        let mut solved_at_epoch = None;
+        let mut watch = |epoch: usize, params: &[f32]| {
+            if let Some(every) = spec.solved_every
+                && solved_at_epoch.is_none()
+                && (epoch % every == 0 || epoch == spec.epochs)
+                && solved(&score(net, params, test))
+            {
+                solved_at_epoch = Some(epoch);
+            }
+        };
         let history = if spec.fresh_data {
             let mut source = FreshRows {
                 spec,
@@ -702,10 +755,24 @@ impl Data<'_> {
                 divisor,
                 rows: train.clone(),
             };
-            fit_from(net, &mut params, &mut source, &config, &mut shuffle_rng)
+            fit_watched(
+                net,
+                &mut params,
+                &mut source,
+                &config,
+                &mut shuffle_rng,
+                &mut watch,
+            )
         } else {
             let mut fixed = train;
-            fit_from(net, &mut params, &mut fixed, &config, &mut shuffle_rng)
+            fit_watched(
+                net,
+                &mut params,
+                &mut fixed,
+                &config,
+                &mut shuffle_rng,
+                &mut watch,
+            )
         };
         let unscored = Scores {
             mae: None,
@@ -732,6 +799,7 @@ impl Data<'_> {
             test: test_scores,
             target_multiplier: divisor,
             input_multipliers: multipliers,
+            solved_at_epoch,
         })
     }
 }

@@ -743,6 +743,44 @@ pub fn fit_from<N: Network, D: EpochData>(
     config: &TrainConfig,
     rng: &mut ChaCha8Rng,
 ) -> History {
+    fit_watched(net, params, data, config, rng, &mut |_, _| {})
+}
+
+/// Like [`fit_from`], calling `watch(epoch, params)` after every completed epoch (1-based) with
+/// the parameters training carries into the next one (after a [`Plateau`] restart, if that
+/// epoch triggered one), so that a caller can measure the model while it trains. The watcher
+/// sees the parameters read-only and its work stays outside the optimiser steps: training,
+/// its history and the final parameters are the same with any watcher. It is not called for
+/// the epoch that diverged.
+///
+/// ```
+/// use logexp::activation::Activation::{Symexp, Symlog};
+/// use logexp::data::{Dataset, Range};
+/// use logexp::expr::Expr;
+/// use logexp::model::{Dense, Network};
+/// use logexp::train::{fit_watched, TrainConfig};
+/// use rand::SeedableRng;
+/// use rand_chacha::ChaCha8Rng;
+///
+/// let f = Expr::parse("x1*x2/10").unwrap();
+/// let data = Dataset::sample(&f, 256, Range::PAPER_TRAIN, 0, 0).unwrap();
+/// let net = Dense::new(2, &[16, 12], &[Symlog, Symexp]).unwrap();
+/// let mut params = vec![0.0; net.n_params()];
+/// net.init_params(&mut ChaCha8Rng::seed_from_u64(1), &mut params);
+/// let config = TrainConfig { epochs: 4, ..TrainConfig::default() };
+/// let mut seen = Vec::new();
+/// fit_watched(&net, &mut params, &mut &data, &config, &mut ChaCha8Rng::seed_from_u64(2),
+///     &mut |epoch, _| seen.push(epoch));
+/// assert_eq!(seen, [1, 2, 3, 4]);
+/// ```
+pub fn fit_watched<N: Network, D: EpochData>(
+    net: &N,
+    params: &mut [f32],
+    data: &mut D,
+    config: &TrainConfig,
+    rng: &mut ChaCha8Rng,
+    watch: &mut dyn FnMut(usize, &[f32]),
+) -> History {
     let n_rows = data.rows(1).len();
     let mut trainer = Trainer::new(net, config, n_rows);
     let mut history = History::default();
@@ -763,6 +801,7 @@ pub fn fit_from<N: Network, D: EpochData>(
                     trainer.reset_optimizer();
                     history.reinit_epochs.push(epoch);
                 }
+                watch(epoch, params);
             }
             _ => {
                 history.diverged_at_epoch = Some(epoch);

@@ -12,8 +12,7 @@ use crate::experiment::{ModelSpec, RunRecord};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-/// τ, the test % error at or below which a run counts as a success: 1 %.
-pub const SUCCESS_PCT: f64 = 1.0;
+pub use crate::metrics::SUCCESS_PCT;
 
 /// Test % error below which a run counts as exact: 0.01 %, about what stable-nalu's
 /// ε-perfect criterion (ε = 10⁻⁵ on every weight) allows on its product tasks.
