@@ -1165,6 +1165,46 @@ mod tests {
         }
     }
 
+    /// The watcher sees every completed epoch with the parameters carried into the next one:
+    /// with the Recorder's gradient of 1 and one batch per epoch, each epoch moves the
+    /// parameter by −1, and a plateau restart (the Recorder's loss is always 1, so a patience
+    /// of 2 restarts after epoch 3) sets it back to its initial 0 before the watcher looks.
+    #[test]
+    fn the_watcher_sees_each_epochs_parameters_after_any_restart() {
+        let data = indexed_rows(8);
+        let config = TrainConfig {
+            epochs: 4,
+            batch_size: 8,
+            learning_rate: 1.0,
+            ..TrainConfig::default()
+        };
+        let watched = |config: &TrainConfig| {
+            let mut seen = Vec::new();
+            let mut params = [0.0f32];
+            let history = fit_watched(
+                &Recorder::new(),
+                &mut params,
+                &mut &data,
+                config,
+                &mut ChaCha8Rng::seed_from_u64(3),
+                &mut |epoch, p| seen.push((epoch, p[0].round())),
+            );
+            (seen, history)
+        };
+        let (seen, history) = watched(&config);
+        assert_eq!(seen, [(1, -1.0), (2, -2.0), (3, -3.0), (4, -4.0)]);
+        assert!(history.reinit_epochs.is_empty());
+        let (seen, history) = watched(&TrainConfig {
+            reinit: Some(Plateau {
+                patience: 2,
+                above: 0.5,
+            }),
+            ..config
+        });
+        assert_eq!(seen, [(1, -1.0), (2, -2.0), (3, 0.0), (4, -1.0)]);
+        assert_eq!(history.reinit_epochs, [3]);
+    }
+
     /// `Trainer::step` runs exactly the rows it is given, in that order, and one Adam step.
     #[test]
     fn a_step_trains_on_exactly_its_rows() {
