@@ -741,7 +741,7 @@ impl Data<'_> {
         let mut watch = |epoch: usize, params: &[f32]| {
             if let Some(every) = spec.solved_every
                 && solved_at_epoch.is_none()
-                && (epoch % every == 0 || epoch == spec.epochs)
+                && (epoch.is_multiple_of(every) || epoch == spec.epochs)
                 && solved(&score(net, params, test))
             {
                 solved_at_epoch = Some(epoch);

@@ -54,7 +54,7 @@ fn the_first_measured_epoch_within_one_percent_is_recorded_and_nothing_else_chan
     let at = measured["solved_at_epoch"]
         .as_u64()
         .expect("nmu solves x1*x2 with seed 0 in 100 epochs") as usize;
-    assert!(at % 5 == 0 && (5..=100).contains(&at), "{at}");
+    assert!(at.is_multiple_of(5) && (5..=100).contains(&at), "{at}");
     assert_eq!(stripped(measured), stripped(plain));
     // Checked against runs that stop there (a constant learning rate does not depend on the
     // epochs to come): within 1 % at `at`, not yet 5 epochs before.
@@ -154,7 +154,7 @@ fn a_measured_sweep_resumes_and_its_bench_shows_when_runs_were_solved() {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert_eq!(records.len(), 4);
-    assert!(records.iter().all(|r| r["solved_every"] == Value::from(10)));
+    assert!(records.iter().all(|r| r["solved_every"] == 10));
     // NMU seed 0 solves x1*x2 (see the test above); lg trained as in the paper does not get
     // within 1 % in 100 epochs.
     let solved: Vec<(String, u64, Option<u64>)> = records
@@ -170,7 +170,7 @@ fn a_measured_sweep_resumes_and_its_bench_shows_when_runs_were_solved() {
     assert!(
         solved
             .iter()
-            .any(|(m, s, at)| m == "units" && *s == 0 && at.is_some_and(|e| e % 10 == 0)),
+            .any(|(m, s, at)| m == "units" && *s == 0 && at.is_some_and(|e| e.is_multiple_of(10))),
         "{solved:?}"
     );
     assert!(
