@@ -315,8 +315,10 @@ struct TrainingArgs {
     /// Learning rate (--recipe may set another) [default: 0.001].
     #[arg(long, allow_negative_numbers = true)]
     lr: Option<f64>,
-    /// Learning-rate schedule: constant (the paper's) or cosine (decay to 0 over all steps
-    /// after the warm-up) (--recipe may set another) [default: constant].
+    /// Learning-rate schedule: constant (the paper's), cosine (decay to 0 over all steps
+    /// after the warm-up), one-cycle (up from rate/25 over 30 % of the steps, then down to 0)
+    /// or plateau (halve the rate after 10 epochs without a 1 % gain in training loss)
+    /// (--recipe may set another) [default: constant].
     #[arg(long)]
     lr_schedule: Option<LrSchedule>,
     /// Optimiser steps of linear learning-rate warm-up (--recipe may set another) [default: 0].

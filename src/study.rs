@@ -98,9 +98,10 @@ const INPUTS: Cell = Cell::of("lg-scaled-inputs", Recipe::LgScaledInputs);
 /// `lg-relative-cosine` added to it alone, the recipe, then the recipe with one ingredient
 /// taken away or changed (fewer epochs trace error against cost); then the same for
 /// `lg-scaled` (its batch of 8 is taken away at the same number of steps: batch 32 for 1,000
-/// epochs); then input scaling added to the paper alone and `lg-scaled-inputs` with and
-/// without its target scaling (without its input scaling it is `lg-scaled`).
-pub const ABLATION: [Cell; 25] = [
+/// epochs); then input scaling added to the paper alone, `lg-scaled-inputs` with and without
+/// its target scaling (without its input scaling it is `lg-scaled`), and with its cosine
+/// replaced by the other schedules.
+pub const ABLATION: [Cell; 27] = [
     PAPER,
     Cell {
         name: "paper + 1000 epochs",
@@ -209,6 +210,16 @@ pub const ABLATION: [Cell; 25] = [
     Cell {
         name: "lg-scaled-inputs, no target scale",
         target_scale: Some(TargetScale::None),
+        ..INPUTS
+    },
+    Cell {
+        name: "lg-scaled-inputs, one-cycle rate",
+        lr_schedule: Some(LrSchedule::OneCycle),
+        ..INPUTS
+    },
+    Cell {
+        name: "lg-scaled-inputs, rate halved on plateaus",
+        lr_schedule: Some(LrSchedule::Plateau),
         ..INPUTS
     },
 ];
