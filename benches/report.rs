@@ -52,6 +52,7 @@ fn records() -> Vec<RunRecord> {
                 diverged: false,
                 diverged_at_epoch: None,
                 reinit_epochs: Vec::new(),
+                solved_at_epoch: None,
                 sparsity_error: None,
                 wall_seconds: 0.1,
                 logexp_version: "bench".to_string(),

@@ -4,7 +4,7 @@
 use crate::data::{DataError, Dataset, Range};
 use crate::error::Error;
 use crate::expr::Expr;
-use crate::metrics::{Scores, score};
+use crate::metrics::{SUCCESS_PCT, Scores, score};
 use crate::model::Network;
 use crate::model::spec::Model;
 pub use crate::model::spec::{ModelSpec, Pair};
@@ -12,7 +12,7 @@ pub use crate::optim::Optimizer;
 use crate::recipe::Recipe;
 pub use crate::scaling::{InputScale, TargetScale};
 use crate::train::{
-    EpochData, History, Loss, LrSchedule, Plateau, Schedule, TrainConfig, Training, fit_from,
+    EpochData, History, Loss, LrSchedule, Plateau, Schedule, TrainConfig, Training, fit_watched,
 };
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -168,6 +168,12 @@ pub struct RunSpec {
     /// [`Training::average_last`].
     #[serde(default, skip_serializing_if = "is_default")]
     pub average_last: usize,
+    /// Measure the test % error every this many epochs (and after the last) while training,
+    /// to find [`RunRecord::solved_at_epoch`]; `None`, the default, measures only at the end.
+    /// A reported metric only: training, the trained parameters and every other field of the
+    /// record are the same with or without it (nothing stops early).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub solved_every: Option<usize>,
 }
 
 fn is_default<T: Default + PartialEq>(value: &T) -> bool {
@@ -219,6 +225,7 @@ impl RunSpec {
             target_scale: t.target_scale,
             input_scale: t.input_scale,
             average_last: t.average_last,
+            solved_every: None,
         }
     }
 
@@ -310,6 +317,13 @@ impl RunSpec {
         let invalid =
             |field: &'static str, message: String| Err(Error::InvalidSetting { field, message });
         self.training().validate()?;
+        if self.solved_every == Some(0) {
+            return invalid(
+                "solved-every",
+                "must be at least 1 epoch, e.g. 10 (or leave it out to measure only the trained model)"
+                    .into(),
+            );
+        }
         if self.n_train == 0 || self.n_train > u32::MAX as usize {
             return invalid("n-train", "must be between 1 and 4294967295".into());
         }
@@ -438,6 +452,12 @@ pub struct RunRecord {
     /// Epochs after which training restarted from fresh parameters (see [`RunSpec::reinit`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reinit_epochs: Vec<usize>,
+    /// With [`RunSpec::solved_every`] = K: the first epoch, of those measured (every K-th and
+    /// the last), whose test % error is at most τ ([`crate::metrics::SUCCESS_PCT`], 1 %); 0 for
+    /// the closed-form `loglinear` fit, which has no epochs. `None` when no measured epoch met
+    /// it, or without a schedule (then the field is left out of the JSON).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub solved_at_epoch: Option<usize>,
     /// Wall-clock time of data generation, training and evaluation.
     pub wall_seconds: f64,
     /// The logexp version that produced the record.
@@ -496,6 +516,15 @@ impl RunRecord {
             show(self.test_mae),
             show(self.test_pct_err)
         );
+        if let Some(every) = s.solved_every {
+            let schedule = format!(
+                "test % error measured every {every} epochs and after the last, τ = {SUCCESS_PCT} %"
+            );
+            let _ = match self.solved_at_epoch {
+                Some(epoch) => writeln!(out, "solved at epoch {epoch} ({schedule})"),
+                None => writeln!(out, "not solved ({schedule})"),
+            };
+        }
         let _ = write!(out, "took {:.3} s", self.wall_seconds);
         out
     }
@@ -571,6 +600,7 @@ pub fn train_within(spec: &RunSpec, limits: &Limits) -> Result<TrainedRun, Error
         diverged: outcome.history.diverged_at_epoch.is_some(),
         diverged_at_epoch: outcome.history.diverged_at_epoch,
         reinit_epochs: outcome.history.reinit_epochs.clone(),
+        solved_at_epoch: outcome.solved_at_epoch,
         sparsity_error: match &network {
             Model::Stack(net) if outcome.history.diverged_at_epoch.is_none() => {
                 net.sparsity_error(&outcome.params)
@@ -605,6 +635,13 @@ struct Outcome {
     test: Scores,
     target_multiplier: f64,
     input_multipliers: Vec<f64>,
+    /// [`RunRecord::solved_at_epoch`].
+    solved_at_epoch: Option<usize>,
+}
+
+/// Whether a test score meets the success criterion ([`SUCCESS_PCT`]).
+fn solved(test: &Scores) -> bool {
+    test.pct_err.is_some_and(|e| e <= SUCCESS_PCT)
 }
 
 /// Fresh training rows every epoch (stable-nalu's protocol): epoch `e` draws its rows from
@@ -656,13 +693,17 @@ impl Data<'_> {
                 self.spec.function, self.spec.train_range
             ),
         })?;
+        let test = score(net, &params, self.test);
+        // Fitted before any epoch: solved at 0 when the fit meets the criterion.
+        let solved_at_epoch = (self.spec.solved_every.is_some() && solved(&test)).then_some(0);
         Ok(Outcome {
             history: History::default(),
             train: score(net, &params, self.train),
-            test: score(net, &params, self.test),
+            test,
             target_multiplier: 1.0,
             input_multipliers: vec![1.0; self.train.n_features()],
             params,
+            solved_at_epoch,
         })
     }
 
@@ -702,6 +743,18 @@ impl Data<'_> {
         let mut params = vec![0.0f32; net.n_params()];
         net.init_params(&mut init_rng, &mut params);
         let config = spec.train_config();
+        // The schedule measures the same (scaled) test rows as the final score below, so the
+        // last epoch's measurement is the record's test % error.
+        let mut solved_at_epoch = None;
+        let mut watch = |epoch: usize, params: &[f32]| {
+            if let Some(every) = spec.solved_every
+                && solved_at_epoch.is_none()
+                && (epoch.is_multiple_of(every) || epoch == spec.epochs)
+                && solved(&score(net, params, test))
+            {
+                solved_at_epoch = Some(epoch);
+            }
+        };
         let history = if spec.fresh_data {
             let mut source = FreshRows {
                 spec,
@@ -710,10 +763,24 @@ impl Data<'_> {
                 divisor,
                 rows: train.clone(),
             };
-            fit_from(net, &mut params, &mut source, &config, &mut shuffle_rng)
+            fit_watched(
+                net,
+                &mut params,
+                &mut source,
+                &config,
+                &mut shuffle_rng,
+                &mut watch,
+            )
         } else {
             let mut fixed = train;
-            fit_from(net, &mut params, &mut fixed, &config, &mut shuffle_rng)
+            fit_watched(
+                net,
+                &mut params,
+                &mut fixed,
+                &config,
+                &mut shuffle_rng,
+                &mut watch,
+            )
         };
         let unscored = Scores {
             mae: None,
@@ -740,6 +807,7 @@ impl Data<'_> {
             test: test_scores,
             target_multiplier: divisor,
             input_multipliers: multipliers,
+            solved_at_epoch,
         })
     }
 }
@@ -790,6 +858,169 @@ mod tests {
         let back: RunSpec = serde_json::from_str(EVERY_SETTING_JSON).unwrap();
         assert_eq!(back, every);
         assert_eq!(back.clone().with_training(back.training()), back);
+    }
+
+    /// The record of `spec` with its schedule and what the schedule adds taken out, and the
+    /// trained parameters: what must not depend on the schedule.
+    fn without_schedule(spec: &RunSpec) -> (String, Vec<u32>, Option<usize>) {
+        let trained = train(spec).unwrap();
+        let solved = trained.record.solved_at_epoch;
+        let mut record = trained.record;
+        record.wall_seconds = 0.0;
+        record.spec.solved_every = None;
+        record.solved_at_epoch = None;
+        // Bits, so that a diverged run's NaN parameters compare too.
+        let bits = trained.params.iter().map(|p| p.to_bits()).collect();
+        (serde_json::to_string(&record).unwrap(), bits, solved)
+    }
+
+    #[test]
+    fn a_schedule_changes_nothing_but_solved_at_epoch() {
+        let nmu = RunSpec {
+            n_train: 1000,
+            epochs: 100,
+            ..small("x1*x2", "lg")
+        };
+        let nmu = RunSpec {
+            model: ModelSpec::preset("nmu").unwrap(),
+            ..nmu
+        };
+        let specs = [
+            small("x1*x2/10", "lg"),
+            RunSpec {
+                input_scale: InputScale::Geometric,
+                target_scale: TargetScale::Loglinear,
+                ..nmu.clone()
+            },
+            RunSpec {
+                fresh_data: true,
+                ..nmu.clone()
+            },
+            RunSpec {
+                reinit: Some(Plateau {
+                    patience: 5,
+                    above: 100.0,
+                }),
+                seed: 2,
+                ..nmu.clone()
+            },
+            RunSpec {
+                lr: 1e6,
+                ..small("x1*x2*x3*x4", "lg")
+            },
+        ];
+        let mut solved = 0;
+        for spec in specs {
+            let (plain, plain_params, none) = without_schedule(&spec);
+            assert_eq!(none, None);
+            for every in [1, 7] {
+                let scheduled = RunSpec {
+                    solved_every: Some(every),
+                    ..spec.clone()
+                };
+                let (record, params, at) = without_schedule(&scheduled);
+                assert_eq!(record, plain, "{}", scheduled.key());
+                assert_eq!(params, plain_params);
+                solved += usize::from(at.is_some());
+            }
+        }
+        // The scaled, fresh-data and restarted nmu runs solve x1*x2 (checked by hand: test
+        // errors 0.16 %, 0.14 % and 0.05 % after 100 epochs), at both schedules.
+        assert_eq!(solved, 6);
+    }
+
+    /// Test % error after `epochs` epochs of `spec`, from the final score of a run that stops
+    /// there: training with a constant rate does not depend on the epochs still to come.
+    fn pct_after(spec: &RunSpec, epochs: usize) -> Option<f64> {
+        run(&RunSpec {
+            epochs,
+            solved_every: None,
+            ..spec.clone()
+        })
+        .unwrap()
+        .test_pct_err
+    }
+
+    #[test]
+    fn solved_at_is_the_first_measured_epoch_within_one_percent() {
+        // NMU on x1*x2, seed 0: below 1 % within 100 epochs (0.03 % at the end); seed 1 stays
+        // near 16 %.
+        let spec = RunSpec {
+            model: ModelSpec::preset("nmu").unwrap(),
+            n_train: 1000,
+            epochs: 100,
+            solved_every: Some(5),
+            ..small("x1*x2", "lg")
+        };
+        let record = run(&spec).unwrap();
+        let at = record
+            .solved_at_epoch
+            .expect("nmu solves x1*x2 with seed 0");
+        assert_eq!(at % 5, 0, "{at}");
+        assert!(pct_after(&spec, at).unwrap() <= 1.0);
+        for earlier in (5..at).step_by(5) {
+            assert!(
+                pct_after(&spec, earlier).is_none_or(|e| e > 1.0),
+                "epoch {earlier} already within 1 %"
+            );
+        }
+        // Unsolved: every measured epoch (here every 25th) is above 1 %.
+        let unsolved = RunSpec {
+            seed: 1,
+            solved_every: Some(25),
+            ..spec.clone()
+        };
+        let record = run(&unsolved).unwrap();
+        assert_eq!(record.solved_at_epoch, None);
+        for epoch in [25, 50, 75, 100] {
+            assert!(
+                pct_after(&unsolved, epoch).is_none_or(|e| e > 1.0),
+                "{epoch}"
+            );
+        }
+        assert!(
+            !serde_json::to_string(&record)
+                .unwrap()
+                .contains("solved_at_epoch")
+        );
+        // A schedule longer than the run measures the last epoch only.
+        let last_only = run(&RunSpec {
+            solved_every: Some(1000),
+            ..spec.clone()
+        })
+        .unwrap();
+        assert_eq!(last_only.solved_at_epoch, Some(100));
+        // The closed-form fit is solved before any epoch.
+        let loglinear = RunSpec {
+            model: ModelSpec::preset("loglinear").unwrap(),
+            ..spec.clone()
+        };
+        assert_eq!(run(&loglinear).unwrap().solved_at_epoch, Some(0));
+        let no_schedule = RunSpec {
+            solved_every: None,
+            ..loglinear
+        };
+        assert_eq!(run(&no_schedule).unwrap().solved_at_epoch, None);
+    }
+
+    #[test]
+    fn a_schedule_is_written_last_and_read_back() {
+        let spec = RunSpec {
+            solved_every: Some(10),
+            ..RunSpec::paper("x1*x2", Pair::lg())
+        };
+        let json = serde_json::to_string(&spec).unwrap();
+        assert_eq!(json, PAPER_SPEC_JSON.replace('}', r#","solved_every":10}"#));
+        assert_eq!(serde_json::from_str::<RunSpec>(&json).unwrap(), spec);
+        let zero = RunSpec {
+            solved_every: Some(0),
+            ..small("x1", "relu")
+        };
+        let err = run(&zero).unwrap_err().to_string();
+        assert!(
+            err.contains("--solved-every") && err.contains("at least 1"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -401,6 +401,10 @@ struct ProtocolArgs {
     /// Draw new training rows every epoch (stable-nalu's protocol) instead of one fixed set.
     #[arg(long)]
     fresh_data: bool,
+    /// Measure the test % error every EPOCHS epochs (and after the last) and record the first
+    /// measured epoch at or below 1 % as `solved_at_epoch`; training is unchanged.
+    #[arg(long, value_name = "EPOCHS", allow_negative_numbers = true)]
+    solved_every: Option<usize>,
     /// Hidden layer widths, comma-separated [default: 16,12 for dense networks, a preset's
     /// own, or 2 between unit layers].
     #[arg(long, value_delimiter = ',', allow_hyphen_values = true)]
@@ -439,6 +443,7 @@ impl ProtocolArgs {
             train_range: self.train_range,
             test_range: self.test_range,
             fresh_data: self.fresh_data,
+            solved_every: self.solved_every,
             ..RunSpec::paper(function, Pair::lg())
         }
         .with_training(self.training.training()?))

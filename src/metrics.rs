@@ -8,6 +8,10 @@ use serde::{Deserialize, Serialize};
 /// overhead, small enough to keep the workspace in L1/L2.
 pub const EVAL_BATCH: usize = 256;
 
+/// τ, the test (extrapolation) % error at or below which a run counts as a success, or as
+/// solved ([`crate::experiment::RunRecord::solved_at_epoch`]): 1 %.
+pub const SUCCESS_PCT: f64 = 1.0;
+
 /// Mean absolute error `1/n Σ |ŷ − y|`.
 pub fn mae(predictions: &[f32], targets: &[f64]) -> f64 {
     assert_eq!(predictions.len(), targets.len());

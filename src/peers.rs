@@ -480,6 +480,7 @@ mod tests {
             diverged: false,
             diverged_at_epoch: None,
             reinit_epochs: Vec::new(),
+            solved_at_epoch: None,
             sparsity_error: None,
             wall_seconds: 0.0,
             logexp_version: "test".into(),

@@ -381,7 +381,7 @@ pub struct Training {
     pub input_scale: InputScale,
     /// Use the mean of the parameters at the ends of the last this many epochs instead of the
     /// last parameters (stochastic weight averaging, Izmailov et al. 2018); the paper's: 0,
-    /// off.
+    /// off. A run's `--solved-every` measurements see the running parameters, not the mean.
     #[serde(default, skip_serializing_if = "is_default")]
     pub average_last: usize,
 }
@@ -794,6 +794,44 @@ pub fn fit_from<N: Network, D: EpochData>(
     config: &TrainConfig,
     rng: &mut ChaCha8Rng,
 ) -> History {
+    fit_watched(net, params, data, config, rng, &mut |_, _| {})
+}
+
+/// Like [`fit_from`], calling `watch(epoch, params)` after every completed epoch (1-based) with
+/// the parameters training carries into the next one (after a [`Plateau`] restart, if that
+/// epoch triggered one), so that a caller can measure the model while it trains. The watcher
+/// sees the parameters read-only and its work stays outside the optimiser steps: training,
+/// its history and the final parameters are the same with any watcher. It is not called for
+/// the epoch that diverged.
+///
+/// ```
+/// use logexp::activation::Activation::{Symexp, Symlog};
+/// use logexp::data::{Dataset, Range};
+/// use logexp::expr::Expr;
+/// use logexp::model::{Dense, Network};
+/// use logexp::train::{fit_watched, TrainConfig};
+/// use rand::SeedableRng;
+/// use rand_chacha::ChaCha8Rng;
+///
+/// let f = Expr::parse("x1*x2/10").unwrap();
+/// let data = Dataset::sample(&f, 256, Range::PAPER_TRAIN, 0, 0).unwrap();
+/// let net = Dense::new(2, &[16, 12], &[Symlog, Symexp]).unwrap();
+/// let mut params = vec![0.0; net.n_params()];
+/// net.init_params(&mut ChaCha8Rng::seed_from_u64(1), &mut params);
+/// let config = TrainConfig { epochs: 4, ..TrainConfig::default() };
+/// let mut seen = Vec::new();
+/// fit_watched(&net, &mut params, &mut &data, &config, &mut ChaCha8Rng::seed_from_u64(2),
+///     &mut |epoch, _| seen.push(epoch));
+/// assert_eq!(seen, [1, 2, 3, 4]);
+/// ```
+pub fn fit_watched<N: Network, D: EpochData>(
+    net: &N,
+    params: &mut [f32],
+    data: &mut D,
+    config: &TrainConfig,
+    rng: &mut ChaCha8Rng,
+    watch: &mut dyn FnMut(usize, &[f32]),
+) -> History {
     let n_rows = data.rows(1).len();
     let mut trainer = Trainer::new(net, config, n_rows);
     let mut history = History::default();
@@ -839,6 +877,7 @@ pub fn fit_from<N: Network, D: EpochData>(
                         *count = 0;
                     }
                 }
+                watch(epoch, params);
             }
             _ => {
                 history.diverged_at_epoch = Some(epoch);
@@ -1285,6 +1324,46 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The watcher sees every completed epoch with the parameters carried into the next one:
+    /// with the Recorder's gradient of 1 and one batch per epoch, each epoch moves the
+    /// parameter by −1, and a plateau restart (the Recorder's loss is always 1, so a patience
+    /// of 2 restarts after epoch 3) sets it back to its initial 0 before the watcher looks.
+    #[test]
+    fn the_watcher_sees_each_epochs_parameters_after_any_restart() {
+        let data = indexed_rows(8);
+        let config = TrainConfig {
+            epochs: 4,
+            batch_size: 8,
+            learning_rate: 1.0,
+            ..TrainConfig::default()
+        };
+        let watched = |config: &TrainConfig| {
+            let mut seen = Vec::new();
+            let mut params = [0.0f32];
+            let history = fit_watched(
+                &Recorder::new(),
+                &mut params,
+                &mut &data,
+                config,
+                &mut ChaCha8Rng::seed_from_u64(3),
+                &mut |epoch, p| seen.push((epoch, p[0].round())),
+            );
+            (seen, history)
+        };
+        let (seen, history) = watched(&config);
+        assert_eq!(seen, [(1, -1.0), (2, -2.0), (3, -3.0), (4, -4.0)]);
+        assert!(history.reinit_epochs.is_empty());
+        let (seen, history) = watched(&TrainConfig {
+            reinit: Some(Plateau {
+                patience: 2,
+                above: 0.5,
+            }),
+            ..config
+        });
+        assert_eq!(seen, [(1, -1.0), (2, -2.0), (3, 0.0), (4, -1.0)]);
+        assert_eq!(history.reinit_epochs, [3]);
     }
 
     /// `Trainer::step` runs exactly the rows it is given, in that order, and one Adam step.

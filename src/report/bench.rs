@@ -4,7 +4,9 @@
 //!
 //! A run *succeeds* when its test (extrapolation) mean % error is at most [`SUCCESS_PCT`]
 //! (τ = 1 %); it is *exact* below [`EXACT_PCT`]. Diverged runs count as failures. Rates carry a
-//! 95 % Wilson interval, as stable-nalu reports them.
+//! 95 % Wilson interval, as stable-nalu reports them. Runs measured on a schedule
+//! ([`crate::experiment::RunSpec::solved_every`]) add when they were *solved* ([`SolvedAt`]):
+//! a column and CSV fields that appear only when some record has a schedule.
 
 use super::stats::{median, score};
 use super::text::{function_key, md_pct, md_text};
@@ -12,8 +14,7 @@ use crate::experiment::{ModelSpec, RunRecord};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-/// τ, the test % error at or below which a run counts as a success: 1 %.
-pub const SUCCESS_PCT: f64 = 1.0;
+pub use crate::metrics::SUCCESS_PCT;
 
 /// Test % error below which a run counts as exact: 0.01 %, about what stable-nalu's
 /// ε-perfect criterion (ε = 10⁻⁵ on every weight) allows on its product tasks.
@@ -52,6 +53,58 @@ pub struct BenchRow {
     pub median_sparsity_error: Option<f64>,
     /// The median training loss per epoch over the runs (empty for closed-form fits).
     pub loss_curve: Vec<(f64, f64)>,
+    /// When the runs were solved, if any of them was measured on a schedule.
+    pub solved: Option<SolvedAt>,
+}
+
+/// When the runs of a [`BenchRow`] measured on a schedule ([`RunRecord::solved_at_epoch`])
+/// first met the success criterion. Runs without a schedule are left out of it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SolvedAt {
+    /// Runs measured on a schedule.
+    pub measured: usize,
+    /// The epoch each solved run was solved at, in record order (unsolved runs have none).
+    pub epochs: Vec<usize>,
+    /// The schedules (measured every K epochs) of the measured runs, distinct and sorted.
+    pub every: Vec<usize>,
+}
+
+impl SolvedAt {
+    /// The runs' schedules and solved epochs, or `None` when none was measured on one.
+    fn of(runs: &[&RunRecord]) -> Option<SolvedAt> {
+        let measured: Vec<&RunRecord> = runs
+            .iter()
+            .copied()
+            .filter(|r| r.spec.solved_every.is_some())
+            .collect();
+        if measured.is_empty() {
+            return None;
+        }
+        let mut every: Vec<usize> = measured
+            .iter()
+            .filter_map(|r| r.spec.solved_every)
+            .collect();
+        every.sort_unstable();
+        every.dedup();
+        Some(SolvedAt {
+            measured: measured.len(),
+            epochs: measured.iter().filter_map(|r| r.solved_at_epoch).collect(),
+            every,
+        })
+    }
+
+    /// The median epoch of the solved runs, `None` when none was solved.
+    pub fn median_epoch(&self) -> Option<f64> {
+        median(&self.epochs.iter().map(|&e| e as f64).collect::<Vec<_>>())
+    }
+
+    /// The table cell: `median epoch (solved/measured)`, or `— (0/measured)`.
+    fn cell(&self) -> String {
+        let median = self
+            .median_epoch()
+            .map_or("—".to_string(), |m| m.to_string());
+        format!("{median} ({}/{})", self.epochs.len(), self.measured)
+    }
 }
 
 /// The rows of the bench, or none when no record holds a unit model.
@@ -109,6 +162,7 @@ pub(super) fn bench_rows(records: &[&RunRecord]) -> Vec<BenchRow> {
                                 .filter_map(|r| r.sparsity_error)
                                 .collect::<Vec<_>>(),
                         ),
+                        solved: SolvedAt::of(runs),
                     },
                 )
             })
@@ -246,14 +300,27 @@ pub fn wilson(k: usize, n: usize) -> (f64, f64) {
     )
 }
 
-/// `bench.csv`: one line per row.
+/// Whether any row has runs measured on a solved-at schedule: only then do the table and the
+/// CSV carry its column, so reports of records without one stay as they were.
+fn any_solved(rows: &[BenchRow]) -> bool {
+    rows.iter().any(|r| r.solved.is_some())
+}
+
+/// `bench.csv`: one line per row; with a solved-at schedule in some record, three more fields
+/// (`solved_runs`, `measured_runs`, `median_solved_at_epoch`; empty where they do not apply).
 pub(super) fn bench_csv(rows: &[BenchRow]) -> String {
+    let with_solved = any_solved(rows);
     let mut out = String::from(
-        "function,train_range,test_range,model,runs,diverged,median_test_pct_err,best_test_pct_err,worst_test_pct_err,success,success_pct_low95,success_pct_high95,exact,median_sparsity_error,mean_seconds\n",
+        "function,train_range,test_range,model,runs,diverged,median_test_pct_err,best_test_pct_err,worst_test_pct_err,success,success_pct_low95,success_pct_high95,exact,median_sparsity_error,mean_seconds",
     );
+    out.push_str(if with_solved {
+        ",solved_runs,measured_runs,median_solved_at_epoch\n"
+    } else {
+        "\n"
+    });
     for r in rows {
         let (lo, hi) = wilson(r.success, r.runs);
-        let _ = writeln!(
+        let _ = write!(
             out,
             "{},{},{},{},{},{},{},{},{},{},{lo:.1},{hi:.1},{},{},{:.4}",
             super::csv::csv_field(&r.function),
@@ -271,6 +338,21 @@ pub(super) fn bench_csv(rows: &[BenchRow]) -> String {
                 .map_or(String::new(), |e| e.to_string()),
             r.seconds
         );
+        if with_solved {
+            let _ = match &r.solved {
+                Some(solved) => write!(
+                    out,
+                    ",{},{},{}",
+                    solved.epochs.len(),
+                    solved.measured,
+                    solved
+                        .median_epoch()
+                        .map_or(String::new(), |m| m.to_string())
+                ),
+                None => write!(out, ",,,"),
+            };
+        }
+        out.push('\n');
     }
     out
 }
@@ -292,6 +374,25 @@ pub(super) fn bench_markdown(
          1. Of the dense networks other than lg only the best (by median) is shown. Also in \
          `bench.csv`.\n"
     );
+    let with_solved = any_solved(rows);
+    if with_solved {
+        let mut every: Vec<usize> = rows
+            .iter()
+            .filter_map(|r| r.solved.as_ref())
+            .flat_map(|s| s.every.iter().copied())
+            .collect();
+        every.sort_unstable();
+        every.dedup();
+        let every: Vec<String> = every.iter().map(usize::to_string).collect();
+        let _ = writeln!(
+            out,
+            "*Solved at*: the first epoch, of those measured (every {} epochs and the last), whose \
+             test % error is at most τ = {SUCCESS_PCT} % (0 for a closed-form fit); the median \
+             over the solved runs, with solved / runs measured on a schedule (a run may be \
+             solved at some measurement and end above τ).\n",
+            every.join(" or ")
+        );
+    }
     for (k, task) in tasks(rows).into_iter().enumerate() {
         let first = &task[0];
         let _ = writeln!(
@@ -301,19 +402,32 @@ pub(super) fn bench_markdown(
             md_text(&first.train_range),
             md_text(&first.test_range)
         );
+        let (solved_head, solved_rule) = if with_solved {
+            (" solved at (median epoch, solved/measured) |", " ---: |")
+        } else {
+            ("", "")
+        };
         let _ = writeln!(
             out,
-            "| model | runs | diverged | median test % error (min–max) | success (≤ {SUCCESS_PCT} %) | exact | sparsity error | s / run |"
+            "| model | runs | diverged | median test % error (min–max) | success (≤ {SUCCESS_PCT} %) | exact | sparsity error |{solved_head} s / run |"
         );
         let _ = writeln!(
             out,
-            "| --- | ---: | ---: | --- | --- | ---: | ---: | ---: |"
+            "| --- | ---: | ---: | --- | --- | ---: | ---: |{solved_rule} ---: |"
         );
         for r in task {
             let (lo, hi) = wilson(r.success, r.runs);
+            let solved = if with_solved {
+                format!(
+                    " {} |",
+                    r.solved.as_ref().map_or("—".to_string(), SolvedAt::cell)
+                )
+            } else {
+                String::new()
+            };
             let _ = writeln!(
                 out,
-                "| {} | {} | {} | {} ({}–{}) | {}/{} ({:.0} %, 95 % CI {lo:.0}–{hi:.0}) | {}/{} | {} | {:.3} |",
+                "| {} | {} | {} | {} ({}–{}) | {}/{} ({:.0} %, 95 % CI {lo:.0}–{hi:.0}) | {}/{} | {} |{solved} {:.3} |",
                 md_text(&r.model),
                 r.runs,
                 r.diverged,
@@ -442,5 +556,60 @@ mod tests {
         assert!(chart.series[0].points.iter().any(|p| p.1.is_infinite()));
         assert!(md.contains("| nau,nmu | 3 | 1 |"), "{md}");
         assert!(bench_csv(&rows).lines().count() == 4);
+        // No record measured on a schedule: no solved-at column, field or sentence.
+        assert!(rows.iter().all(|r| r.solved.is_none()));
+        assert!(!md.contains("olved"), "{md}");
+        assert!(!bench_csv(&rows).contains("solved"));
+    }
+
+    #[test]
+    fn solved_at_is_the_median_of_the_solved_runs_with_their_count() {
+        let nmu = ModelSpec::preset("nmu").unwrap();
+        let measured = |seed, every, at| {
+            let mut r = record(nmu.clone(), seed, Some(0.5));
+            r.spec.solved_every = Some(every);
+            r.solved_at_epoch = at;
+            r
+        };
+        let records = [
+            measured(0, 10, Some(30)),
+            measured(1, 10, Some(50)),
+            measured(2, 5, None),
+            // Not measured: left out of the count.
+            record(nmu.clone(), 3, Some(0.5)),
+            record(ModelSpec::paper(Pair::lg()), 0, Some(8.0)),
+        ];
+        let refs: Vec<&RunRecord> = records.iter().collect();
+        let rows = bench_rows(&refs);
+        assert_eq!(
+            rows[0].solved,
+            Some(SolvedAt {
+                measured: 3,
+                epochs: vec![30, 50],
+                every: vec![5, 10],
+            })
+        );
+        assert_eq!(rows[1].solved, None);
+        let md = bench_markdown(&rows, &|_, _| None);
+        assert!(md.contains("(every 5 or 10 epochs and the last)"), "{md}");
+        assert!(
+            md.contains("| sparsity error | solved at (median epoch, solved/measured) | s / run |"),
+            "{md}"
+        );
+        assert!(md.contains("| 40 (2/3) | 0.000 |"), "{md}");
+        assert!(md.contains("| — | 0.000 |"), "{md}");
+        let csv = bench_csv(&rows);
+        let lines: Vec<&str> = csv.lines().collect();
+        assert!(
+            lines[0].ends_with(",mean_seconds,solved_runs,measured_runs,median_solved_at_epoch"),
+            "{csv}"
+        );
+        assert!(lines[1].ends_with(",0.0000,2,3,40"), "{csv}");
+        assert!(lines[2].ends_with(",0.0000,,,"), "{csv}");
+        // None solved: a dash and the count.
+        let unsolved = [measured(0, 10, None)];
+        let rows = bench_rows(&unsolved.iter().collect::<Vec<_>>());
+        assert!(bench_markdown(&rows, &|_, _| None).contains("| — (0/1) |"));
+        assert!(bench_csv(&rows).lines().nth(1).unwrap().ends_with(",0,1,"));
     }
 }

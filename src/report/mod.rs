@@ -787,6 +787,7 @@ mod tests {
                 diverged: true,
                 diverged_at_epoch: None,
                 reinit_epochs: Vec::new(),
+                solved_at_epoch: None,
                 sparsity_error: None,
                 ..base.clone()
             },
