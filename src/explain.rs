@@ -33,7 +33,10 @@
 //! unit is a product of powers of affine terms. Whole units are then replaced by their mean
 //! over the training rows (least varying first), and single factors by their geometric mean,
 //! while the formula's % error stays within the tolerance of the network's own. Nothing is
-//! rounded. lg networks trained with scaling are not read out yet.
+//! rounded. An lg network trained with scaling (`--scale`, or a recipe's target and input
+//! scale) is read out with its powers of two folded into the first and last layers, which is
+//! exact. Networks trained with the recipes mostly use units whose inputs change sign on the
+//! data, and are then not explained.
 //!
 //! With [`crate::fit::Scaling`], the terms are mapped back to the table's units (only the
 //! constants change). The read-out assumes positive inputs (`|x|`, the ε guards and the sign phases of product
@@ -57,7 +60,7 @@
 
 use crate::data::Dataset;
 use crate::expr::Expr;
-use crate::fit::FittedModel;
+use crate::fit::{FittedModel, Scaling};
 use crate::metrics::Scores;
 use crate::model::UnitKind;
 use crate::model::spec::{Model, ModelSpec};
@@ -244,7 +247,7 @@ fn read_out(
     }
     let (ModelSpec::Units { units, .. }, Model::Stack(_)) = (&model.spec, &model.network) else {
         return Err(
-            "dense networks (lg and the activation pairs) are not explained yet: only unit models (NAU, NMU, product units, NPU, NAC, NALU and iNALU on their multiplicative path, linear) and loglinear".into(),
+            "dense networks other than lg (symlog,symexp) are not explained: only lg, unit models (NAU, NMU, product units, NPU, NAC, NALU and iNALU on their multiplicative path, linear) and loglinear".into(),
         );
     };
     let n = model.features.len();
@@ -694,7 +697,10 @@ pub fn explain(
     valid: &[usize],
 ) -> Result<Explanation, String> {
     if is_lg(model) {
-        return explain_lg(model, data, train, valid);
+        return match &model.scaling {
+            None => explain_lg(model, data, train, valid),
+            Some(scaling) => explain_lg(&without_scaling(model, scaling)?, data, train, valid),
+        };
     }
     let (terms, notes) = read_out(model, data, train)?;
     let reference_rows = if valid.is_empty() { train } else { valid };
@@ -794,7 +800,52 @@ pub fn explain(
 fn is_lg(model: &FittedModel) -> bool {
     matches!(&model.spec, ModelSpec::Dense { pair, .. } if pair.is_lg())
         && matches!(model.network, Model::Dense(_))
-        && model.scaling.is_none()
+}
+
+/// The same lg network with its power-of-two scaling folded into the weights: input `i`'s
+/// factor `2^−kᵢ` into column `i` of the first layer, the target's `2^k` into the output
+/// layer. Scaling by a power of two is exact in floating point, so the folded network
+/// predicts the same bits (barring overflow to infinity or underflow to subnormals).
+fn without_scaling(model: &FittedModel, scaling: &Scaling) -> Result<FittedModel, String> {
+    let n = model.features.len();
+    let mut params = model.params.clone();
+    let blocks = model.network.param_blocks();
+    let block = |name: &str| {
+        blocks
+            .iter()
+            .find(|b| b.name == name)
+            .map(|b| (b.offset, b.shape.iter().product::<usize>()))
+            .ok_or_else(|| format!("no parameter block {name}"))
+    };
+    let (offset, len) = block("layer0.weight")?;
+    if scaling.inputs_log2.len() != n || len % n.max(1) != 0 {
+        return Err("the model's scaling does not match its first layer".into());
+    }
+    for (k, w) in params[offset..offset + len].iter_mut().enumerate() {
+        *w *= 2f32.powi(-scaling.inputs_log2[k % n]);
+    }
+    let output = 2f32.powi(scaling.target_log2);
+    for name in ["layer2.weight", "layer2.bias"] {
+        let (offset, len) = block(name)?;
+        params[offset..offset + len]
+            .iter_mut()
+            .for_each(|w| *w *= output);
+    }
+    if params.iter().any(|p| !p.is_finite()) {
+        return Err("folding the model's scaling into its weights overflows f32".into());
+    }
+    Ok(FittedModel {
+        spec: model.spec.clone(),
+        network: model
+            .spec
+            .build(n)
+            .map_err(|e| format!("cannot rebuild the network: {e}"))?,
+        params,
+        features: model.features.clone(),
+        target: model.target.clone(),
+        summary: model.summary.clone(),
+        scaling: None,
+    })
 }
 
 /// `constant + Σ_i weights[i] · x_i`, positive on the rows it is used for.
@@ -903,7 +954,9 @@ fn read_out_lg(
     let mut s = Vec::with_capacity(h1);
     for j in 0..h1 {
         let (sign, against) = majority(&mut rows.iter().map(|&r| a(j, data.row(r))));
-        if against > 0 {
+        // A unit nothing reads (its outgoing weights all 0) may change sign freely.
+        let used = (0..h2).any(|k| w2[k * h1 + j] != 0.0);
+        if against > 0 && used {
             notes.push(format!(
                 "symlog unit {}: its input changes sign on {against} rows",
                 j + 1
@@ -922,7 +975,7 @@ fn read_out_lg(
                     .sum::<f64>()
         };
         let (sigma, against) = majority(&mut rows.iter().map(|&r| u(data.row(r))));
-        if against > 0 {
+        if against > 0 && w3[k] != 0.0 {
             notes.push(format!(
                 "symexp unit {}: its input changes sign on {against} rows",
                 k + 1
@@ -1273,6 +1326,78 @@ mod tests {
         assert!(e.notes.is_empty(), "{:?}", e.notes);
         assert!(e.formula.valid.unwrap().pct_err.unwrap() < 1e-9);
         assert!(e.network_valid.unwrap().pct_err.unwrap() < 1e-3);
+
+        // The same function with power-of-two scaling: the network sees x1 · 2^−3 and its
+        // output is multiplied by 2^2, so W1 = 8 and W3, b3 = 2/4, 0.5/4 compute the same y;
+        // folded back, the formula is the unscaled one.
+        let (w1, w3, b3) = (
+            offset("layer0.weight"),
+            offset("layer2.weight"),
+            offset("layer2.bias"),
+        );
+        let mut scaled = m;
+        scaled.scaling = Some(Scaling {
+            inputs_log2: vec![3, 0],
+            target_log2: 2,
+        });
+        scaled.params[w1] = 8.0;
+        scaled.params[w3] = 0.5;
+        scaled.params[b3] = 0.125;
+        let e = explain(&scaled, &t.data, &rows[..24], &rows[24..]).unwrap();
+        assert_eq!(e.formula.expression, "-1.500+2.000*(1.000+1.000*x1)^1.000");
+        assert!(e.network_valid.unwrap().pct_err.unwrap() < 1e-3);
+    }
+
+    /// A unit whose outgoing weight is 0 does not count, whatever its sign does: the lg
+    /// network above with a second symlog unit `x2 − 1.5` (negative on some rows, positive on
+    /// others) that nothing reads.
+    #[test]
+    fn an_unread_lg_unit_may_change_sign() {
+        let mut csv = "a,b,y\n".to_string();
+        for r in 1..=30 {
+            let (a, b) = (r as f32 * 0.75, (r % 4) as f32);
+            csv += &format!("{a:?},{b:?},{:?}\n", 2.0 * f64::from(a) + 0.5);
+        }
+        let t =
+            read_table_from(csv.as_bytes(), Path::new("t.csv"), &ReadOptions::new("y")).unwrap();
+        let spec =
+            ModelSpec::parse("dense", &crate::experiment::Pair::lg(), Some(&[2, 1])).unwrap();
+        let mut m = fit(
+            &t,
+            &FitOptions {
+                training: Training {
+                    epochs: 1,
+                    ..Training::default()
+                },
+                ..FitOptions::new(spec)
+            },
+        )
+        .unwrap();
+        let offset = |name: &str| {
+            m.network
+                .param_blocks()
+                .into_iter()
+                .find(|b| b.name == name)
+                .unwrap()
+                .offset
+        };
+        let mut params = vec![0.0f32; m.params.len()];
+        params[offset("layer0.weight")] = 1.0; // unit 1: x1
+        params[offset("layer0.weight") + 3] = 1.0; // unit 2: x2 − 1.5
+        params[offset("layer0.bias") + 1] = -1.5;
+        params[offset("layer1.weight")] = 1.0; // reads unit 1 only
+        params[offset("layer2.weight")] = 2.0;
+        params[offset("layer2.bias")] = 0.5;
+        m.params = params;
+        let rows = all_rows(&t);
+        let e = explain(&m, &t.data, &rows[..24], &rows[24..]).unwrap();
+        assert_eq!(e.formula.expression, "-1.500+2.000*(1.000+1.000*x1)^1.000");
+        // Reading unit 2 as well makes the network unexplainable, naming the unit.
+        let w2 = offset("layer1.weight");
+        let mut m = m;
+        m.params[w2 + 1] = 0.25;
+        let why = explain(&m, &t.data, &rows[..24], &rows[24..]).unwrap_err();
+        assert!(why.contains("symlog unit 2"), "{why}");
     }
 
     #[test]
@@ -1280,8 +1405,8 @@ mod tests {
         let (m, t) = model_on_law("lg");
         let rows = all_rows(&t);
         // This lg network (one epoch from its seed) has hidden units whose inputs change sign
-        // within the data: not a product of powers there, and the reason says so. With scaling,
-        // lg is not read out at all (yet).
+        // within the data: not a product of powers there, and the reason says so, with or
+        // without scaling (folded into the weights, it reads the same network).
         let e = explain(&m, &t.data, &rows, &[]).unwrap_err();
         assert!(e.contains("changes sign on"), "{e}");
         let scaled = FittedModel {
@@ -1296,11 +1421,7 @@ mod tests {
             target: m.target.clone(),
             summary: m.summary.clone(),
         };
-        assert!(
-            explain(&scaled, &t.data, &rows, &[])
-                .unwrap_err()
-                .contains("dense")
-        );
+        assert_eq!(explain(&scaled, &t.data, &rows, &[]).unwrap_err(), e);
         let (m, _) = model_on_law("nalu");
         assert!(
             explain(&m, &t.data, &rows, &[])
