@@ -1280,11 +1280,10 @@ mod tests {
         assert_eq!(e.formula.expression, "1.000*x1^1.000*x2^1.000");
     }
 
-    /// An lg network with one unit per layer set by hand: `a = x1`, `symexp(symlog(a)) = a`
-    /// for `a > 0`, so `y = 2 x1 + 0.5`; read out as `b₃ − W₃ + W₃ (1 + x1)^1`
-    /// = `−1.5 + 2 (1 + x1)`, and nothing can be pruned since the network is exact.
-    #[test]
-    fn an_lg_network_reads_as_powers_of_affine_terms() {
+    /// `y = 2 a + 0.5` on 30 rows (b ∈ {0, 1, 2, 3} unused) and an lg network of `hidden`
+    /// fitted for one epoch, its parameters zeroed for the test to set by hand; with the
+    /// offset of each parameter block by name.
+    fn lg_by_hand(hidden: &[usize]) -> (FittedModel, crate::table::Table, HashMap<String, usize>) {
         let mut csv = "a,b,y\n".to_string();
         for r in 1..=30 {
             let (a, b) = (r as f32 * 0.75, (r % 4) as f32);
@@ -1292,8 +1291,7 @@ mod tests {
         }
         let t =
             read_table_from(csv.as_bytes(), Path::new("t.csv"), &ReadOptions::new("y")).unwrap();
-        let spec =
-            ModelSpec::parse("dense", &crate::experiment::Pair::lg(), Some(&[1, 1])).unwrap();
+        let spec = ModelSpec::parse("dense", &crate::experiment::Pair::lg(), Some(hidden)).unwrap();
         let mut m = fit(
             &t,
             &FitOptions {
@@ -1305,20 +1303,26 @@ mod tests {
             },
         )
         .unwrap();
-        let offset = |name: &str| {
-            m.network
-                .param_blocks()
-                .into_iter()
-                .find(|b| b.name == name)
-                .unwrap()
-                .offset
-        };
-        let mut params = vec![0.0f32; m.params.len()];
-        params[offset("layer0.weight")] = 1.0; // W1 = [1, 0], b1 = 0
-        params[offset("layer1.weight")] = 1.0; // W2 = [1], b2 = 0
-        params[offset("layer2.weight")] = 2.0; // W3 = [2]
-        params[offset("layer2.bias")] = 0.5; // b3 = 0.5
-        m.params = params;
+        let offsets = m
+            .network
+            .param_blocks()
+            .into_iter()
+            .map(|b| (b.name, b.offset))
+            .collect();
+        m.params.fill(0.0);
+        (m, t, offsets)
+    }
+
+    /// An lg network with one unit per layer set by hand: `a = x1`, `symexp(symlog(a)) = a`
+    /// for `a > 0`, so `y = 2 x1 + 0.5`; read out as `b₃ − W₃ + W₃ (1 + x1)^1`
+    /// = `−1.5 + 2 (1 + x1)`, and nothing can be pruned since the network is exact.
+    #[test]
+    fn an_lg_network_reads_as_powers_of_affine_terms() {
+        let (mut m, t, at) = lg_by_hand(&[1, 1]);
+        m.params[at["layer0.weight"]] = 1.0; // W1 = [1, 0], b1 = 0
+        m.params[at["layer1.weight"]] = 1.0; // W2 = [1], b2 = 0
+        m.params[at["layer2.weight"]] = 2.0; // W3 = [2]
+        m.params[at["layer2.bias"]] = 0.5; // b3 = 0.5
         let rows = all_rows(&t);
         let e = explain(&m, &t.data, &rows[..24], &rows[24..]).unwrap();
         assert_eq!(e.formula.expression, "-1.500+2.000*(1.000+1.000*x1)^1.000");
@@ -1330,11 +1334,7 @@ mod tests {
         // The same function with power-of-two scaling: the network sees x1 · 2^−3 and its
         // output is multiplied by 2^2, so W1 = 8 and W3, b3 = 2/4, 0.5/4 compute the same y;
         // folded back, the formula is the unscaled one.
-        let (w1, w3, b3) = (
-            offset("layer0.weight"),
-            offset("layer2.weight"),
-            offset("layer2.bias"),
-        );
+        let (w1, w3, b3) = (at["layer0.weight"], at["layer2.weight"], at["layer2.bias"]);
         let mut scaled = m;
         scaled.scaling = Some(Scaling {
             inputs_log2: vec![3, 0],
@@ -1353,49 +1353,18 @@ mod tests {
     /// others) that nothing reads.
     #[test]
     fn an_unread_lg_unit_may_change_sign() {
-        let mut csv = "a,b,y\n".to_string();
-        for r in 1..=30 {
-            let (a, b) = (r as f32 * 0.75, (r % 4) as f32);
-            csv += &format!("{a:?},{b:?},{:?}\n", 2.0 * f64::from(a) + 0.5);
-        }
-        let t =
-            read_table_from(csv.as_bytes(), Path::new("t.csv"), &ReadOptions::new("y")).unwrap();
-        let spec =
-            ModelSpec::parse("dense", &crate::experiment::Pair::lg(), Some(&[2, 1])).unwrap();
-        let mut m = fit(
-            &t,
-            &FitOptions {
-                training: Training {
-                    epochs: 1,
-                    ..Training::default()
-                },
-                ..FitOptions::new(spec)
-            },
-        )
-        .unwrap();
-        let offset = |name: &str| {
-            m.network
-                .param_blocks()
-                .into_iter()
-                .find(|b| b.name == name)
-                .unwrap()
-                .offset
-        };
-        let mut params = vec![0.0f32; m.params.len()];
-        params[offset("layer0.weight")] = 1.0; // unit 1: x1
-        params[offset("layer0.weight") + 3] = 1.0; // unit 2: x2 − 1.5
-        params[offset("layer0.bias") + 1] = -1.5;
-        params[offset("layer1.weight")] = 1.0; // reads unit 1 only
-        params[offset("layer2.weight")] = 2.0;
-        params[offset("layer2.bias")] = 0.5;
-        m.params = params;
+        let (mut m, t, at) = lg_by_hand(&[2, 1]);
+        m.params[at["layer0.weight"]] = 1.0; // unit 1: x1
+        m.params[at["layer0.weight"] + 3] = 1.0; // unit 2: x2 − 1.5
+        m.params[at["layer0.bias"] + 1] = -1.5;
+        m.params[at["layer1.weight"]] = 1.0; // reads unit 1 only
+        m.params[at["layer2.weight"]] = 2.0;
+        m.params[at["layer2.bias"]] = 0.5;
         let rows = all_rows(&t);
         let e = explain(&m, &t.data, &rows[..24], &rows[24..]).unwrap();
         assert_eq!(e.formula.expression, "-1.500+2.000*(1.000+1.000*x1)^1.000");
         // Reading unit 2 as well makes the network unexplainable, naming the unit.
-        let w2 = offset("layer1.weight");
-        let mut m = m;
-        m.params[w2 + 1] = 0.25;
+        m.params[at["layer1.weight"] + 1] = 0.25;
         let why = explain(&m, &t.data, &rows[..24], &rows[24..]).unwrap_err();
         assert!(why.contains("symlog unit 2"), "{why}");
     }

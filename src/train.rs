@@ -1001,59 +1001,50 @@ mod tests {
     fn weight_averaging_returns_the_mean_of_the_last_epochs_parameters() {
         // The Recorder's gradient is 1: each Adam step at rate 1 moves the parameter by 1, so
         // after epochs 1–4 (one step each) it is −1, −2, −3, −4; the last two average −3.5.
-        let net = Recorder::new();
-        let data = indexed_rows(4);
         let config = TrainConfig {
             epochs: 4,
-            batch_size: 4,
-            learning_rate: 1.0,
             average_last: 2,
-            ..TrainConfig::default()
+            ..one_step_per_epoch_at_rate_one()
         };
-        let mut params = [0.0f32];
-        fit(
-            &net,
-            &mut params,
-            &data,
-            &config,
-            &mut ChaCha8Rng::seed_from_u64(1),
-        );
-        assert!((params[0] + 3.5).abs() < 1e-3, "{}", params[0]);
-        let plain = TrainConfig {
+        let p = recorder_parameter_after(&config);
+        assert!((p + 3.5).abs() < 1e-3, "{p}");
+        let p = recorder_parameter_after(&TrainConfig {
             average_last: 0,
             ..config
-        };
-        let mut params = [0.0f32];
-        fit(
-            &net,
-            &mut params,
-            &data,
-            &plain,
-            &mut ChaCha8Rng::seed_from_u64(1),
-        );
-        assert!((params[0] + 4.0).abs() < 1e-3, "{}", params[0]);
+        });
+        assert!((p + 4.0).abs() < 1e-3, "{p}");
     }
 
     #[test]
     fn the_plateau_schedule_halves_the_rate_when_the_loss_stalls() {
-        let net = Recorder::new();
-        let data = indexed_rows(4);
-        let config = TrainConfig {
+        let p = recorder_parameter_after(&TrainConfig {
             epochs: 30,
+            lr_schedule: LrSchedule::Plateau,
+            ..one_step_per_epoch_at_rate_one()
+        });
+        assert!((p + 18.5).abs() < 1e-2, "{p}");
+    }
+
+    /// Four rows in one batch of four at rate 1: one Adam step per epoch.
+    fn one_step_per_epoch_at_rate_one() -> TrainConfig {
+        TrainConfig {
             batch_size: 4,
             learning_rate: 1.0,
-            lr_schedule: LrSchedule::Plateau,
             ..TrainConfig::default()
-        };
+        }
+    }
+
+    /// The Recorder's parameter (from 0) after `config` on four rows.
+    fn recorder_parameter_after(config: &TrainConfig) -> f32 {
         let mut params = [0.0f32];
         fit(
-            &net,
+            &Recorder::new(),
             &mut params,
-            &data,
-            &config,
+            &indexed_rows(4),
+            config,
             &mut ChaCha8Rng::seed_from_u64(1),
         );
-        assert!((params[0] + 18.5).abs() < 1e-2, "{}", params[0]);
+        params[0]
     }
 
     /// The trainer moves the optimiser's rate along the plan: with the Recorder's gradient of
@@ -1061,24 +1052,12 @@ mod tests {
     /// of 4 steps at rate 1 it is −(1 + (1 + √½)/2 + ½ + (1 − √½)/2) = −2.5.
     #[test]
     fn the_trainer_follows_the_plan() {
-        let net = Recorder::new();
-        let data = indexed_rows(4);
-        let config = TrainConfig {
+        let p = recorder_parameter_after(&TrainConfig {
             epochs: 4,
-            batch_size: 4,
-            learning_rate: 1.0,
             lr_schedule: LrSchedule::Cosine,
-            ..TrainConfig::default()
-        };
-        let mut params = [0.0f32];
-        fit(
-            &net,
-            &mut params,
-            &data,
-            &config,
-            &mut ChaCha8Rng::seed_from_u64(1),
-        );
-        assert!((params[0] + 2.5).abs() < 1e-3, "{}", params[0]);
+            ..one_step_per_epoch_at_rate_one()
+        });
+        assert!((p + 2.5).abs() < 1e-3, "{p}");
     }
 
     #[test]
