@@ -76,6 +76,51 @@ pub struct Ingredients {
     pub average_last: Option<usize>,
 }
 
+impl Ingredients {
+    /// No setting given.
+    pub const NONE: Ingredients = Ingredients {
+        epochs: None,
+        batch_size: None,
+        loss: None,
+        lr: None,
+        lr_schedule: None,
+        warmup: None,
+        target_scale: None,
+        input_scale: None,
+        average_last: None,
+    };
+
+    /// How many settings are given.
+    pub fn count(&self) -> usize {
+        // Destructured so that a new setting cannot be left out of the count.
+        let Ingredients {
+            epochs,
+            batch_size,
+            loss,
+            lr,
+            lr_schedule,
+            warmup,
+            target_scale,
+            input_scale,
+            average_last,
+        } = self;
+        [
+            epochs.is_some(),
+            batch_size.is_some(),
+            loss.is_some(),
+            lr.is_some(),
+            lr_schedule.is_some(),
+            warmup.is_some(),
+            target_scale.is_some(),
+            input_scale.is_some(),
+            average_last.is_some(),
+        ]
+        .iter()
+        .filter(|&&given| given)
+        .count()
+    }
+}
+
 impl Recipe {
     /// Every recipe, `paper` first.
     pub const ALL: [Recipe; 4] = [

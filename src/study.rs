@@ -25,7 +25,7 @@
 use crate::data::Range;
 use crate::experiment::{InputScale, ModelSpec, RunSpec, TargetScale};
 use crate::protocol::{BENCH_TEST, BENCH_TRAIN, PAPER_FUNCTIONS};
-use crate::recipe::Recipe;
+use crate::recipe::{Ingredients, Recipe};
 use crate::sweep::Grid;
 use crate::train::{Loss, LrSchedule};
 
@@ -36,24 +36,8 @@ pub struct Cell {
     pub name: &'static str,
     /// The recipe whose settings are the starting point.
     pub recipe: Recipe,
-    /// Replaces the recipe's epochs.
-    pub epochs: Option<usize>,
-    /// Replaces the recipe's minibatch size.
-    pub batch_size: Option<usize>,
-    /// Replaces the recipe's target scaling.
-    pub target_scale: Option<TargetScale>,
-    /// Replaces the recipe's input scaling.
-    pub input_scale: Option<InputScale>,
-    /// Replaces the recipe's weight averaging.
-    pub average_last: Option<usize>,
-    /// Replaces the recipe's loss.
-    pub loss: Option<Loss>,
-    /// Replaces the recipe's learning rate.
-    pub lr: Option<f64>,
-    /// Replaces the recipe's learning-rate schedule.
-    pub lr_schedule: Option<LrSchedule>,
-    /// Replaces the recipe's warm-up steps.
-    pub warmup: Option<u64>,
+    /// The settings replaced (given explicitly, so they win over the recipe's).
+    pub replace: Ingredients,
 }
 
 impl Cell {
@@ -61,35 +45,16 @@ impl Cell {
         Cell {
             name,
             recipe,
-            epochs: None,
-            batch_size: None,
-            target_scale: None,
-            input_scale: None,
-            average_last: None,
-            loss: None,
-            lr: None,
-            lr_schedule: None,
-            warmup: None,
+            replace: Ingredients::NONE,
         }
     }
 
-    /// `template` with this cell's settings: the recipe's ingredients, then the replacements.
-    /// The model, function, data and seeds of `template` are kept.
+    /// `template` with this cell's settings: the recipe's ingredients, then the replacements
+    /// ([`crate::train::Training::with_recipe`]). The model, function, data and seeds of
+    /// `template` are kept.
     pub fn apply(&self, template: &RunSpec) -> RunSpec {
-        let base = self.recipe.settings();
-        RunSpec {
-            epochs: self.epochs.unwrap_or(base.epochs),
-            batch_size: self.batch_size.unwrap_or(base.batch_size),
-            target_scale: self.target_scale.unwrap_or(base.target_scale),
-            input_scale: self.input_scale.unwrap_or(base.input_scale),
-            average_last: self.average_last.unwrap_or(base.average_last),
-            loss: self.loss.unwrap_or(base.loss),
-            lr: self.lr.unwrap_or(base.lr),
-            lr_schedule: self.lr_schedule.unwrap_or(base.lr_schedule),
-            warmup: self.warmup.unwrap_or(base.warmup),
-            recipe: self.recipe,
-            ..template.clone()
-        }
+        let training = template.training().with_recipe(self.recipe, self.replace);
+        template.clone().with_training(training)
     }
 }
 
@@ -109,126 +74,198 @@ pub const ABLATION: [Cell; 28] = [
     PAPER,
     Cell {
         name: "paper + 1000 epochs",
-        epochs: Some(1000),
+        replace: Ingredients {
+            epochs: Some(1000),
+            ..Ingredients::NONE
+        },
         ..PAPER
     },
     Cell {
         name: "paper + relative loss",
-        loss: Some(Loss::Relative),
+        replace: Ingredients {
+            loss: Some(Loss::Relative),
+            ..Ingredients::NONE
+        },
         ..PAPER
     },
     Cell {
         name: "paper + log loss",
-        loss: Some(Loss::Log),
+        replace: Ingredients {
+            loss: Some(Loss::Log),
+            ..Ingredients::NONE
+        },
         ..PAPER
     },
     Cell {
         name: "paper + cosine",
-        lr_schedule: Some(LrSchedule::Cosine),
+        replace: Ingredients {
+            lr_schedule: Some(LrSchedule::Cosine),
+            ..Ingredients::NONE
+        },
         ..PAPER
     },
     Cell {
         name: "paper + lr 3e-3",
-        lr: Some(3e-3),
+        replace: Ingredients {
+            lr: Some(3e-3),
+            ..Ingredients::NONE
+        },
         ..PAPER
     },
     RECIPE,
     Cell {
         name: "recipe, 300 epochs",
-        epochs: Some(300),
+        replace: Ingredients {
+            epochs: Some(300),
+            ..Ingredients::NONE
+        },
         ..RECIPE
     },
     Cell {
         name: "recipe, 100 epochs",
-        epochs: Some(100),
+        replace: Ingredients {
+            epochs: Some(100),
+            ..Ingredients::NONE
+        },
         ..RECIPE
     },
     Cell {
         name: "recipe, mae loss",
-        loss: Some(Loss::Mae),
+        replace: Ingredients {
+            loss: Some(Loss::Mae),
+            ..Ingredients::NONE
+        },
         ..RECIPE
     },
     Cell {
         name: "recipe, log loss",
-        loss: Some(Loss::Log),
+        replace: Ingredients {
+            loss: Some(Loss::Log),
+            ..Ingredients::NONE
+        },
         ..RECIPE
     },
     Cell {
         name: "recipe, constant rate",
-        lr_schedule: Some(LrSchedule::Constant),
+        replace: Ingredients {
+            lr_schedule: Some(LrSchedule::Constant),
+            ..Ingredients::NONE
+        },
         ..RECIPE
     },
     Cell {
         name: "recipe, lr 1e-3",
-        lr: Some(1e-3),
+        replace: Ingredients {
+            lr: Some(1e-3),
+            ..Ingredients::NONE
+        },
         ..RECIPE
     },
     Cell {
         name: "recipe + warm-up 1000",
-        warmup: Some(1000),
+        replace: Ingredients {
+            warmup: Some(1000),
+            ..Ingredients::NONE
+        },
         ..RECIPE
     },
     Cell {
         name: "paper + target scale",
-        target_scale: Some(TargetScale::Loglinear),
+        replace: Ingredients {
+            target_scale: Some(TargetScale::Loglinear),
+            ..Ingredients::NONE
+        },
         ..PAPER
     },
     Cell {
         name: "paper + batch 8",
-        batch_size: Some(8),
+        replace: Ingredients {
+            batch_size: Some(8),
+            ..Ingredients::NONE
+        },
         ..PAPER
     },
     SCALED,
     Cell {
         name: "lg-scaled, no target scale",
-        target_scale: Some(TargetScale::None),
+        replace: Ingredients {
+            target_scale: Some(TargetScale::None),
+            ..Ingredients::NONE
+        },
         ..SCALED
     },
     Cell {
         name: "lg-scaled, batch 32 for 1000 epochs",
-        batch_size: Some(32),
-        epochs: Some(1000),
+        replace: Ingredients {
+            batch_size: Some(32),
+            epochs: Some(1000),
+            ..Ingredients::NONE
+        },
         ..SCALED
     },
     Cell {
         name: "lg-scaled, mae loss",
-        loss: Some(Loss::Mae),
+        replace: Ingredients {
+            loss: Some(Loss::Mae),
+            ..Ingredients::NONE
+        },
         ..SCALED
     },
     Cell {
         name: "lg-scaled, constant rate",
-        lr_schedule: Some(LrSchedule::Constant),
+        replace: Ingredients {
+            lr_schedule: Some(LrSchedule::Constant),
+            ..Ingredients::NONE
+        },
         ..SCALED
     },
     Cell {
         name: "lg-scaled, 25 epochs",
-        epochs: Some(25),
+        replace: Ingredients {
+            epochs: Some(25),
+            ..Ingredients::NONE
+        },
         ..SCALED
     },
     Cell {
         name: "paper + input scale",
-        input_scale: Some(InputScale::Geometric),
+        replace: Ingredients {
+            input_scale: Some(InputScale::Geometric),
+            ..Ingredients::NONE
+        },
         ..PAPER
     },
     INPUTS,
     Cell {
         name: "lg-scaled-inputs, no target scale",
-        target_scale: Some(TargetScale::None),
+        replace: Ingredients {
+            target_scale: Some(TargetScale::None),
+            ..Ingredients::NONE
+        },
         ..INPUTS
     },
     Cell {
         name: "lg-scaled-inputs, one-cycle rate",
-        lr_schedule: Some(LrSchedule::OneCycle),
+        replace: Ingredients {
+            lr_schedule: Some(LrSchedule::OneCycle),
+            ..Ingredients::NONE
+        },
         ..INPUTS
     },
     Cell {
         name: "lg-scaled-inputs, rate halved on plateaus",
-        lr_schedule: Some(LrSchedule::Plateau),
+        replace: Ingredients {
+            lr_schedule: Some(LrSchedule::Plateau),
+            ..Ingredients::NONE
+        },
         ..INPUTS
     },
     Cell {
         name: "lg-scaled-inputs, weights averaged over the last 50 epochs",
-        average_last: Some(50),
+        replace: Ingredients {
+            average_last: Some(50),
+            ..Ingredients::NONE
+        },
         ..INPUTS
     },
 ];
@@ -426,20 +463,10 @@ mod tests {
         keys.dedup();
         assert_eq!(keys.len(), ABLATION.len());
         for cell in &ABLATION[1..] {
-            let changed = [
-                cell.epochs.is_some() && cell.batch_size.is_none(),
-                cell.batch_size.is_some(),
-                cell.target_scale.is_some(),
-                cell.input_scale.is_some(),
-                cell.average_last.is_some(),
-                cell.loss.is_some(),
-                cell.lr.is_some(),
-                cell.lr_schedule.is_some(),
-                cell.warmup.is_some(),
-            ]
-            .iter()
-            .filter(|&&c| c)
-            .count();
+            // Batch 32 for 1,000 epochs keeps lg-scaled's steps: one change, not two.
+            let replace = cell.replace;
+            let same_steps = replace.batch_size.is_some() && replace.epochs.is_some();
+            let changed = replace.count() - usize::from(same_steps);
             let is_base =
                 ["lg-relative-cosine", "lg-scaled", "lg-scaled-inputs"].contains(&cell.name);
             assert_eq!(changed, usize::from(!is_base), "{}", cell.name);
