@@ -27,8 +27,13 @@
 //! ## lg networks
 //!
 //! The paper's network `y = W₃ symexp(W₂ symlog(W₁ x + b₁) + b₂) + b₃` is read out exactly
-//! where the signs of the hidden units' inputs are the same on every row (otherwise it is not
-//! explained, and the reason names the units and counts the rows): with `a_j = W₁ⱼ x + b₁ⱼ` of sign `s_j` and `u_k` of
+//! where the signs of the hidden units' inputs are the same on every row. A unit whose input
+//! changes sign is read with its sign on most rows (a note names it and counts the other
+//! rows); the formula is then approximate near the crossing, its measured error shows by how
+//! much, and pruning keeps within the tolerance of that error where it exceeds the network's.
+//! Where a factor's base turns negative on some row the network is not explained, and the
+//! reason names the units. A unit nothing reads (outgoing weights 0) may change sign freely.
+//! Read out: with `a_j = W₁ⱼ x + b₁ⱼ` of sign `s_j` and `u_k` of
 //! sign `σ_k`, `symexp(u_k) = σ_k (e^{σ_k b₂ₖ} Π_j (1 + s_j a_j)^{σ_k s_j W₂ₖⱼ} − 1)`: each symexp
 //! unit is a product of powers of affine terms. Whole units are then replaced by their mean
 //! over the training rows (least varying first), and single factors by their geometric mean,
@@ -1039,16 +1044,25 @@ fn explain_lg(
     valid: &[usize],
 ) -> Result<Explanation, String> {
     let all: Vec<usize> = train.iter().chain(valid).copied().collect();
-    let (mut f, notes) = read_out_lg(model, data, &all)?;
-    // Where a hidden unit's input changes sign within the data, the network is not one product
-    // of powers over these rows (the formula would take powers of negative numbers).
-    if !notes.is_empty() {
-        return Err(format!(
-            "the lg network is not a product of powers on these rows: {}",
-            notes.join("; ")
-        ));
-    }
+    let (mut f, mut notes) = read_out_lg(model, data, &all)?;
     let reference_rows = if valid.is_empty() { train } else { valid };
+    // Where a hidden unit's input changes sign within the data, the formula reads it with its
+    // majority sign: exact on the rows where that sign holds, approximate near the crossing,
+    // and undefined (a power of a negative number) where the minority's input passes −1. Then
+    // it is no formula at all, and the reason says which units.
+    let with_majority_signs = if notes.is_empty() {
+        None
+    } else {
+        match f.scores(data, &all).pct_err {
+            Some(e) if e.is_finite() => Some(f.scores(data, reference_rows).pct_err),
+            _ => {
+                return Err(format!(
+                    "the lg network is not a product of powers on these rows: {}",
+                    notes.join("; ")
+                ));
+            }
+        }
+    };
     let network = |rows: &[usize]| {
         let k = data.n_features();
         let mut records = Vec::with_capacity(rows.len() * k);
@@ -1061,7 +1075,20 @@ fn explain_lg(
     };
     let network_train = network(train);
     let network_valid = (!valid.is_empty()).then(|| network(valid));
-    let reference = network(reference_rows).pct_err;
+    // Pruning keeps the formula within the tolerance of the network's error, or of its own
+    // where reading units with their majority signs already costs more.
+    let reference = match (
+        network(reference_rows).pct_err,
+        with_majority_signs.flatten(),
+    ) {
+        (Some(net), Some(own)) => Some(net.max(own)),
+        (net, _) => net,
+    };
+    if with_majority_signs.is_some() {
+        for note in &mut notes {
+            note.push_str(" (read with its sign on most rows; the formula's error shows the cost)");
+        }
+    }
     let ok = |g: &LgFormula| within_tolerance(g.scores(data, reference_rows).pct_err, reference);
     // Units: replace by their mean over the training rows, the least varying first.
     let value = |t: &LgTerm, x: &[f32]| {
@@ -1363,21 +1390,38 @@ mod tests {
         let rows = all_rows(&t);
         let e = explain(&m, &t.data, &rows[..24], &rows[24..]).unwrap();
         assert_eq!(e.formula.expression, "-1.500+2.000*(1.000+1.000*x1)^1.000");
-        // Reading unit 2 as well makes the network unexplainable, naming the unit.
+        // Reading unit 2 as well: b − 1.5 is ≥ 0 on half the rows (b = 2, 3) and read as
+        // positive, so its factor (1 + (b − 1.5))^0.25 is a power of −0.5 on the rows with
+        // b = 0: no formula, and the reason names the unit.
         m.params[at["layer1.weight"] + 1] = 0.25;
         let why = explain(&m, &t.data, &rows[..24], &rows[24..]).unwrap_err();
         assert!(why.contains("symlog unit 2"), "{why}");
+        // With b − 0.5 instead the minority's factor is 1 − 0.5 > 0: a formula, with a note.
+        m.params[at["layer0.bias"] + 1] = -0.5;
+        let e = explain(&m, &t.data, &rows[..24], &rows[24..]).unwrap();
+        assert!(
+            e.notes
+                .iter()
+                .any(|n| n.starts_with("symlog unit 2: its input changes sign on")),
+            "{:?}",
+            e.notes
+        );
+        assert!(e.formula.train.pct_err.unwrap().is_finite());
     }
 
     #[test]
     fn models_that_cannot_be_read_say_why() {
         let (m, t) = model_on_law("lg");
         let rows = all_rows(&t);
-        // This lg network (one epoch from its seed) has hidden units whose inputs change sign
-        // within the data: not a product of powers there, and the reason says so, with or
-        // without scaling (folded into the weights, it reads the same network).
-        let e = explain(&m, &t.data, &rows, &[]).unwrap_err();
-        assert!(e.contains("changes sign on"), "{e}");
+        // This lg network (one epoch from its seed, 60 % off) has hidden units whose inputs
+        // change sign within the data: read with their majority signs, the formula is
+        // defined on every row, the notes name those units, and pruning within the tolerance
+        // of its error leaves a constant. The same with scaling folded into the weights.
+        let e = explain(&m, &t.data, &rows, &[]).unwrap();
+        assert!(
+            e.notes.iter().any(|n| n.contains("changes sign on")),
+            "{e:?}"
+        );
         let scaled = FittedModel {
             scaling: Some(crate::fit::Scaling {
                 inputs_log2: vec![0, 0],
@@ -1390,7 +1434,8 @@ mod tests {
             target: m.target.clone(),
             summary: m.summary.clone(),
         };
-        assert_eq!(explain(&scaled, &t.data, &rows, &[]).unwrap_err(), e);
+        let s = explain(&scaled, &t.data, &rows, &[]).unwrap();
+        assert_eq!(s.formula.expression, e.formula.expression);
         let (m, _) = model_on_law("nalu");
         assert!(
             explain(&m, &t.data, &rows, &[])
