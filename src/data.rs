@@ -208,24 +208,29 @@ impl Dataset {
                 features: n_features,
             })?;
         let mut records = Vec::with_capacity(values);
-        let mut targets = Vec::with_capacity(n_rows);
-        let mut row = vec![0.0f64; n_features];
-        for r in 0..n_rows {
-            for x in row.iter_mut() {
-                let v = uniform_f32(&mut rng, range);
-                records.push(v);
-                *x = f64::from(v);
-            }
-            let y = expr.eval(&row);
-            if !y.is_finite() {
-                return Err(DataError::NonFiniteTarget {
-                    expression: expr.source().to_string(),
-                    row: r,
-                    inputs: row.clone(),
-                    value: y,
-                });
-            }
-            targets.push(y);
+        for _ in 0..values {
+            records.push(uniform_f32(&mut rng, range));
+        }
+        // Evaluated in chunks of rows: node by node within a chunk (the same bits as row by
+        // row), with the chunk's intermediate values kept in cache.
+        const CHUNK: usize = 1024;
+        let mut targets = vec![0.0f64; n_rows];
+        for (rows, out) in records
+            .chunks(CHUNK * n_features)
+            .zip(targets.chunks_mut(CHUNK))
+        {
+            expr.eval_rows(rows, n_features, out);
+        }
+        if let Some(r) = targets.iter().position(|y| !y.is_finite()) {
+            return Err(DataError::NonFiniteTarget {
+                expression: expr.source().to_string(),
+                row: r,
+                inputs: records[r * n_features..(r + 1) * n_features]
+                    .iter()
+                    .map(|&v| f64::from(v))
+                    .collect(),
+                value: targets[r],
+            });
         }
         Ok(Dataset::new(n_features, records, targets))
     }
