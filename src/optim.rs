@@ -61,24 +61,73 @@ impl Adam {
     pub fn step(&mut self, params: &mut [f32], grad: &[f32]) {
         assert_eq!(params.len(), self.m.len(), "parameter count");
         assert_eq!(grad.len(), self.m.len(), "gradient length");
+        let rates = self.advance();
+        self.update(params, grad, 0..params.len(), rates);
+    }
+
+    /// One update of the parameters in `ranges` only: the others and their moments stay as
+    /// they are. The step count (and so the bias correction) advances once, as TF 1's Adam
+    /// advances its shared β powers at every `apply_gradients`, whichever variables it updates.
+    #[inline(always)]
+    pub fn step_ranges(
+        &mut self,
+        params: &mut [f32],
+        grad: &[f32],
+        ranges: &[std::ops::Range<usize>],
+    ) {
+        assert_eq!(params.len(), self.m.len(), "parameter count");
+        assert_eq!(grad.len(), self.m.len(), "gradient length");
+        let rates = self.advance();
+        for range in ranges {
+            self.update(params, grad, range.clone(), rates);
+        }
+    }
+
+    /// Counts a step and returns its bias-corrected step size α and `1 − β1`, `1 − β2`.
+    #[inline(always)]
+    fn advance(&mut self) -> [f32; 3] {
         self.iterations += 1;
         self.beta_1_power *= self.beta_1;
         self.beta_2_power *= self.beta_2;
         // Bias corrections in f64: β^t underflows gracefully and costs nothing per parameter.
         let alpha = (self.learning_rate * (1.0 - self.beta_2_power).sqrt()
             / (1.0 - self.beta_1_power)) as f32;
-        let (one_minus_b1, one_minus_b2) = ((1.0 - self.beta_1) as f32, (1.0 - self.beta_2) as f32);
+        [
+            alpha,
+            (1.0 - self.beta_1) as f32,
+            (1.0 - self.beta_2) as f32,
+        ]
+    }
+
+    #[inline(always)]
+    fn update(
+        &mut self,
+        params: &mut [f32],
+        grad: &[f32],
+        range: std::ops::Range<usize>,
+        [alpha, one_minus_b1, one_minus_b2]: [f32; 3],
+    ) {
         let eps = self.epsilon;
-        for (((p, &g), m), v) in params
+        for (((p, &g), m), v) in params[range.clone()]
             .iter_mut()
-            .zip(grad)
-            .zip(&mut self.m)
-            .zip(&mut self.v)
+            .zip(&grad[range.clone()])
+            .zip(&mut self.m[range.clone()])
+            .zip(&mut self.v[range])
         {
             *m += (g - *m) * one_minus_b1;
             *v += (g * g - *v) * one_minus_b2;
             *p -= alpha * *m / (v.sqrt() + eps);
         }
+    }
+
+    /// The first moments, one per parameter.
+    pub fn first_moments(&self) -> &[f32] {
+        &self.m
+    }
+
+    /// The second moments, one per parameter.
+    pub fn second_moments(&self) -> &[f32] {
+        &self.v
     }
 }
 
@@ -120,12 +169,41 @@ impl RmsProp {
     pub fn step(&mut self, params: &mut [f32], grad: &[f32]) {
         assert_eq!(params.len(), self.v.len(), "parameter count");
         assert_eq!(grad.len(), self.v.len(), "gradient length");
+        self.update(params, grad, 0..params.len());
+    }
+
+    /// One update of the parameters in `ranges` only: the others and their mean squares stay
+    /// as they are (TF 1's `apply_gradients` on a `var_list`).
+    pub fn step_ranges(
+        &mut self,
+        params: &mut [f32],
+        grad: &[f32],
+        ranges: &[std::ops::Range<usize>],
+    ) {
+        assert_eq!(params.len(), self.v.len(), "parameter count");
+        assert_eq!(grad.len(), self.v.len(), "gradient length");
+        for range in ranges {
+            self.update(params, grad, range.clone());
+        }
+    }
+
+    #[inline(always)]
+    fn update(&mut self, params: &mut [f32], grad: &[f32], range: std::ops::Range<usize>) {
         let lr = self.learning_rate as f32;
         let keep = self.rho;
-        for ((p, &g), v) in params.iter_mut().zip(grad).zip(&mut self.v) {
+        for ((p, &g), v) in params[range.clone()]
+            .iter_mut()
+            .zip(&grad[range.clone()])
+            .zip(&mut self.v[range])
+        {
             *v = keep * *v + (1.0 - keep) * g * g;
             *p -= lr * g / (*v + self.epsilon).sqrt();
         }
+    }
+
+    /// The running mean squares, one per parameter.
+    pub fn mean_squares(&self) -> &[f32] {
+        &self.v
     }
 }
 
@@ -202,6 +280,21 @@ impl OptimizerState {
         match self {
             OptimizerState::Adam(adam) => adam.step(params, grad),
             OptimizerState::RmsProp(rms) => rms.step(params, grad),
+        }
+    }
+
+    /// One update of the parameters in `ranges` only (see [`Adam::step_ranges`] and
+    /// [`RmsProp::step_ranges`]).
+    #[inline(always)]
+    pub fn step_ranges(
+        &mut self,
+        params: &mut [f32],
+        grad: &[f32],
+        ranges: &[std::ops::Range<usize>],
+    ) {
+        match self {
+            OptimizerState::Adam(adam) => adam.step_ranges(params, grad, ranges),
+            OptimizerState::RmsProp(rms) => rms.step_ranges(params, grad, ranges),
         }
     }
 }

@@ -130,12 +130,16 @@ impl Loss {
 
 /// A regulariser's weight over training, as stable-nalu schedules its sparsity regulariser:
 /// `λ(t) = lambda · clamp((t − start) / (end − start), 0, 1)` at optimiser step `t` (from 0);
-/// a step from 0 to `lambda` at `start` when `end ≤ start`.
+/// a step from 0 to `lambda` at `start` when `end ≤ start`. With `below`, the regulariser
+/// acts only on the batches whose loss (before their update, without the regulariser) is
+/// below it, as iNALU's training regularises only once the loss is below 1.
 ///
 /// ```
 /// use logexp::train::Schedule;
-/// let s = Schedule { lambda: 10.0, start: 100, end: 200 };
+/// let s = Schedule { lambda: 10.0, start: 100, end: 200, below: None };
 /// assert_eq!((s.at(50), s.at(150), s.at(1000)), (0.0, 5.0, 10.0));
+/// let gated = Schedule { below: Some(1.0), ..s };
+/// assert_eq!((gated.applies(0.5), gated.applies(1.0), s.applies(1e9)), (true, false, true));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Schedule {
@@ -145,6 +149,10 @@ pub struct Schedule {
     pub start: u64,
     /// The step at which it reaches `lambda`.
     pub end: u64,
+    /// Regularise only batches whose loss is below this; `None` (left out of records)
+    /// regularises every batch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub below: Option<f64>,
 }
 
 impl Schedule {
@@ -159,14 +167,67 @@ impl Schedule {
         }
     }
 
-    /// Checks the weight is a finite, non-negative number `f32` can hold.
+    /// Whether a batch whose loss is `loss` is regularised (see [`Schedule::below`]).
+    #[inline(always)]
+    pub fn applies(&self, loss: f64) -> bool {
+        self.below.is_none_or(|below| loss < below)
+    }
+
+    /// Checks the weight is a finite, non-negative number `f32` can hold, and the loss
+    /// threshold (if any) a positive number.
     pub fn validate(&self) -> Result<(), String> {
-        if self.lambda.is_finite() && self.lambda >= 0.0 && self.lambda <= f64::from(f32::MAX) {
+        if !(self.lambda.is_finite() && self.lambda >= 0.0 && self.lambda <= f64::from(f32::MAX)) {
+            return Err(format!(
+                "the weight must be a non-negative number that f32 can hold, not {}",
+                self.lambda
+            ));
+        }
+        if let Some(below) = self.below
+            && !(below.is_finite() && below > 0.0)
+        {
+            return Err(format!(
+                "the loss threshold BELOW must be a positive number, not {below}"
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Alternating updates, as iNALU trains: in every cycle of `cycle` consecutive batches of an
+/// epoch (counted from the epoch's first batch), the first `weights` update every parameter
+/// except the network's gates ([`Network::gates`]) and the others update the gates only. The
+/// parameters a step leaves alone keep their optimiser state (moments, mean squares) too, as
+/// TF 1's `apply_gradients` on a `var_list` does; Adam's step count advances at every step.
+///
+/// ```
+/// use logexp::train::Alternate;
+/// // iNALU: 8 of every 10 batches train the weights, 2 the gates.
+/// let a = Alternate { weights: 8, cycle: 10 };
+/// let gate_batches: Vec<usize> = (0..20).filter(|&b| !a.updates_weights(b)).collect();
+/// assert_eq!(gate_batches, [8, 9, 18, 19]);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Alternate {
+    /// Batches per cycle that update the weights (first in the cycle).
+    pub weights: usize,
+    /// Batches per cycle.
+    pub cycle: usize,
+}
+
+impl Alternate {
+    /// Whether the epoch's batch `batch` (from 0) updates the weights (otherwise the gates).
+    pub fn updates_weights(&self, batch: usize) -> bool {
+        batch % self.cycle < self.weights
+    }
+
+    /// Checks both groups get batches: `1 ≤ weights < cycle`.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.weights >= 1 && self.weights < self.cycle {
             Ok(())
         } else {
             Err(format!(
-                "the weight must be a non-negative number that f32 can hold, not {}",
-                self.lambda
+                "{} of {} batches for the weights leaves a group never trained: WEIGHTS must be at least 1 and below CYCLE, e.g. 8,10",
+                self.weights, self.cycle
             ))
         }
     }
@@ -307,6 +368,8 @@ pub struct TrainConfig {
     pub warmup: u64,
     /// Epochs at the end whose parameters are averaged into the result (0: none).
     pub average_last: usize,
+    /// Alternating weight and gate updates; `None` updates every parameter at every step.
+    pub alternate: Option<Alternate>,
 }
 
 impl Default for TrainConfig {
@@ -384,6 +447,10 @@ pub struct Training {
     /// off. A run's `--solved-every` measurements see the running parameters, not the mean.
     #[serde(default, skip_serializing_if = "is_default")]
     pub average_last: usize,
+    /// Alternate weight and gate updates (iNALU's trick, [`Alternate`]); `None`, the paper's,
+    /// updates every parameter at every step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alternate: Option<Alternate>,
 }
 
 fn is_default<T: Default + PartialEq>(value: &T) -> bool {
@@ -408,6 +475,7 @@ impl Default for Training {
             target_scale: TargetScale::None,
             input_scale: InputScale::None,
             average_last: 0,
+            alternate: None,
         }
     }
 }
@@ -505,6 +573,28 @@ impl Training {
                     message,
                 })?;
         }
+        if let Some(alternate) = &self.alternate {
+            alternate
+                .validate()
+                .map_err(|message| Error::InvalidSetting {
+                    field: "alternate",
+                    message,
+                })?;
+        }
+        Ok(())
+    }
+
+    /// Checks the settings that depend on the model: alternating updates need a model with
+    /// gates (`has_gates`; `model` names it in the message).
+    pub fn validate_model(&self, has_gates: bool, model: &str) -> Result<(), Error> {
+        if self.alternate.is_some() && !has_gates {
+            return Err(Error::InvalidSetting {
+                field: "alternate",
+                message: format!(
+                    "alternates weight and gate updates, but the model {model} has no gates: use units with a gate (nalu, inalu, npu, real-npu) or leave --alternate out"
+                ),
+            });
+        }
         Ok(())
     }
 
@@ -522,6 +612,7 @@ impl Training {
             lr_schedule: self.lr_schedule,
             warmup: self.warmup,
             average_last: self.average_last,
+            alternate: self.alternate,
         }
     }
 }
@@ -571,6 +662,39 @@ pub struct Trainer<'n, N: Network> {
     /// Reductions of the rate so far ([`LrSchedule::Plateau`]); 1 otherwise.
     lr_reduction: f64,
     steps: u64,
+    /// With alternating updates: the rule, the ranges a weight batch updates (everything but
+    /// the gates), the ranges a gate batch updates, and the batch's place in its epoch.
+    alternate: Option<Alternation>,
+}
+
+/// The state of alternating updates over a run, built once so that steps allocate nothing.
+struct Alternation {
+    rule: Alternate,
+    weights: Vec<std::ops::Range<usize>>,
+    gates: Vec<std::ops::Range<usize>>,
+    batch: usize,
+}
+
+impl Alternation {
+    fn new(rule: Alternate, gates: Vec<std::ops::Range<usize>>, n_params: usize) -> Self {
+        let mut weights = Vec::with_capacity(gates.len() + 1);
+        let mut at = 0;
+        for gate in &gates {
+            if gate.start > at {
+                weights.push(at..gate.start);
+            }
+            at = gate.end;
+        }
+        if at < n_params {
+            weights.push(at..n_params);
+        }
+        Alternation {
+            rule,
+            weights,
+            gates,
+            batch: 0,
+        }
+    }
 }
 
 impl<'n, N: Network> Trainer<'n, N> {
@@ -609,6 +733,9 @@ impl<'n, N: Network> Trainer<'n, N> {
             }),
             lr_reduction: 1.0,
             steps: 0,
+            alternate: config
+                .alternate
+                .map(|rule| Alternation::new(rule, net.gates(), net.n_params())),
         }
     }
 
@@ -663,7 +790,7 @@ impl<'n, N: Network> Trainer<'n, N> {
         // the step's arithmetic is exactly the paper's.
         if let Some(schedule) = self.regularizer {
             let lambda = schedule.at(self.steps) as f32;
-            if lambda > 0.0 {
+            if lambda > 0.0 && schedule.applies(loss) {
                 self.net.regularize(params, lambda, &mut self.grad);
             }
         }
@@ -677,7 +804,18 @@ impl<'n, N: Network> Trainer<'n, N> {
                 self.learning_rate * plan.factor(self.steps) * self.lr_reduction,
             );
         }
-        self.optimizer.step(params, &self.grad);
+        match &mut self.alternate {
+            None => self.optimizer.step(params, &self.grad),
+            Some(alternation) => {
+                let ranges = if alternation.rule.updates_weights(alternation.batch) {
+                    &alternation.weights
+                } else {
+                    &alternation.gates
+                };
+                self.optimizer.step_ranges(params, &self.grad, ranges);
+                alternation.batch += 1;
+            }
+        }
         self.net.project(params);
         self.steps += 1;
         loss
@@ -735,6 +873,10 @@ impl<'n, N: Network> Trainer<'n, N> {
         rng: &mut ChaCha8Rng,
     ) -> Option<f64> {
         shuffle(&mut self.order, rng);
+        if let Some(alternation) = &mut self.alternate {
+            // Their cycle counts the epoch's batches: every epoch starts with weight batches.
+            alternation.batch = 0;
+        }
         // Taking the order out lets `step` borrow `self` mutably; it is put back below.
         let order = std::mem::take(&mut self.order);
         let mut weighted = 0.0f64;

@@ -401,6 +401,21 @@ impl Network for Stack {
         total
     }
 
+    /// Every layer's gates, moved to the layer's place in the buffer.
+    fn gates(&self) -> Vec<std::ops::Range<usize>> {
+        self.layers
+            .iter()
+            .enumerate()
+            .flat_map(|(l, layer)| {
+                let offset = self.offsets[l];
+                layer
+                    .gates()
+                    .into_iter()
+                    .map(move |r| offset + r.start..offset + r.end)
+            })
+            .collect()
+    }
+
     /// `layer{l}.{name}` for every block of every layer, first layer first.
     fn param_blocks(&self) -> Vec<ParamBlock> {
         self.layers
