@@ -381,11 +381,7 @@ impl TrainingArgs {
                 .as_deref()
                 .map(parse_plateau)
                 .transpose()?,
-            alternate: self
-                .alternate
-                .as_deref()
-                .map(parse_alternate)
-                .transpose()?,
+            alternate: self.alternate.as_deref().map(parse_alternate).transpose()?,
             ..Training::default()
         };
         Ok(given.with_recipe(

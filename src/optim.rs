@@ -353,6 +353,47 @@ mod tests {
         assert_eq!(adam.iterations(), 7);
     }
 
+    /// A step on some ranges leaves the other parameters and their moments alone and matches
+    /// a full step on the ones it updates. By hand (lr 1e-3, gradients 2, 3, 5): the first
+    /// step moves parameters 0 and 2 by 1e-3 each; parameter 1's first update, at step 2,
+    /// moves it by 1e-3 · √(1 − 0.999²)/(1 − 0.9²) · 0.1/√0.001 = 7.44134e-4.
+    #[test]
+    fn a_step_on_ranges_updates_only_them() {
+        let grad = [2.0f32, 3.0, 5.0];
+        let mut adam = Adam::new(3);
+        let mut p = [0.0f32; 3];
+        adam.step_ranges(&mut p, &grad, &[0..1, 2..3]);
+        assert_eq!(p[1], 0.0);
+        assert_eq!(
+            (adam.first_moments()[1], adam.second_moments()[1]),
+            (0.0, 0.0)
+        );
+        assert!(
+            (p[0] + 1e-3).abs() < 1e-7 && (p[2] + 1e-3).abs() < 1e-7,
+            "{p:?}"
+        );
+        let middle = 1..2;
+        adam.step_ranges(&mut p, &grad, std::slice::from_ref(&middle));
+        assert!((p[1] + 7.44134e-4).abs() < 1e-8, "{}", p[1]);
+        assert!((p[0] + 1e-3).abs() < 1e-7, "parameter 0 moved: {}", p[0]);
+        // The updated part is bitwise what a full step gives.
+        let (mut full, mut part) = (Adam::new(3), Adam::new(3));
+        let (mut a, mut b) = ([0.5f32, -1.0, 2.0], [0.5f32, -1.0, 2.0]);
+        for _ in 0..3 {
+            full.step(&mut a, &grad);
+            part.step_ranges(&mut b, &grad, &[0..2, 2..3]);
+        }
+        assert_eq!(a.map(f32::to_bits), b.map(f32::to_bits));
+        // RMSProp likewise: v = 0.1 · 9 for parameter 1 only.
+        let mut rms = RmsProp::with_learning_rate(3, 0.1);
+        let mut p = [0.0f32; 3];
+        rms.step_ranges(&mut p, &grad, std::slice::from_ref(&middle));
+        assert_eq!(rms.mean_squares()[0], 0.0);
+        assert_eq!(p[0], 0.0);
+        assert!((rms.mean_squares()[1] - 0.9).abs() < 1e-6);
+        assert!((p[1] + 0.1 * 3.0 / 0.9f32.sqrt()).abs() < 1e-6, "{}", p[1]);
+    }
+
     #[test]
     fn first_step_size_is_the_learning_rate() {
         let mut adam = Adam::new(2);

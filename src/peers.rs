@@ -473,6 +473,66 @@ mod tests {
         assert_eq!(npu.epochs * npu.n_train / npu.batch_size, 20_000);
     }
 
+    /// The iNALU task runs their protocol: of every 10 batches 8 train the weights, and the
+    /// regulariser (0.05) acts from step 11,000 on batches with a loss below 1, for iNALU;
+    /// NALU alternates too. A short run of each (the regulariser brought forward to step 50
+    /// of 300) trains to finite losses, and the alternation changes the iNALU's training.
+    #[test]
+    fn the_inalu_task_alternates_and_regularises_below_a_loss_of_one() {
+        let entries: Vec<Entry> = tasks()
+            .into_iter()
+            .filter(|t| t.group == Group::Inalu)
+            .flat_map(|t| t.entries)
+            .collect();
+        assert_eq!(entries.len(), 4);
+        for entry in &entries {
+            assert_eq!(
+                entry.spec.alternate,
+                Some(Alternate {
+                    weights: 8,
+                    cycle: 10
+                })
+            );
+        }
+        let inalu = &entries[0].spec;
+        assert_eq!(
+            inalu.regularizer,
+            Some(Schedule {
+                lambda: 0.05,
+                start: 11_000,
+                end: 11_000,
+                below: Some(1.0)
+            })
+        );
+        // 64,000 rows in batches of 64: step 11,000 is the first of the 12th epoch.
+        assert_eq!(11 * inalu.n_train / inalu.batch_size, 11_000);
+        for entry in [&entries[0], &entries[1]] {
+            let short = RunSpec {
+                epochs: 3,
+                n_train: 6_400,
+                n_test: 1_000,
+                regularizer: entry.spec.regularizer.map(|r| Schedule {
+                    start: 50,
+                    end: 50,
+                    ..r
+                }),
+                ..entry.spec.clone()
+            };
+            let record = crate::experiment::train(&short).unwrap().record;
+            assert!(!record.diverged, "{record:?}");
+            assert!(record.train_loss.iter().all(|l| l.is_finite()));
+            assert!(record.test_pct_err.is_some_and(f64::is_finite));
+            if entry.spec.regularizer.is_some() {
+                let plain = RunSpec {
+                    alternate: None,
+                    ..short.clone()
+                };
+                let other = crate::experiment::train(&plain).unwrap().record;
+                assert_ne!(other.train_loss, record.train_loss);
+            }
+        }
+    }
+
     fn record(spec: &RunSpec, seed: u64, pct: f64) -> RunRecord {
         RunRecord {
             schema: crate::experiment::RECORD_SCHEMA,

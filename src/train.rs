@@ -1508,6 +1508,229 @@ mod tests {
         assert_eq!(history.reinit_epochs, [3]);
     }
 
+    /// Three parameters `[w0, g, w1]`, the middle one a gate, each with gradient 1 whatever
+    /// the data; every forward pass records the parameters it sees (those before the step).
+    struct Gated {
+        seen: std::cell::RefCell<Vec<[f32; 3]>>,
+    }
+
+    impl Network for Gated {
+        type Workspace = ();
+
+        fn n_inputs(&self) -> usize {
+            1
+        }
+        fn n_params(&self) -> usize {
+            3
+        }
+        fn init_params(&self, _: &mut ChaCha8Rng, params: &mut [f32]) {
+            params.fill(0.0);
+        }
+        fn workspace(&self, _: usize) {}
+        fn forward(&self, p: &[f32], _: &[f32], n: usize, _: &mut (), out: &mut [f32]) {
+            self.seen.borrow_mut().push([p[0], p[1], p[2]]);
+            out[..n].fill(0.0);
+        }
+        fn backward(&self, _: &[f32], _: &[f32], _: usize, _: &mut (), _: &[f32], g: &mut [f32]) {
+            g.fill(1.0);
+        }
+        fn gates(&self) -> Vec<std::ops::Range<usize>> {
+            let gate = 1..2;
+            vec![gate]
+        }
+    }
+
+    /// With 2 of every 3 batches for the weights and 7 batches an epoch, each epoch runs
+    /// W W G W W G W (the cycle restarts with the epoch, as their batch counter does): a
+    /// weight batch moves w0 and w1 only, a gate batch g only.
+    #[test]
+    fn alternating_updates_move_the_weights_then_the_gate_in_each_cycle() {
+        let net = Gated {
+            seen: std::cell::RefCell::new(Vec::new()),
+        };
+        let config = TrainConfig {
+            epochs: 2,
+            batch_size: 1,
+            learning_rate: 1.0,
+            alternate: Some(Alternate {
+                weights: 2,
+                cycle: 3,
+            }),
+            ..TrainConfig::default()
+        };
+        let mut params = [0.0f32; 3];
+        fit(
+            &net,
+            &mut params,
+            &indexed_rows(7),
+            &config,
+            &mut ChaCha8Rng::seed_from_u64(1),
+        );
+        let mut seen = net.seen.into_inner();
+        seen.push(params);
+        let moved: Vec<[bool; 3]> = seen
+            .windows(2)
+            .map(|w| [w[0][0] != w[1][0], w[0][1] != w[1][1], w[0][2] != w[1][2]])
+            .collect();
+        let (w, g) = ([true, false, true], [false, true, false]);
+        let epoch = [w, w, g, w, w, g, w];
+        assert_eq!(moved, [epoch, epoch].concat());
+    }
+
+    /// Adam's moments of the parameters a step leaves alone do not move, while its step count
+    /// does (TF 1 shares the β powers between its train ops). By hand, with gradient 1 and
+    /// rate 1: two weight steps move w0 and w1 by 1 each (m = 0.19, v = 0.001999); the gate's
+    /// first update comes at step 3 with m = 0.1, v = 0.001, so it moves by
+    /// √(1 − 0.999³)/(1 − 0.9³) · 0.1/√0.001 = 0.638812, not the 1 of a first step.
+    #[test]
+    fn frozen_parameters_keep_their_optimiser_state() {
+        let net = Gated {
+            seen: std::cell::RefCell::new(Vec::new()),
+        };
+        let data = indexed_rows(4);
+        let config = TrainConfig {
+            learning_rate: 1.0,
+            alternate: Some(Alternate {
+                weights: 2,
+                cycle: 3,
+            }),
+            ..TrainConfig::default()
+        };
+        let moments = |t: &Trainer<Gated>| match &t.optimizer {
+            OptimizerState::Adam(adam) => (
+                adam.first_moments().to_vec(),
+                adam.second_moments().to_vec(),
+                adam.iterations(),
+            ),
+            OptimizerState::RmsProp(_) => unreachable!("Adam"),
+        };
+        let mut trainer = Trainer::new(&net, &config, data.len());
+        let mut params = [0.0f32; 3];
+        trainer.step(&mut params, &data, &[0]);
+        let (m, v, t) = moments(&trainer);
+        assert_eq!((m[1], v[1], t), (0.0, 0.0, 1));
+        assert!((m[0] - 0.1).abs() < 1e-7 && (v[2] - 0.001).abs() < 1e-9);
+        trainer.step(&mut params, &data, &[1]);
+        let before_gate = moments(&trainer);
+        trainer.step(&mut params, &data, &[2]);
+        let (m, v, t) = moments(&trainer);
+        assert_eq!(t, 3);
+        assert_eq!(
+            (m[0], v[0], m[2], v[2]),
+            (
+                before_gate.0[0],
+                before_gate.1[0],
+                before_gate.0[2],
+                before_gate.1[2]
+            )
+        );
+        assert!((m[0] - 0.19).abs() < 1e-6 && (v[0] - 0.001999).abs() < 1e-8);
+        assert!((m[1] - 0.1).abs() < 1e-7 && (v[1] - 0.001).abs() < 1e-9);
+        assert!((params[0] + 2.0).abs() < 1e-4, "{params:?}");
+        assert!((params[2] + 2.0).abs() < 1e-4, "{params:?}");
+        assert!((params[1] + 0.638812).abs() < 1e-5, "{params:?}");
+
+        // RMSProp: a weight step leaves the gate's mean square at 0 (v = 0.1 · 1² elsewhere).
+        let rms = TrainConfig {
+            optimizer: Optimizer::Rmsprop,
+            ..config
+        };
+        let mut trainer = Trainer::new(&net, &rms, data.len());
+        let mut params = [0.0f32; 3];
+        trainer.step(&mut params, &data, &[0]);
+        match &trainer.optimizer {
+            OptimizerState::RmsProp(r) => {
+                let v = r.mean_squares();
+                assert_eq!(v[1], 0.0);
+                assert!(
+                    (v[0] - 0.1).abs() < 1e-7 && (v[2] - 0.1).abs() < 1e-7,
+                    "{v:?}"
+                );
+            }
+            OptimizerState::Adam(_) => unreachable!("RMSProp"),
+        }
+        assert_eq!(params[1], 0.0);
+    }
+
+    /// One parameter, prediction 0: a row's MAE is its target, 0.5 on even rows and 2 on odd
+    /// ones. The regulariser records the row of every batch it is asked to regularise.
+    struct Thresholded {
+        row: std::cell::Cell<u32>,
+        regularised: std::cell::RefCell<Vec<(u32, f32)>>,
+    }
+
+    impl Network for Thresholded {
+        type Workspace = ();
+
+        fn n_inputs(&self) -> usize {
+            1
+        }
+        fn n_params(&self) -> usize {
+            1
+        }
+        fn init_params(&self, _: &mut ChaCha8Rng, params: &mut [f32]) {
+            params.fill(0.0);
+        }
+        fn workspace(&self, _: usize) {}
+        fn forward(&self, _: &[f32], x: &[f32], n: usize, _: &mut (), out: &mut [f32]) {
+            self.row.set(x[0] as u32);
+            out[..n].fill(0.0);
+        }
+        fn backward(&self, _: &[f32], _: &[f32], _: usize, _: &mut (), _: &[f32], g: &mut [f32]) {
+            g.fill(0.0);
+        }
+        fn regularize(&self, _: &[f32], lambda: f32, _: &mut [f32]) -> f64 {
+            self.regularised.borrow_mut().push((self.row.get(), lambda));
+            0.0
+        }
+    }
+
+    /// With `below: 1`, from step 4 on (λ = 0.5 there) exactly the batches of even rows (loss
+    /// 0.5) are regularised, never those of odd rows (loss 2); without a threshold every batch
+    /// from step 4 is.
+    #[test]
+    fn the_regulariser_acts_only_on_batches_below_its_threshold() {
+        let data = Dataset::new(
+            1,
+            (0..6).map(|r| r as f32).collect(),
+            (0..6).map(|r| if r % 2 == 0 { 0.5 } else { 2.0 }).collect(),
+        );
+        let run = |below: Option<f64>| {
+            let net = Thresholded {
+                row: std::cell::Cell::new(0),
+                regularised: std::cell::RefCell::new(Vec::new()),
+            };
+            let config = TrainConfig {
+                epochs: 3,
+                batch_size: 1,
+                regularizer: Some(Schedule {
+                    lambda: 0.5,
+                    start: 4,
+                    end: 4,
+                    below,
+                }),
+                ..TrainConfig::default()
+            };
+            let mut params = [0.0f32];
+            fit(
+                &net,
+                &mut params,
+                &data,
+                &config,
+                &mut ChaCha8Rng::seed_from_u64(5),
+            );
+            net.regularised.into_inner()
+        };
+        let gated = run(Some(1.0));
+        let all = run(None);
+        // 18 steps, 14 of them from step 4 on.
+        assert_eq!(all.len(), 14);
+        assert!(all.iter().all(|&(_, l)| l == 0.5));
+        let even: Vec<(u32, f32)> = all.iter().copied().filter(|(r, _)| r % 2 == 0).collect();
+        assert_eq!(gated, even);
+        assert!(!gated.is_empty() && gated.len() < all.len());
+    }
+
     /// `Trainer::step` runs exactly the rows it is given, in that order, and one Adam step.
     #[test]
     fn a_step_trains_on_exactly_its_rows() {

@@ -145,7 +145,8 @@ impl Layer for Inalu {
     /// The gate block `g`, which iNALU's training updates apart from the weights.
     fn gates(&self) -> Vec<std::ops::Range<usize>> {
         let start = self.offsets()[4];
-        vec![start..start + self.n_outputs]
+        let gate = start..start + self.n_outputs;
+        vec![gate]
     }
 
     fn reinit(&self, rng: &mut ChaCha8Rng, params: &mut [f32]) {

@@ -205,7 +205,10 @@ impl Layer for Nalu {
     /// NALU's gate matrix `g`; NAC+ and NAC• have none.
     fn gates(&self) -> Vec<std::ops::Range<usize>> {
         match self.mode {
-            NacMode::Nalu => vec![2 * self.block()..3 * self.block()],
+            NacMode::Nalu => {
+                let gate = 2 * self.block()..3 * self.block();
+                vec![gate]
+            }
             _ => Vec::new(),
         }
     }

@@ -400,7 +400,8 @@ macro_rules! npu_layer {
             /// The relevance gate `g`, after the weights.
             fn gates(&self) -> Vec<std::ops::Range<usize>> {
                 let n = self.n_params();
-                vec![n - self.n_inputs..n]
+                let gate = n - self.n_inputs..n;
+                vec![gate]
             }
 
             fn init_params(&self, rng: &mut ChaCha8Rng, params: &mut [f32]) {
