@@ -12,7 +12,8 @@ pub use crate::optim::Optimizer;
 use crate::recipe::Recipe;
 pub use crate::scaling::{InputScale, TargetScale};
 use crate::train::{
-    EpochData, History, Loss, LrSchedule, Plateau, Schedule, TrainConfig, Training, fit_watched,
+    Alternate, EpochData, History, Loss, LrSchedule, Plateau, Schedule, TrainConfig, Training,
+    fit_watched,
 };
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -168,6 +169,9 @@ pub struct RunSpec {
     /// [`Training::average_last`].
     #[serde(default, skip_serializing_if = "is_default")]
     pub average_last: usize,
+    /// [`Training::alternate`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alternate: Option<Alternate>,
     /// Measure the test % error every this many epochs (and after the last) while training,
     /// to find [`RunRecord::solved_at_epoch`]; `None`, the default, measures only at the end.
     /// A reported metric only: training, the trained parameters and every other field of the
@@ -225,6 +229,7 @@ impl RunSpec {
             target_scale: t.target_scale,
             input_scale: t.input_scale,
             average_last: t.average_last,
+            alternate: t.alternate,
             solved_every: None,
         }
     }
@@ -246,6 +251,7 @@ impl RunSpec {
             target_scale,
             input_scale,
             average_last,
+            alternate,
             ..
         } = *self;
         Training {
@@ -263,6 +269,7 @@ impl RunSpec {
             target_scale,
             input_scale,
             average_last,
+            alternate,
         }
     }
 
@@ -284,6 +291,7 @@ impl RunSpec {
             target_scale,
             input_scale,
             average_last,
+            alternate,
         } = t;
         RunSpec {
             epochs,
@@ -300,6 +308,7 @@ impl RunSpec {
             target_scale,
             input_scale,
             average_last,
+            alternate,
             ..self
         }
     }
@@ -340,6 +349,8 @@ impl RunSpec {
         })?;
         let n_inputs = expr.n_vars().max(1);
         let net = self.model.build(n_inputs)?;
+        self.training()
+            .validate_model(!net.gates().is_empty(), &self.model.describe())?;
         let needed = self.memory_estimate(n_inputs, net.n_params());
         if needed.is_none_or(|bytes| bytes > limits.max_run_bytes) {
             let field = if self.n_train >= self.n_test.max(net.n_params()) {
@@ -843,6 +854,7 @@ mod tests {
                     lambda: 1.0,
                     start: 2,
                     end: 3,
+                    below: None,
                 }),
                 reinit: Some(Plateau {
                     patience: 4,

@@ -626,6 +626,9 @@ pub fn fit_with_progress(
     options.validate()?;
     let data = &table.data;
     let network = options.model.build(data.n_features())?;
+    options
+        .training
+        .validate_model(!network.gates().is_empty(), &options.model.describe())?;
     let (train_rows, valid_rows) = split(data, options.valid, options.seed);
     let scaling = if options.scale {
         Some(Scaling::of(data, &train_rows))

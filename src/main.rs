@@ -10,7 +10,7 @@ use logexp::reproduce::{ReproduceOptions, Target};
 use logexp::sweep::{
     Grid, Progress, Shard, parse_functions, parse_models, read_all_results, run_sweep_within,
 };
-use logexp::train::{Loss, LrSchedule, Plateau, Schedule, Training};
+use logexp::train::{Alternate, Loss, LrSchedule, Plateau, Schedule, Training};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -330,10 +330,17 @@ struct TrainingArgs {
     /// Clip every gradient component to [-CLIP, CLIP] before each step.
     #[arg(long, allow_negative_numbers = true)]
     clip: Option<f64>,
-    /// The model's sparsity regulariser (NAU, NMU) as LAMBDA,START,END: its weight rises
-    /// linearly from 0 at step START to LAMBDA at step END (stable-nalu's schedule).
+    /// The model's regulariser (NAU, NMU, iNALU, NPU) as LAMBDA,START,END[,BELOW]: its
+    /// weight rises linearly from 0 at step START to LAMBDA at step END (stable-nalu's
+    /// schedule); with BELOW, only batches whose loss is below BELOW are regularised (iNALU's
+    /// 0.05,11000,11000,1).
     #[arg(long, allow_hyphen_values = true)]
     regularizer: Option<String>,
+    /// Alternate weight and gate updates (iNALU's trick) as WEIGHTS,CYCLE: of every CYCLE
+    /// batches of an epoch, the first WEIGHTS update every parameter but the gates (NALU,
+    /// iNALU, NPU) and the rest update the gates alone (iNALU: 8,10).
+    #[arg(long, allow_hyphen_values = true)]
+    alternate: Option<String>,
     /// Restart from fresh parameters (iNALU's trick) as PATIENCE,ABOVE: when the epoch loss is
     /// above ABOVE and has not improved by 1 % for PATIENCE epochs.
     #[arg(long, allow_hyphen_values = true)]
@@ -374,6 +381,7 @@ impl TrainingArgs {
                 .as_deref()
                 .map(parse_plateau)
                 .transpose()?,
+            alternate: self.alternate.as_deref().map(parse_alternate).transpose()?,
             ..Training::default()
         };
         Ok(given.with_recipe(
@@ -466,18 +474,33 @@ impl ProtocolArgs {
     }
 }
 
-/// Reads `--regularizer LAMBDA,START,END`.
+/// Reads `--regularizer LAMBDA,START,END[,BELOW]`.
 fn parse_schedule(text: &str) -> Result<Schedule, logexp::Error> {
     let invalid = |what: String| logexp::Error::InvalidSetting {
         field: "regularizer",
         message: format!(
-            "{what}: give LAMBDA,START,END, e.g. 10,10000,20000 (the weight, then the steps where it starts and stops rising)"
+            "{what}: give LAMBDA,START,END[,BELOW], e.g. 10,10000,20000 (the weight, then the steps where it starts and stops rising; BELOW: regularise only batches whose loss is below it)"
         ),
     };
     let parts: Vec<&str> = text.split(',').map(str::trim).collect();
-    let [lambda, start, end] = parts[..] else {
-        return Err(invalid(format!("{} values", parts.len())));
+    let (lambda, start, end, below) = match parts[..] {
+        [lambda, start, end] => (lambda, start, end, None),
+        [lambda, start, end, below] => (lambda, start, end, Some(below)),
+        _ => return Err(invalid(format!("{} values", parts.len()))),
     };
+    let below = below
+        .map(|b| {
+            b.parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite() && *v > 0.0)
+                .ok_or_else(|| {
+                    invalid(format!(
+                        "BELOW '{}' is not a positive loss",
+                        b.escape_debug()
+                    ))
+                })
+        })
+        .transpose()?;
     let lambda: f64 = lambda
         .parse()
         .map_err(|_| invalid(format!("'{}' is not a number", lambda.escape_debug())))?;
@@ -489,7 +512,37 @@ fn parse_schedule(text: &str) -> Result<Schedule, logexp::Error> {
         lambda,
         start: step(start)?,
         end: step(end)?,
+        below,
     })
+}
+
+/// Reads `--alternate WEIGHTS,CYCLE`.
+fn parse_alternate(text: &str) -> Result<Alternate, logexp::Error> {
+    let invalid = |what: String| logexp::Error::InvalidSetting {
+        field: "alternate",
+        message: format!(
+            "{what}: give WEIGHTS,CYCLE with 1 ≤ WEIGHTS < CYCLE, e.g. 8,10 (of every 10 batches, 8 update the weights and 2 the gates)"
+        ),
+    };
+    let parts: Vec<&str> = text.split(',').map(str::trim).collect();
+    let [weights, cycle] = parts[..] else {
+        return Err(invalid(format!("{} values", parts.len())));
+    };
+    let count = |s: &str| {
+        s.parse::<usize>()
+            .map_err(|_| invalid(format!("'{}' is not a batch count", s.escape_debug())))
+    };
+    let alternate = Alternate {
+        weights: count(weights)?,
+        cycle: count(cycle)?,
+    };
+    alternate.validate().map_err(|_| {
+        invalid(format!(
+            "{} of {} batches leaves a group never trained",
+            alternate.weights, alternate.cycle
+        ))
+    })?;
+    Ok(alternate)
 }
 
 /// Reads `--reinit-plateau PATIENCE,ABOVE`.

@@ -475,6 +475,7 @@ mod tests {
                 lambda: 2.0,
                 start: 1,
                 end: 4,
+                below: None,
             }),
             reinit: Some(crate::train::Plateau {
                 patience: 3,

@@ -61,24 +61,73 @@ impl Adam {
     pub fn step(&mut self, params: &mut [f32], grad: &[f32]) {
         assert_eq!(params.len(), self.m.len(), "parameter count");
         assert_eq!(grad.len(), self.m.len(), "gradient length");
+        let rates = self.advance();
+        self.update(params, grad, 0..params.len(), rates);
+    }
+
+    /// One update of the parameters in `ranges` only: the others and their moments stay as
+    /// they are. The step count (and so the bias correction) advances once, as TF 1's Adam
+    /// advances its shared β powers at every `apply_gradients`, whichever variables it updates.
+    #[inline(always)]
+    pub fn step_ranges(
+        &mut self,
+        params: &mut [f32],
+        grad: &[f32],
+        ranges: &[std::ops::Range<usize>],
+    ) {
+        assert_eq!(params.len(), self.m.len(), "parameter count");
+        assert_eq!(grad.len(), self.m.len(), "gradient length");
+        let rates = self.advance();
+        for range in ranges {
+            self.update(params, grad, range.clone(), rates);
+        }
+    }
+
+    /// Counts a step and returns its bias-corrected step size α and `1 − β1`, `1 − β2`.
+    #[inline(always)]
+    fn advance(&mut self) -> [f32; 3] {
         self.iterations += 1;
         self.beta_1_power *= self.beta_1;
         self.beta_2_power *= self.beta_2;
         // Bias corrections in f64: β^t underflows gracefully and costs nothing per parameter.
         let alpha = (self.learning_rate * (1.0 - self.beta_2_power).sqrt()
             / (1.0 - self.beta_1_power)) as f32;
-        let (one_minus_b1, one_minus_b2) = ((1.0 - self.beta_1) as f32, (1.0 - self.beta_2) as f32);
+        [
+            alpha,
+            (1.0 - self.beta_1) as f32,
+            (1.0 - self.beta_2) as f32,
+        ]
+    }
+
+    #[inline(always)]
+    fn update(
+        &mut self,
+        params: &mut [f32],
+        grad: &[f32],
+        range: std::ops::Range<usize>,
+        [alpha, one_minus_b1, one_minus_b2]: [f32; 3],
+    ) {
         let eps = self.epsilon;
-        for (((p, &g), m), v) in params
+        for (((p, &g), m), v) in params[range.clone()]
             .iter_mut()
-            .zip(grad)
-            .zip(&mut self.m)
-            .zip(&mut self.v)
+            .zip(&grad[range.clone()])
+            .zip(&mut self.m[range.clone()])
+            .zip(&mut self.v[range])
         {
             *m += (g - *m) * one_minus_b1;
             *v += (g * g - *v) * one_minus_b2;
             *p -= alpha * *m / (v.sqrt() + eps);
         }
+    }
+
+    /// The first moments, one per parameter.
+    pub fn first_moments(&self) -> &[f32] {
+        &self.m
+    }
+
+    /// The second moments, one per parameter.
+    pub fn second_moments(&self) -> &[f32] {
+        &self.v
     }
 }
 
@@ -120,12 +169,41 @@ impl RmsProp {
     pub fn step(&mut self, params: &mut [f32], grad: &[f32]) {
         assert_eq!(params.len(), self.v.len(), "parameter count");
         assert_eq!(grad.len(), self.v.len(), "gradient length");
+        self.update(params, grad, 0..params.len());
+    }
+
+    /// One update of the parameters in `ranges` only: the others and their mean squares stay
+    /// as they are (TF 1's `apply_gradients` on a `var_list`).
+    pub fn step_ranges(
+        &mut self,
+        params: &mut [f32],
+        grad: &[f32],
+        ranges: &[std::ops::Range<usize>],
+    ) {
+        assert_eq!(params.len(), self.v.len(), "parameter count");
+        assert_eq!(grad.len(), self.v.len(), "gradient length");
+        for range in ranges {
+            self.update(params, grad, range.clone());
+        }
+    }
+
+    #[inline(always)]
+    fn update(&mut self, params: &mut [f32], grad: &[f32], range: std::ops::Range<usize>) {
         let lr = self.learning_rate as f32;
         let keep = self.rho;
-        for ((p, &g), v) in params.iter_mut().zip(grad).zip(&mut self.v) {
+        for ((p, &g), v) in params[range.clone()]
+            .iter_mut()
+            .zip(&grad[range.clone()])
+            .zip(&mut self.v[range])
+        {
             *v = keep * *v + (1.0 - keep) * g * g;
             *p -= lr * g / (*v + self.epsilon).sqrt();
         }
+    }
+
+    /// The running mean squares, one per parameter.
+    pub fn mean_squares(&self) -> &[f32] {
+        &self.v
     }
 }
 
@@ -204,6 +282,21 @@ impl OptimizerState {
             OptimizerState::RmsProp(rms) => rms.step(params, grad),
         }
     }
+
+    /// One update of the parameters in `ranges` only (see [`Adam::step_ranges`] and
+    /// [`RmsProp::step_ranges`]).
+    #[inline(always)]
+    pub fn step_ranges(
+        &mut self,
+        params: &mut [f32],
+        grad: &[f32],
+        ranges: &[std::ops::Range<usize>],
+    ) {
+        match self {
+            OptimizerState::Adam(adam) => adam.step_ranges(params, grad, ranges),
+            OptimizerState::RmsProp(rms) => rms.step_ranges(params, grad, ranges),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -258,6 +351,47 @@ mod tests {
             p[0]
         );
         assert_eq!(adam.iterations(), 7);
+    }
+
+    /// A step on some ranges leaves the other parameters and their moments alone and matches
+    /// a full step on the ones it updates. By hand (lr 1e-3, gradients 2, 3, 5): the first
+    /// step moves parameters 0 and 2 by 1e-3 each; parameter 1's first update, at step 2,
+    /// moves it by 1e-3 · √(1 − 0.999²)/(1 − 0.9²) · 0.1/√0.001 = 7.44134e-4.
+    #[test]
+    fn a_step_on_ranges_updates_only_them() {
+        let grad = [2.0f32, 3.0, 5.0];
+        let mut adam = Adam::new(3);
+        let mut p = [0.0f32; 3];
+        adam.step_ranges(&mut p, &grad, &[0..1, 2..3]);
+        assert_eq!(p[1], 0.0);
+        assert_eq!(
+            (adam.first_moments()[1], adam.second_moments()[1]),
+            (0.0, 0.0)
+        );
+        assert!(
+            (p[0] + 1e-3).abs() < 1e-7 && (p[2] + 1e-3).abs() < 1e-7,
+            "{p:?}"
+        );
+        let middle = 1..2;
+        adam.step_ranges(&mut p, &grad, std::slice::from_ref(&middle));
+        assert!((p[1] + 7.44134e-4).abs() < 1e-8, "{}", p[1]);
+        assert!((p[0] + 1e-3).abs() < 1e-7, "parameter 0 moved: {}", p[0]);
+        // The updated part is bitwise what a full step gives.
+        let (mut full, mut part) = (Adam::new(3), Adam::new(3));
+        let (mut a, mut b) = ([0.5f32, -1.0, 2.0], [0.5f32, -1.0, 2.0]);
+        for _ in 0..3 {
+            full.step(&mut a, &grad);
+            part.step_ranges(&mut b, &grad, &[0..2, 2..3]);
+        }
+        assert_eq!(a.map(f32::to_bits), b.map(f32::to_bits));
+        // RMSProp likewise: v = 0.1 · 9 for parameter 1 only.
+        let mut rms = RmsProp::with_learning_rate(3, 0.1);
+        let mut p = [0.0f32; 3];
+        rms.step_ranges(&mut p, &grad, std::slice::from_ref(&middle));
+        assert_eq!(rms.mean_squares()[0], 0.0);
+        assert_eq!(p[0], 0.0);
+        assert!((rms.mean_squares()[1] - 0.9).abs() < 1e-6);
+        assert!((p[1] + 0.1 * 3.0 / 0.9f32.sqrt()).abs() < 1e-6, "{}", p[1]);
     }
 
     #[test]

@@ -20,18 +20,23 @@
 //!   functions with one model.
 //! - **iNALU minimal task, ×** (Schlör et al. 2020, `daschloer/inalu`
 //!   `nalu_syn_simple_arith.py`, `experiment_runs/exp1`): one unit 2 → 1, 64,000 fixed rows,
-//!   batch 64, 100 epochs, RMSProp 0.01 with every gradient clipped to ±0.1, MSE, their
-//!   regulariser from epoch 10 (weight 0.05); *solved*: extrapolation MSE below 10⁻⁵ on
-//!   U(−10, −5), which is a relative error of 5.4·10⁻⁵ there. Their training alternates
-//!   weight and gate updates (8 of 10 batches update the weights), which logexp does not do;
-//!   and their success rates pool seven input distributions, of which logexp runs the two
-//!   uniform ones (their rates on those two are given per range).
+//!   batch 64, 100 epochs, RMSProp 0.01 with every gradient clipped to ±0.1, MSE; weight and
+//!   gate updates alternate (of every 10 batches of an epoch, the first 8 update the weights,
+//!   the last 2 the gate: [`Alternate`]); their regulariser (weight 0.05) acts from their
+//!   epoch index 11 (0-based: step 11,000) on the batches whose loss is below 1
+//!   ([`Schedule::below`]). *Solved*: extrapolation MSE below 10⁻⁵ on U(−10, −5), which is a
+//!   relative error of 5.4·10⁻⁵ there. Their success rates pool seven input distributions, of
+//!   which logexp runs the two uniform ones (their rates on those two are given per range).
+//!   Left out: they apply the regulariser as two optimiser steps of its own after the batch's
+//!   step (weights, then gate), where logexp adds it to the batch's gradient; they regularise
+//!   NALU's weights and gate too, where logexp's NALU has no regulariser; and their restart
+//!   on a plateau (a rule over the last 10,000 batch losses) is not run.
 
 use crate::data::Range;
 use crate::experiment::{ModelSpec, Optimizer, Pair, RunRecord, RunSpec};
 use crate::report::bench::wilson;
 use crate::sweep::Grid;
-use crate::train::{Loss, Schedule};
+use crate::train::{Alternate, Loss, Schedule};
 use std::fmt::Write;
 
 /// How a task scores a model over its seeds.
@@ -166,16 +171,22 @@ pub fn tasks() -> Vec<Task> {
         lr: 0.01,
         optimizer: Optimizer::Rmsprop,
         clip: Some(0.1),
+        alternate: Some(Alternate {
+            weights: 8,
+            cycle: 10,
+        }),
         train_range: range(-1.0, 1.0),
         test_range: range(-10.0, -5.0),
         ..RunSpec::paper("x1*x2", Pair::lg())
     };
     let inalu_regularised = |train_range| RunSpec {
         model: listed("units:inalu", &[]),
+        // Their `epoch > 10` counts epochs from 0: from the 12th epoch, after 11 × 1,000 steps.
         regularizer: Some(Schedule {
             lambda: 0.05,
-            start: 10_000,
-            end: 10_001,
+            start: 11_000,
+            end: 11_000,
+            below: Some(1.0),
         }),
         train_range,
         ..inalu.clone()
@@ -460,6 +471,66 @@ mod tests {
         // The NPU paper's 20,000 steps of 100 rows.
         let npu = &tasks()[1].entries[0].spec;
         assert_eq!(npu.epochs * npu.n_train / npu.batch_size, 20_000);
+    }
+
+    /// The iNALU task runs their protocol: of every 10 batches 8 train the weights, and the
+    /// regulariser (0.05) acts from step 11,000 on batches with a loss below 1, for iNALU;
+    /// NALU alternates too. A short run of each (the regulariser brought forward to step 50
+    /// of 300) trains to finite losses, and the alternation changes the iNALU's training.
+    #[test]
+    fn the_inalu_task_alternates_and_regularises_below_a_loss_of_one() {
+        let entries: Vec<Entry> = tasks()
+            .into_iter()
+            .filter(|t| t.group == Group::Inalu)
+            .flat_map(|t| t.entries)
+            .collect();
+        assert_eq!(entries.len(), 4);
+        for entry in &entries {
+            assert_eq!(
+                entry.spec.alternate,
+                Some(Alternate {
+                    weights: 8,
+                    cycle: 10
+                })
+            );
+        }
+        let inalu = &entries[0].spec;
+        assert_eq!(
+            inalu.regularizer,
+            Some(Schedule {
+                lambda: 0.05,
+                start: 11_000,
+                end: 11_000,
+                below: Some(1.0)
+            })
+        );
+        // 64,000 rows in batches of 64: step 11,000 is the first of the 12th epoch.
+        assert_eq!(11 * inalu.n_train / inalu.batch_size, 11_000);
+        for entry in [&entries[0], &entries[1]] {
+            let short = RunSpec {
+                epochs: 3,
+                n_train: 6_400,
+                n_test: 1_000,
+                regularizer: entry.spec.regularizer.map(|r| Schedule {
+                    start: 50,
+                    end: 50,
+                    ..r
+                }),
+                ..entry.spec.clone()
+            };
+            let record = crate::experiment::train(&short).unwrap().record;
+            assert!(!record.diverged, "{record:?}");
+            assert!(record.train_loss.iter().all(|l| l.is_finite()));
+            assert!(record.test_pct_err.is_some_and(f64::is_finite));
+            if entry.spec.regularizer.is_some() {
+                let plain = RunSpec {
+                    alternate: None,
+                    ..short.clone()
+                };
+                let other = crate::experiment::train(&plain).unwrap().record;
+                assert_ne!(other.train_loss, record.train_loss);
+            }
+        }
     }
 
     fn record(spec: &RunSpec, seed: u64, pct: f64) -> RunRecord {

@@ -130,12 +130,16 @@ impl Loss {
 
 /// A regulariser's weight over training, as stable-nalu schedules its sparsity regulariser:
 /// `λ(t) = lambda · clamp((t − start) / (end − start), 0, 1)` at optimiser step `t` (from 0);
-/// a step from 0 to `lambda` at `start` when `end ≤ start`.
+/// a step from 0 to `lambda` at `start` when `end ≤ start`. With `below`, the regulariser
+/// acts only on the batches whose loss (before their update, without the regulariser) is
+/// below it, as iNALU's training regularises only once the loss is below 1.
 ///
 /// ```
 /// use logexp::train::Schedule;
-/// let s = Schedule { lambda: 10.0, start: 100, end: 200 };
+/// let s = Schedule { lambda: 10.0, start: 100, end: 200, below: None };
 /// assert_eq!((s.at(50), s.at(150), s.at(1000)), (0.0, 5.0, 10.0));
+/// let gated = Schedule { below: Some(1.0), ..s };
+/// assert_eq!((gated.applies(0.5), gated.applies(1.0), s.applies(1e9)), (true, false, true));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Schedule {
@@ -145,6 +149,10 @@ pub struct Schedule {
     pub start: u64,
     /// The step at which it reaches `lambda`.
     pub end: u64,
+    /// Regularise only batches whose loss is below this; `None` (left out of records)
+    /// regularises every batch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub below: Option<f64>,
 }
 
 impl Schedule {
@@ -159,14 +167,67 @@ impl Schedule {
         }
     }
 
-    /// Checks the weight is a finite, non-negative number `f32` can hold.
+    /// Whether a batch whose loss is `loss` is regularised (see [`Schedule::below`]).
+    #[inline(always)]
+    pub fn applies(&self, loss: f64) -> bool {
+        self.below.is_none_or(|below| loss < below)
+    }
+
+    /// Checks the weight is a finite, non-negative number `f32` can hold, and the loss
+    /// threshold (if any) a positive number.
     pub fn validate(&self) -> Result<(), String> {
-        if self.lambda.is_finite() && self.lambda >= 0.0 && self.lambda <= f64::from(f32::MAX) {
+        if !(self.lambda.is_finite() && self.lambda >= 0.0 && self.lambda <= f64::from(f32::MAX)) {
+            return Err(format!(
+                "the weight must be a non-negative number that f32 can hold, not {}",
+                self.lambda
+            ));
+        }
+        if let Some(below) = self.below
+            && !(below.is_finite() && below > 0.0)
+        {
+            return Err(format!(
+                "the loss threshold BELOW must be a positive number, not {below}"
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Alternating updates, as iNALU trains: in every cycle of `cycle` consecutive batches of an
+/// epoch (counted from the epoch's first batch), the first `weights` update every parameter
+/// except the network's gates ([`Network::gates`]) and the others update the gates only. The
+/// parameters a step leaves alone keep their optimiser state (moments, mean squares) too, as
+/// TF 1's `apply_gradients` on a `var_list` does; Adam's step count advances at every step.
+///
+/// ```
+/// use logexp::train::Alternate;
+/// // iNALU: 8 of every 10 batches train the weights, 2 the gates.
+/// let a = Alternate { weights: 8, cycle: 10 };
+/// let gate_batches: Vec<usize> = (0..20).filter(|&b| !a.updates_weights(b)).collect();
+/// assert_eq!(gate_batches, [8, 9, 18, 19]);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Alternate {
+    /// Batches per cycle that update the weights (first in the cycle).
+    pub weights: usize,
+    /// Batches per cycle.
+    pub cycle: usize,
+}
+
+impl Alternate {
+    /// Whether the epoch's batch `batch` (from 0) updates the weights (otherwise the gates).
+    pub fn updates_weights(&self, batch: usize) -> bool {
+        batch % self.cycle < self.weights
+    }
+
+    /// Checks both groups get batches: `1 ≤ weights < cycle`.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.weights >= 1 && self.weights < self.cycle {
             Ok(())
         } else {
             Err(format!(
-                "the weight must be a non-negative number that f32 can hold, not {}",
-                self.lambda
+                "{} of {} batches for the weights leaves a group never trained: WEIGHTS must be at least 1 and below CYCLE, e.g. 8,10",
+                self.weights, self.cycle
             ))
         }
     }
@@ -307,6 +368,8 @@ pub struct TrainConfig {
     pub warmup: u64,
     /// Epochs at the end whose parameters are averaged into the result (0: none).
     pub average_last: usize,
+    /// Alternating weight and gate updates; `None` updates every parameter at every step.
+    pub alternate: Option<Alternate>,
 }
 
 impl Default for TrainConfig {
@@ -384,6 +447,10 @@ pub struct Training {
     /// off. A run's `--solved-every` measurements see the running parameters, not the mean.
     #[serde(default, skip_serializing_if = "is_default")]
     pub average_last: usize,
+    /// Alternate weight and gate updates (iNALU's trick, [`Alternate`]); `None`, the paper's,
+    /// updates every parameter at every step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alternate: Option<Alternate>,
 }
 
 fn is_default<T: Default + PartialEq>(value: &T) -> bool {
@@ -408,6 +475,7 @@ impl Default for Training {
             target_scale: TargetScale::None,
             input_scale: InputScale::None,
             average_last: 0,
+            alternate: None,
         }
     }
 }
@@ -505,6 +573,28 @@ impl Training {
                     message,
                 })?;
         }
+        if let Some(alternate) = &self.alternate {
+            alternate
+                .validate()
+                .map_err(|message| Error::InvalidSetting {
+                    field: "alternate",
+                    message,
+                })?;
+        }
+        Ok(())
+    }
+
+    /// Checks the settings that depend on the model: alternating updates need a model with
+    /// gates (`has_gates`; `model` names it in the message).
+    pub fn validate_model(&self, has_gates: bool, model: &str) -> Result<(), Error> {
+        if self.alternate.is_some() && !has_gates {
+            return Err(Error::InvalidSetting {
+                field: "alternate",
+                message: format!(
+                    "alternates weight and gate updates, but the model {model} has no gates: use units with a gate (nalu, inalu, npu, real-npu) or leave --alternate out"
+                ),
+            });
+        }
         Ok(())
     }
 
@@ -522,6 +612,7 @@ impl Training {
             lr_schedule: self.lr_schedule,
             warmup: self.warmup,
             average_last: self.average_last,
+            alternate: self.alternate,
         }
     }
 }
@@ -571,6 +662,39 @@ pub struct Trainer<'n, N: Network> {
     /// Reductions of the rate so far ([`LrSchedule::Plateau`]); 1 otherwise.
     lr_reduction: f64,
     steps: u64,
+    /// With alternating updates: the rule, the ranges a weight batch updates (everything but
+    /// the gates), the ranges a gate batch updates, and the batch's place in its epoch.
+    alternate: Option<Alternation>,
+}
+
+/// The state of alternating updates over a run, built once so that steps allocate nothing.
+struct Alternation {
+    rule: Alternate,
+    weights: Vec<std::ops::Range<usize>>,
+    gates: Vec<std::ops::Range<usize>>,
+    batch: usize,
+}
+
+impl Alternation {
+    fn new(rule: Alternate, gates: Vec<std::ops::Range<usize>>, n_params: usize) -> Self {
+        let mut weights = Vec::with_capacity(gates.len() + 1);
+        let mut at = 0;
+        for gate in &gates {
+            if gate.start > at {
+                weights.push(at..gate.start);
+            }
+            at = gate.end;
+        }
+        if at < n_params {
+            weights.push(at..n_params);
+        }
+        Alternation {
+            rule,
+            weights,
+            gates,
+            batch: 0,
+        }
+    }
 }
 
 impl<'n, N: Network> Trainer<'n, N> {
@@ -609,6 +733,9 @@ impl<'n, N: Network> Trainer<'n, N> {
             }),
             lr_reduction: 1.0,
             steps: 0,
+            alternate: config
+                .alternate
+                .map(|rule| Alternation::new(rule, net.gates(), net.n_params())),
         }
     }
 
@@ -663,7 +790,7 @@ impl<'n, N: Network> Trainer<'n, N> {
         // the step's arithmetic is exactly the paper's.
         if let Some(schedule) = self.regularizer {
             let lambda = schedule.at(self.steps) as f32;
-            if lambda > 0.0 {
+            if lambda > 0.0 && schedule.applies(loss) {
                 self.net.regularize(params, lambda, &mut self.grad);
             }
         }
@@ -677,7 +804,18 @@ impl<'n, N: Network> Trainer<'n, N> {
                 self.learning_rate * plan.factor(self.steps) * self.lr_reduction,
             );
         }
-        self.optimizer.step(params, &self.grad);
+        match &mut self.alternate {
+            None => self.optimizer.step(params, &self.grad),
+            Some(alternation) => {
+                let ranges = if alternation.rule.updates_weights(alternation.batch) {
+                    &alternation.weights
+                } else {
+                    &alternation.gates
+                };
+                self.optimizer.step_ranges(params, &self.grad, ranges);
+                alternation.batch += 1;
+            }
+        }
         self.net.project(params);
         self.steps += 1;
         loss
@@ -735,6 +873,10 @@ impl<'n, N: Network> Trainer<'n, N> {
         rng: &mut ChaCha8Rng,
     ) -> Option<f64> {
         shuffle(&mut self.order, rng);
+        if let Some(alternation) = &mut self.alternate {
+            // Their cycle counts the epoch's batches: every epoch starts with weight batches.
+            alternation.batch = 0;
+        }
         // Taking the order out lets `step` borrow `self` mutably; it is put back below.
         let order = std::mem::take(&mut self.order);
         let mut weighted = 0.0f64;
@@ -1343,6 +1485,229 @@ mod tests {
         });
         assert_eq!(seen, [(1, -1.0), (2, -2.0), (3, 0.0), (4, -1.0)]);
         assert_eq!(history.reinit_epochs, [3]);
+    }
+
+    /// Three parameters `[w0, g, w1]`, the middle one a gate, each with gradient 1 whatever
+    /// the data; every forward pass records the parameters it sees (those before the step).
+    struct Gated {
+        seen: std::cell::RefCell<Vec<[f32; 3]>>,
+    }
+
+    impl Network for Gated {
+        type Workspace = ();
+
+        fn n_inputs(&self) -> usize {
+            1
+        }
+        fn n_params(&self) -> usize {
+            3
+        }
+        fn init_params(&self, _: &mut ChaCha8Rng, params: &mut [f32]) {
+            params.fill(0.0);
+        }
+        fn workspace(&self, _: usize) {}
+        fn forward(&self, p: &[f32], _: &[f32], n: usize, _: &mut (), out: &mut [f32]) {
+            self.seen.borrow_mut().push([p[0], p[1], p[2]]);
+            out[..n].fill(0.0);
+        }
+        fn backward(&self, _: &[f32], _: &[f32], _: usize, _: &mut (), _: &[f32], g: &mut [f32]) {
+            g.fill(1.0);
+        }
+        fn gates(&self) -> Vec<std::ops::Range<usize>> {
+            let gate = 1..2;
+            vec![gate]
+        }
+    }
+
+    /// With 2 of every 3 batches for the weights and 7 batches an epoch, each epoch runs
+    /// W W G W W G W (the cycle restarts with the epoch, as their batch counter does): a
+    /// weight batch moves w0 and w1 only, a gate batch g only.
+    #[test]
+    fn alternating_updates_move_the_weights_then_the_gate_in_each_cycle() {
+        let net = Gated {
+            seen: std::cell::RefCell::new(Vec::new()),
+        };
+        let config = TrainConfig {
+            epochs: 2,
+            batch_size: 1,
+            learning_rate: 1.0,
+            alternate: Some(Alternate {
+                weights: 2,
+                cycle: 3,
+            }),
+            ..TrainConfig::default()
+        };
+        let mut params = [0.0f32; 3];
+        fit(
+            &net,
+            &mut params,
+            &indexed_rows(7),
+            &config,
+            &mut ChaCha8Rng::seed_from_u64(1),
+        );
+        let mut seen = net.seen.into_inner();
+        seen.push(params);
+        let moved: Vec<[bool; 3]> = seen
+            .windows(2)
+            .map(|w| [w[0][0] != w[1][0], w[0][1] != w[1][1], w[0][2] != w[1][2]])
+            .collect();
+        let (w, g) = ([true, false, true], [false, true, false]);
+        let epoch = [w, w, g, w, w, g, w];
+        assert_eq!(moved, [epoch, epoch].concat());
+    }
+
+    /// Adam's moments of the parameters a step leaves alone do not move, while its step count
+    /// does (TF 1 shares the β powers between its train ops). By hand, with gradient 1 and
+    /// rate 1: two weight steps move w0 and w1 by 1 each (m = 0.19, v = 0.001999); the gate's
+    /// first update comes at step 3 with m = 0.1, v = 0.001, so it moves by
+    /// √(1 − 0.999³)/(1 − 0.9³) · 0.1/√0.001 = 0.638812, not the 1 of a first step.
+    #[test]
+    fn frozen_parameters_keep_their_optimiser_state() {
+        let net = Gated {
+            seen: std::cell::RefCell::new(Vec::new()),
+        };
+        let data = indexed_rows(4);
+        let config = TrainConfig {
+            learning_rate: 1.0,
+            alternate: Some(Alternate {
+                weights: 2,
+                cycle: 3,
+            }),
+            ..TrainConfig::default()
+        };
+        let moments = |t: &Trainer<Gated>| match &t.optimizer {
+            OptimizerState::Adam(adam) => (
+                adam.first_moments().to_vec(),
+                adam.second_moments().to_vec(),
+                adam.iterations(),
+            ),
+            OptimizerState::RmsProp(_) => unreachable!("Adam"),
+        };
+        let mut trainer = Trainer::new(&net, &config, data.len());
+        let mut params = [0.0f32; 3];
+        trainer.step(&mut params, &data, &[0]);
+        let (m, v, t) = moments(&trainer);
+        assert_eq!((m[1], v[1], t), (0.0, 0.0, 1));
+        assert!((m[0] - 0.1).abs() < 1e-7 && (v[2] - 0.001).abs() < 1e-9);
+        trainer.step(&mut params, &data, &[1]);
+        let before_gate = moments(&trainer);
+        trainer.step(&mut params, &data, &[2]);
+        let (m, v, t) = moments(&trainer);
+        assert_eq!(t, 3);
+        assert_eq!(
+            (m[0], v[0], m[2], v[2]),
+            (
+                before_gate.0[0],
+                before_gate.1[0],
+                before_gate.0[2],
+                before_gate.1[2]
+            )
+        );
+        assert!((m[0] - 0.19).abs() < 1e-6 && (v[0] - 0.001999).abs() < 1e-8);
+        assert!((m[1] - 0.1).abs() < 1e-7 && (v[1] - 0.001).abs() < 1e-9);
+        assert!((params[0] + 2.0).abs() < 1e-4, "{params:?}");
+        assert!((params[2] + 2.0).abs() < 1e-4, "{params:?}");
+        assert!((params[1] + 0.638812).abs() < 1e-5, "{params:?}");
+
+        // RMSProp: a weight step leaves the gate's mean square at 0 (v = 0.1 · 1² elsewhere).
+        let rms = TrainConfig {
+            optimizer: Optimizer::Rmsprop,
+            ..config
+        };
+        let mut trainer = Trainer::new(&net, &rms, data.len());
+        let mut params = [0.0f32; 3];
+        trainer.step(&mut params, &data, &[0]);
+        match &trainer.optimizer {
+            OptimizerState::RmsProp(r) => {
+                let v = r.mean_squares();
+                assert_eq!(v[1], 0.0);
+                assert!(
+                    (v[0] - 0.1).abs() < 1e-7 && (v[2] - 0.1).abs() < 1e-7,
+                    "{v:?}"
+                );
+            }
+            OptimizerState::Adam(_) => unreachable!("RMSProp"),
+        }
+        assert_eq!(params[1], 0.0);
+    }
+
+    /// One parameter, prediction 0: a row's MAE is its target, 0.5 on even rows and 2 on odd
+    /// ones. The regulariser records the row of every batch it is asked to regularise.
+    struct Thresholded {
+        row: std::cell::Cell<u32>,
+        regularised: std::cell::RefCell<Vec<(u32, f32)>>,
+    }
+
+    impl Network for Thresholded {
+        type Workspace = ();
+
+        fn n_inputs(&self) -> usize {
+            1
+        }
+        fn n_params(&self) -> usize {
+            1
+        }
+        fn init_params(&self, _: &mut ChaCha8Rng, params: &mut [f32]) {
+            params.fill(0.0);
+        }
+        fn workspace(&self, _: usize) {}
+        fn forward(&self, _: &[f32], x: &[f32], n: usize, _: &mut (), out: &mut [f32]) {
+            self.row.set(x[0] as u32);
+            out[..n].fill(0.0);
+        }
+        fn backward(&self, _: &[f32], _: &[f32], _: usize, _: &mut (), _: &[f32], g: &mut [f32]) {
+            g.fill(0.0);
+        }
+        fn regularize(&self, _: &[f32], lambda: f32, _: &mut [f32]) -> f64 {
+            self.regularised.borrow_mut().push((self.row.get(), lambda));
+            0.0
+        }
+    }
+
+    /// With `below: 1`, from step 4 on (λ = 0.5 there) exactly the batches of even rows (loss
+    /// 0.5) are regularised, never those of odd rows (loss 2); without a threshold every batch
+    /// from step 4 is.
+    #[test]
+    fn the_regulariser_acts_only_on_batches_below_its_threshold() {
+        let data = Dataset::new(
+            1,
+            (0..6).map(|r| r as f32).collect(),
+            (0..6).map(|r| if r % 2 == 0 { 0.5 } else { 2.0 }).collect(),
+        );
+        let run = |below: Option<f64>| {
+            let net = Thresholded {
+                row: std::cell::Cell::new(0),
+                regularised: std::cell::RefCell::new(Vec::new()),
+            };
+            let config = TrainConfig {
+                epochs: 3,
+                batch_size: 1,
+                regularizer: Some(Schedule {
+                    lambda: 0.5,
+                    start: 4,
+                    end: 4,
+                    below,
+                }),
+                ..TrainConfig::default()
+            };
+            let mut params = [0.0f32];
+            fit(
+                &net,
+                &mut params,
+                &data,
+                &config,
+                &mut ChaCha8Rng::seed_from_u64(5),
+            );
+            net.regularised.into_inner()
+        };
+        let gated = run(Some(1.0));
+        let all = run(None);
+        // 18 steps, 14 of them from step 4 on.
+        assert_eq!(all.len(), 14);
+        assert!(all.iter().all(|&(_, l)| l == 0.5));
+        let even: Vec<(u32, f32)> = all.iter().copied().filter(|(r, _)| r % 2 == 0).collect();
+        assert_eq!(gated, even);
+        assert!(!gated.is_empty() && gated.len() < all.len());
     }
 
     /// `Trainer::step` runs exactly the rows it is given, in that order, and one Adam step.

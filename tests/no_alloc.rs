@@ -10,7 +10,7 @@ use logexp::expr::Expr;
 use logexp::model::spec::{Model, ModelSpec, PRESETS};
 use logexp::model::{Dense, Network};
 use logexp::optim::Optimizer;
-use logexp::train::{Loss, Schedule, TrainConfig, Trainer};
+use logexp::train::{Alternate, Loss, Schedule, TrainConfig, Trainer};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -121,7 +121,8 @@ fn allocations_training<N: Network>(net: &N, data: &Dataset, config: &TrainConfi
 
 /// Every preset's network, with 2, 3 and 4 inputs, trains without allocating: with the paper's
 /// settings, and with every option that adds work to a step switched on (the regulariser and
-/// its schedule, gradient clipping, RMSProp).
+/// its schedule and loss threshold, gradient clipping, RMSProp, alternating weight and gate
+/// updates).
 #[test]
 fn every_preset_trains_without_allocating() {
     for n_inputs in 2..=4 {
@@ -136,6 +137,13 @@ fn every_preset_trains_without_allocating() {
                 lambda: 0.01,
                 start: 20,
                 end: 60,
+                // Far above any loss here: the threshold is checked and the regulariser acts.
+                below: Some(1e30),
+            }),
+            // The gate ranges and their complement are built before the steps.
+            alternate: Some(Alternate {
+                weights: 3,
+                cycle: 5,
             }),
             ..TrainConfig::default()
         };

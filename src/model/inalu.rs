@@ -142,6 +142,13 @@ impl Layer for Inalu {
         blocks
     }
 
+    /// The gate block `g`, which iNALU's training updates apart from the weights.
+    fn gates(&self) -> Vec<std::ops::Range<usize>> {
+        let start = self.offsets()[4];
+        let gate = start..start + self.n_outputs;
+        vec![gate]
+    }
+
     fn reinit(&self, rng: &mut ChaCha8Rng, params: &mut [f32]) {
         self.redraw(rng, params);
     }

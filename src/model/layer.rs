@@ -25,6 +25,12 @@ pub trait Layer: std::fmt::Debug + Send + Sync {
     /// Named blocks of the layer's slice, offsets relative to its start, in buffer order and
     /// covering it exactly; names without a layer prefix (`weight`, `gate`, …).
     fn param_blocks(&self) -> Vec<ParamBlock>;
+    /// The ranges of the layer's slice (relative to its start, in buffer order) that are
+    /// gates rather than weights: what an alternating schedule ([`crate::train::Alternate`])
+    /// updates on its gate batches. None by default.
+    fn gates(&self) -> Vec<std::ops::Range<usize>> {
+        Vec::new()
+    }
     /// Writes the layer's initial parameters, drawn from `rng`.
     fn init_params(&self, rng: &mut ChaCha8Rng, params: &mut [f32]);
     /// `f32` values per batch row that `forward` keeps for `backward` (logs, products, gates).

@@ -94,6 +94,13 @@ pub trait Network {
         0.0
     }
 
+    /// The ranges of the flat parameter buffer that are gates (NALU's and iNALU's `g`), in
+    /// buffer order: an alternating schedule ([`crate::train::Alternate`]) updates them on its
+    /// gate batches and every other parameter on its weight batches. None by default.
+    fn gates(&self) -> Vec<std::ops::Range<usize>> {
+        Vec::new()
+    }
+
     /// The named blocks of the flat parameter buffer, in buffer order, covering it exactly:
     /// what reports print and what model files store one tensor each for. The default is one
     /// block, `params`, for networks without a finer structure.

@@ -202,6 +202,17 @@ impl Layer for Nalu {
             .collect()
     }
 
+    /// NALU's gate matrix `g`; NAC+ and NAC• have none.
+    fn gates(&self) -> Vec<std::ops::Range<usize>> {
+        match self.mode {
+            NacMode::Nalu => {
+                let gate = 2 * self.block()..3 * self.block();
+                vec![gate]
+            }
+            _ => Vec::new(),
+        }
+    }
+
     fn init_params(&self, rng: &mut ChaCha8Rng, params: &mut [f32]) {
         let block = self.block();
         let r = nac_optimal_r(self.n_inputs, self.n_outputs);

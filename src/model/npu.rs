@@ -397,6 +397,13 @@ macro_rules! npu_layer {
                 blocks(self.dims(), $complex)
             }
 
+            /// The relevance gate `g`, after the weights.
+            fn gates(&self) -> Vec<std::ops::Range<usize>> {
+                let n = self.n_params();
+                let gate = n - self.n_inputs..n;
+                vec![gate]
+            }
+
             fn init_params(&self, rng: &mut ChaCha8Rng, params: &mut [f32]) {
                 init(self.dims(), $complex, rng, params)
             }

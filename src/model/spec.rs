@@ -212,6 +212,15 @@ impl Model {
         }
     }
 
+    /// The gate ranges of the network's flat parameter buffer ([`Network::gates`]).
+    pub fn gates(&self) -> Vec<std::ops::Range<usize>> {
+        match self {
+            Model::Dense(n) => n.gates(),
+            Model::Stack(n) => n.gates(),
+            Model::LogLinear(n) => n.gates(),
+        }
+    }
+
     /// The named blocks of the network's flat parameter buffer.
     pub fn param_blocks(&self) -> Vec<super::ParamBlock> {
         match self {

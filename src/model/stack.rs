@@ -401,6 +401,21 @@ impl Network for Stack {
         total
     }
 
+    /// Every layer's gates, moved to the layer's place in the buffer.
+    fn gates(&self) -> Vec<std::ops::Range<usize>> {
+        self.layers
+            .iter()
+            .enumerate()
+            .flat_map(|(l, layer)| {
+                let offset = self.offsets[l];
+                layer
+                    .gates()
+                    .into_iter()
+                    .map(move |r| offset + r.start..offset + r.end)
+            })
+            .collect()
+    }
+
     /// `layer{l}.{name}` for every block of every layer, first layer first.
     fn param_blocks(&self) -> Vec<ParamBlock> {
         self.layers
@@ -422,6 +437,29 @@ impl Network for Stack {
 mod tests {
     use super::*;
     use rand::SeedableRng;
+
+    /// NAU → iNALU → NALU on 3 inputs, hidden 2, 2 (by hand: NAU 3·2 = 6 parameters, then
+    /// iNALU 2 → 2 with four 2 × 2 blocks and its 2 gates at 6 + 16 = 22..24, then NALU 2 → 1
+    /// with two 1 × 2 weight blocks and its 1 × 2 gate at 24 + 4 = 28..30).
+    #[test]
+    fn the_gates_of_every_layer_are_found_in_the_buffer() {
+        use UnitKind::*;
+        let net = Stack::new(3, &[Nau, Inalu, Nalu], &[2, 2]).unwrap();
+        assert_eq!(net.n_params(), 30);
+        assert_eq!(net.gates(), [22..24, 28..30]);
+        let gates: Vec<String> = net
+            .param_blocks()
+            .into_iter()
+            .filter(|b| net.gates().contains(&(b.offset..b.offset + b.len())))
+            .map(|b| b.name)
+            .collect();
+        assert_eq!(gates, ["layer1.g", "layer2.g"]);
+        assert!(Stack::new(2, &[Nau, Nmu], &[2]).unwrap().gates().is_empty());
+        let npu = Stack::new(2, &[Npu, Nau], &[3]).unwrap();
+        // NPU 2 → 3: 6 real and 6 imaginary weights, then its 2 relevance gates.
+        let gate = 12..14;
+        assert_eq!(npu.gates(), [gate]);
+    }
 
     #[test]
     fn shapes_are_checked() {
