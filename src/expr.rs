@@ -493,6 +493,36 @@ enum Node {
     /// chain of its own level as `first` (see [`chain`]).
     Chain(Box<Node>, Vec<(BinOp, Node)>),
     Pow(Box<Node>, Box<Node>),
+    /// A function applied to its parenthesised argument.
+    Call(Func, Box<Node>),
+}
+
+/// The functions an expression may call: the paper's activations, so that an lg network can
+/// be written out exactly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Func {
+    /// `sign(v) · ln(1 + |v|)`.
+    Symlog,
+    /// `sign(v) · (e^|v| − 1)`.
+    Symexp,
+}
+
+impl Func {
+    /// The function's value at `v` (in `f64`, as expressions are evaluated).
+    pub fn apply(self, v: f64) -> f64 {
+        match self {
+            Func::Symlog => v.signum() * v.abs().ln_1p(),
+            Func::Symexp => v.signum() * v.abs().exp_m1(),
+        }
+    }
+
+    /// The function's name as expressions spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Func::Symlog => "symlog",
+            Func::Symexp => "symexp",
+        }
+    }
 }
 
 impl Node {
@@ -505,6 +535,7 @@ impl Node {
                 .iter()
                 .fold(first.eval(x), |acc, (op, rhs)| op.apply(acc, rhs.eval(x))),
             Node::Pow(base, exp) => base.eval(x).powf(exp.eval(x)),
+            Node::Call(f, a) => f.apply(a.eval(x)),
         }
     }
 
@@ -546,6 +577,10 @@ impl Node {
                     *o = o.powf(e);
                 }
             }
+            Node::Call(f, a) => {
+                a.eval_rows(records, n_features, out);
+                out.iter_mut().for_each(|o| *o = f.apply(*o));
+            }
         }
     }
 
@@ -556,7 +591,7 @@ impl Node {
             Node::Chain(_, rest) => first_level(rest),
             Node::Neg(_) => 3,
             Node::Pow(..) => 4,
-            Node::Num(..) | Node::Var(_) => 5,
+            Node::Num(..) | Node::Var(_) | Node::Call(..) => 5,
         }
     }
 
@@ -593,6 +628,10 @@ impl Node {
                 out.push('^');
                 exponent.write_in(out, exponent.level() < 3);
             }
+            Node::Call(f, argument) => {
+                out.push_str(f.name());
+                argument.write_in(out, true);
+            }
         }
     }
 
@@ -612,6 +651,7 @@ enum Tok {
     Num(f64),
     /// 1-based, as written.
     Var(usize),
+    Func(Func),
     Plus,
     Minus,
     Star,
@@ -630,7 +670,7 @@ impl Tok {
     }
 
     fn starts_operand(self) -> bool {
-        matches!(self, Tok::Num(_) | Tok::Var(_) | Tok::LParen)
+        matches!(self, Tok::Num(_) | Tok::Var(_) | Tok::Func(_) | Tok::LParen)
     }
 }
 
@@ -647,6 +687,7 @@ impl Token {
         match self.tok {
             Tok::Num(_) => format!("number {}", short_text(&self.text)),
             Tok::Var(_) => format!("variable {}", short_text(&self.text)),
+            Tok::Func(f) => format!("function {}", f.name()),
             _ => format!("'{}'", self.text),
         }
     }
@@ -785,9 +826,14 @@ fn lex_name(source: &str, s: &[char], col: usize) -> Result<(Tok, usize), ExprEr
     let shown = short_text(&name);
     let fail = |message: String| Err(error(source, col, message));
 
+    match name.as_str() {
+        "symlog" => return Ok((Tok::Func(Func::Symlog), len)),
+        "symexp" => return Ok((Tok::Func(Func::Symexp), len)),
+        _ => {}
+    }
     let Some(index) = name.strip_prefix('x') else {
         return fail(format!(
-            "unknown name '{shown}': variables are x1, x2, ... and functions are not supported"
+            "unknown name '{shown}': variables are x1, x2, ... and the functions are symlog(…) and symexp(…)"
         ));
     };
     if index.is_empty() {
@@ -797,7 +843,7 @@ fn lex_name(source: &str, s: &[char], col: usize) -> Result<(Tok, usize), ExprEr
     }
     if !index.chars().all(|c| c.is_ascii_digit()) {
         return fail(format!(
-            "unknown name '{shown}': variables are x1, x2, ... and functions are not supported"
+            "unknown name '{shown}': variables are x1, x2, ... and the functions are symlog(…) and symexp(…)"
         ));
     }
     if index.chars().all(|c| c == '0') {
@@ -943,6 +989,21 @@ impl Parser<'_> {
                 self.pos += 1;
                 self.n_vars = self.n_vars.max(i);
                 Ok(Node::Var(i - 1))
+            }
+            Tok::Func(f) => {
+                let col = token.col;
+                self.pos += 1;
+                if self.peek_tok() != Some(Tok::LParen) {
+                    return Err(self.error(
+                        col,
+                        format!(
+                            "{} needs its argument in parentheses, as in {}(x1)",
+                            f.name(),
+                            f.name()
+                        ),
+                    ));
+                }
+                Ok(Node::Call(f, Box::new(self.primary(depth)?)))
             }
             Tok::LParen => {
                 let open_col = token.col;
@@ -1537,6 +1598,30 @@ mod tests {
         }
     }
 
+    #[test]
+    fn symlog_and_symexp_parse_evaluate_and_print() {
+        let e = Expr::parse(" symexp( symlog(x1) + 2*symlog((x2)) ) ^ 2 ").unwrap();
+        assert_eq!(e.canonical(), "symexp(symlog(x1)+2*symlog(x2))^2");
+        assert_eq!(e.n_vars(), 2);
+        // symlog(e − 1) = 1 and symlog(−(e² − 1)) = −2: symexp(1 − 4) = −(e³ − 1).
+        let e1 = std::f64::consts::E;
+        let v = e.eval(&[e1 - 1.0, -(e1 * e1 - 1.0)]);
+        let want = (e1.powi(3) - 1.0).powi(2);
+        assert!((v - want).abs() < 1e-9 * want, "{v} vs {want}");
+        assert_eq!(Expr::parse("symlog(0)").unwrap().eval(&[]), 0.0);
+        assert_err(
+            "symlog x1",
+            1,
+            &["symlog needs its argument in parentheses"],
+        );
+        assert_err(
+            "exp(x1)",
+            1,
+            &["unknown name 'exp'", "symlog(…) and symexp(…)"],
+        );
+        assert_err("symexp()", 8, &["empty parentheses"]);
+    }
+
     /// Independent reference tree for the property tests.
     #[derive(Debug, Clone)]
     enum T {
@@ -1545,6 +1630,7 @@ mod tests {
         Neg(Box<T>),
         Bin(BinOp, Box<T>, Box<T>),
         Pow(Box<T>, Box<T>),
+        Call(Func, Box<T>),
     }
 
     impl T {
@@ -1563,6 +1649,13 @@ mod tests {
                     }
                 }
                 T::Pow(a, b) => a.eval(x).powf(b.eval(x)),
+                T::Call(f, a) => {
+                    let v = a.eval(x);
+                    match f {
+                        Func::Symlog => v.signum() * v.abs().ln_1p(),
+                        Func::Symexp => v.signum() * v.abs().exp_m1(),
+                    }
+                }
             }
         }
 
@@ -1587,6 +1680,7 @@ mod tests {
                     }
                 }
                 T::Pow(a, b) => Node::Pow(Box::new(a.node()), Box::new(b.node())),
+                T::Call(f, a) => Node::Call(*f, Box::new(a.node())),
             }
         }
 
@@ -1596,7 +1690,7 @@ mod tests {
                 T::Bin(BinOp::Mul | BinOp::Div, ..) => 2,
                 T::Neg(_) => 3,
                 T::Pow(..) => 4,
-                T::Lit(..) | T::Var(_) => 5,
+                T::Lit(..) | T::Var(_) | T::Call(..) => 5,
             }
         }
 
@@ -1617,6 +1711,16 @@ mod tests {
             match self {
                 T::Lit(text, _) => out.push_str(text),
                 T::Var(i) => out.push_str(&format!("x{}", i + 1)),
+                T::Call(f, a) => {
+                    out.push_str(match f {
+                        Func::Symlog => "symlog",
+                        Func::Symexp => "symexp",
+                    });
+                    // The argument's own parentheses, doubled when redundant.
+                    out.push('(');
+                    child(a, out, false);
+                    out.push(')');
+                }
                 T::Neg(a) => {
                     out.push('-');
                     child(a, out, a.prec() < 3);
@@ -1670,7 +1774,12 @@ mod tests {
                     inner.clone(),
                 )
                     .prop_map(|(op, a, b)| T::Bin(op, Box::new(a), Box::new(b))),
-                (inner.clone(), inner).prop_map(|(a, b)| T::Pow(Box::new(a), Box::new(b))),
+                (inner.clone(), inner.clone()).prop_map(|(a, b)| T::Pow(Box::new(a), Box::new(b))),
+                (
+                    prop::sample::select(vec![Func::Symlog, Func::Symexp]),
+                    inner
+                )
+                    .prop_map(|(f, a)| T::Call(f, Box::new(a))),
             ]
         })
     }
