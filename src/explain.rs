@@ -31,8 +31,10 @@
 //! changes sign is read with its sign on most rows (a note names it and counts the other
 //! rows); the formula is then approximate near the crossing, its measured error shows by how
 //! much, and pruning keeps within the tolerance of that error where it exceeds the network's.
-//! Where a factor's base turns negative on some row the network is not explained, and the
-//! reason names the units. A unit nothing reads (outgoing weights 0) may change sign freely.
+//! Where a factor's base turns negative on some row, the network is written out as it is,
+//! `b₃ + Σ_k w₃ₖ symexp(b₂ₖ + Σ_j w₂ₖⱼ symlog(a_j))` (expressions accept `symlog(…)` and
+//! `symexp(…)`), with whole units replaced by their means over the training rows while the
+//! error stays within tolerance; a note names the units that forced it. A unit nothing reads (outgoing weights 0) may change sign freely.
 //! Read out: with `a_j = W₁ⱼ x + b₁ⱼ` of sign `s_j` and `u_k` of
 //! sign `σ_k`, `symexp(u_k) = σ_k (e^{σ_k b₂ₖ} Π_j (1 + s_j a_j)^{σ_k s_j W₂ₖⱼ} − 1)`: each symexp
 //! unit is a product of powers of affine terms. Whole units are then replaced by their mean
@@ -41,7 +43,7 @@
 //! rounded. An lg network trained with scaling (`--scale`, or a recipe's target and input
 //! scale) is read out with its powers of two folded into the first and last layers, which is
 //! exact. Networks trained with the recipes mostly use units whose inputs change sign on the
-//! data, and are then not explained.
+//! data, and are then written out with `symlog` and `symexp`.
 //!
 //! With [`crate::fit::Scaling`], the terms are mapped back to the table's units (only the
 //! constants change). The read-out assumes positive inputs (`|x|`, the ε guards and the sign phases of product
@@ -64,7 +66,7 @@
 //! errors shown are those of that parsed expression.
 
 use crate::data::Dataset;
-use crate::expr::Expr;
+use crate::expr::{Expr, Func};
 use crate::fit::{FittedModel, Scaling};
 use crate::metrics::Scores;
 use crate::model::UnitKind;
@@ -1056,23 +1058,15 @@ fn explain_lg(
         match f.scores(data, &all).pct_err {
             Some(e) if e.is_finite() => Some(f.scores(data, reference_rows).pct_err),
             _ => {
-                return Err(format!(
-                    "the lg network is not a product of powers on these rows: {}",
+                let why = format!(
+                    "not a product of powers on these rows ({}), so written with symlog and symexp",
                     notes.join("; ")
-                ));
+                );
+                return explain_lg_exact(model, data, train, valid, why);
             }
         }
     };
-    let network = |rows: &[usize]| {
-        let k = data.n_features();
-        let mut records = Vec::with_capacity(rows.len() * k);
-        for &r in rows {
-            records.extend_from_slice(data.row(r));
-        }
-        let d = Dataset::new(k, records, vec![0.0; rows.len()]);
-        let pred: Vec<f64> = model.predict(&d).iter().map(|&p| f64::from(p)).collect();
-        scores(&pred, data, rows)
-    };
+    let network = |rows: &[usize]| network_scores(model, data, rows);
     let network_train = network(train);
     let network_valid = (!valid.is_empty()).then(|| network(valid));
     // Pruning keeps the formula within the tolerance of the network's error, or of its own
@@ -1173,6 +1167,257 @@ fn explain_lg(
         network_train,
         network_valid,
         notes,
+    })
+}
+
+/// The network's own errors on the rows `rows` of `data`.
+fn network_scores(model: &FittedModel, data: &Dataset, rows: &[usize]) -> Scores {
+    let k = data.n_features();
+    let mut records = Vec::with_capacity(rows.len() * k);
+    for &r in rows {
+        records.extend_from_slice(data.row(r));
+    }
+    let d = Dataset::new(k, records, vec![0.0; rows.len()]);
+    let pred: Vec<f64> = model.predict(&d).iter().map(|&p| f64::from(p)).collect();
+    scores(&pred, data, rows)
+}
+
+/// An lg network's weights in `f64`, with the units still in the formula: written out it is
+/// `b₃ + Σ_k w₃ₖ symexp(b₂ₖ + Σ_j w₂ₖⱼ symlog(b₁ⱼ + Σ_i w₁ⱼᵢ xᵢ))` over the kept `j` and `k`.
+#[derive(Debug, Clone)]
+struct LgExact {
+    w1: Vec<f64>,
+    b1: Vec<f64>,
+    w2: Vec<f64>,
+    b2: Vec<f64>,
+    w3: Vec<f64>,
+    b3: f64,
+    symlog_kept: Vec<bool>,
+    symexp_kept: Vec<bool>,
+}
+
+impl LgExact {
+    fn of(model: &FittedModel) -> Result<LgExact, String> {
+        let blocks = model.network.param_blocks();
+        let get = |name: &str| -> Result<Vec<f64>, String> {
+            let b = blocks
+                .iter()
+                .find(|b| b.name == name)
+                .ok_or_else(|| format!("no parameter block {name}"))?;
+            let len: usize = b.shape.iter().product();
+            Ok(model.params[b.offset..b.offset + len]
+                .iter()
+                .map(|&v| f64::from(v))
+                .collect())
+        };
+        let b1 = get("layer0.bias")?;
+        let b2 = get("layer1.bias")?;
+        let b3 = get("layer2.bias")?.first().copied().unwrap_or(0.0);
+        Ok(LgExact {
+            w1: get("layer0.weight")?,
+            w2: get("layer1.weight")?,
+            w3: get("layer2.weight")?,
+            symlog_kept: vec![true; b1.len()],
+            symexp_kept: vec![true; b2.len()],
+            b1,
+            b2,
+            b3,
+        })
+    }
+
+    fn n(&self) -> usize {
+        self.w1.len() / self.b1.len().max(1)
+    }
+
+    fn symlog_inputs(&self, x: &[f32]) -> Vec<f64> {
+        let n = self.n();
+        (0..self.b1.len())
+            .map(|j| {
+                self.b1[j]
+                    + (0..n)
+                        .map(|i| self.w1[j * n + i] * f64::from(x[i]))
+                        .sum::<f64>()
+            })
+            .collect()
+    }
+
+    fn symexp_inputs(&self, x: &[f32]) -> Vec<f64> {
+        let h1 = self.b1.len();
+        let hidden: Vec<f64> = self
+            .symlog_inputs(x)
+            .into_iter()
+            .map(|a| Func::Symlog.apply(a))
+            .collect();
+        (0..self.b2.len())
+            .map(|k| {
+                self.b2[k]
+                    + (0..h1)
+                        .filter(|&j| self.symlog_kept[j])
+                        .map(|j| self.w2[k * h1 + j] * hidden[j])
+                        .sum::<f64>()
+            })
+            .collect()
+    }
+
+    fn at(&self, x: &[f32]) -> f64 {
+        let u = self.symexp_inputs(x);
+        self.b3
+            + (0..u.len())
+                .filter(|&k| self.symexp_kept[k])
+                .map(|k| self.w3[k] * Func::Symexp.apply(u[k]))
+                .sum::<f64>()
+    }
+
+    fn scores(&self, data: &Dataset, rows: &[usize]) -> Scores {
+        let pred: Vec<f64> = rows.iter().map(|&r| self.at(data.row(r))).collect();
+        scores(&pred, data, rows)
+    }
+
+    /// For people (feature names) and for the parser (`x1..xn`).
+    fn text(&self, features: &[String]) -> (String, String) {
+        let n = self.n();
+        let h1 = self.b1.len();
+        let term = |sign_first: bool, w: f64| {
+            let sign = if w < 0.0 { "-" } else { "+" };
+            if sign_first || w < 0.0 {
+                format!("{sign}{}", number(w.abs()))
+            } else {
+                number(w)
+            }
+        };
+        let render = |names: &dyn Fn(usize) -> String| {
+            let symlog = |j: usize| {
+                let mut out = number(self.b1[j]);
+                for i in 0..n {
+                    let w = self.w1[j * n + i];
+                    if w != 0.0 {
+                        out += &format!("{}*{}", term(true, w), names(i));
+                    }
+                }
+                format!("symlog({out})")
+            };
+            let mut out = number(self.b3);
+            for k in (0..self.b2.len()).filter(|&k| self.symexp_kept[k]) {
+                let mut inner = number(self.b2[k]);
+                for j in (0..h1).filter(|&j| self.symlog_kept[j]) {
+                    let w = self.w2[k * h1 + j];
+                    if w != 0.0 {
+                        inner += &format!("{}*{}", term(true, w), symlog(j));
+                    }
+                }
+                out += &format!("{}*symexp({inner})", term(true, self.w3[k]));
+            }
+            out
+        };
+        (
+            render(&|i| features[i].clone()),
+            render(&|i| format!("x{}", i + 1)),
+        )
+    }
+}
+
+/// [`explain`] for an lg network that is not a product of powers on the rows: the network
+/// written out with `symlog` and `symexp`, whole hidden units replaced by their mean over the
+/// training rows (least varying first) while the % error stays within the tolerance of the
+/// network's. `why` says why it is written so.
+fn explain_lg_exact(
+    model: &FittedModel,
+    data: &Dataset,
+    train: &[usize],
+    valid: &[usize],
+    why: String,
+) -> Result<Explanation, String> {
+    let reference_rows = if valid.is_empty() { train } else { valid };
+    let reference = network_scores(model, data, reference_rows).pct_err;
+    let mut f = LgExact::of(model)?;
+    let mean = |values: Vec<f64>| values.iter().sum::<f64>() / values.len().max(1) as f64;
+    let spread = |values: &[f64]| {
+        let m = values.iter().sum::<f64>() / values.len().max(1) as f64;
+        values.iter().map(|v| (v - m).abs()).sum::<f64>()
+    };
+    // Candidates: (is symexp, unit, spread of its output over the training rows).
+    let mut units: Vec<(bool, usize, f64)> = Vec::new();
+    for j in 0..f.b1.len() {
+        let out: Vec<f64> = train
+            .iter()
+            .map(|&r| Func::Symlog.apply(f.symlog_inputs(data.row(r))[j]))
+            .collect();
+        units.push((false, j, spread(&out)));
+    }
+    for k in 0..f.b2.len() {
+        let out: Vec<f64> = train
+            .iter()
+            .map(|&r| Func::Symexp.apply(f.symexp_inputs(data.row(r))[k]))
+            .collect();
+        units.push((true, k, spread(&out)));
+    }
+    units.sort_by(|a, b| a.2.total_cmp(&b.2));
+    let h1 = f.b1.len();
+    for (is_symexp, unit, _) in units {
+        let mut g = f.clone();
+        if is_symexp {
+            let m = mean(
+                train
+                    .iter()
+                    .map(|&r| Func::Symexp.apply(g.symexp_inputs(data.row(r))[unit]))
+                    .collect(),
+            );
+            g.b3 += g.w3[unit] * m;
+            g.symexp_kept[unit] = false;
+        } else {
+            let m = mean(
+                train
+                    .iter()
+                    .map(|&r| Func::Symlog.apply(g.symlog_inputs(data.row(r))[unit]))
+                    .collect(),
+            );
+            for k in 0..g.b2.len() {
+                g.b2[k] += g.w2[k * h1 + unit] * m;
+            }
+            g.symlog_kept[unit] = false;
+        }
+        if within_tolerance(g.scores(data, reference_rows).pct_err, reference) {
+            f = g;
+        }
+    }
+    let (human, expression) = f.text(&model.features);
+    let parsed = Expr::parse(&expression)
+        .map_err(|e| format!("internal: '{expression}' does not parse: {e}"))?;
+    let eval_rows = |rows: &[usize]| {
+        let mut x = vec![0.0f64; model.features.len()];
+        let pred: Vec<f64> = rows
+            .iter()
+            .map(|&r| {
+                for (xi, &v) in x.iter_mut().zip(data.row(r)) {
+                    *xi = f64::from(v);
+                }
+                parsed.eval(&x)
+            })
+            .collect();
+        scores(&pred, data, rows)
+    };
+    let kept =
+        f.symlog_kept.iter().filter(|&&k| k).count() + f.symexp_kept.iter().filter(|&&k| k).count();
+    Ok(Explanation {
+        features: model.features.clone(),
+        target: model.target.clone(),
+        formula: Formula {
+            terms: Vec::new(),
+            text: format!("{} ≈ {human}", model.target),
+            expression,
+            train: eval_rows(train),
+            valid: (!valid.is_empty()).then(|| eval_rows(valid)),
+        },
+        rounded: None,
+        network_train: network_scores(model, data, train),
+        network_valid: (!valid.is_empty()).then(|| network_scores(model, data, valid)),
+        notes: vec![
+            why,
+            format!(
+                "{kept} of {} hidden units kept; the others are replaced by their means",
+                f.b1.len() + f.b2.len()
+            ),
+        ],
     })
 }
 
@@ -1391,11 +1636,29 @@ mod tests {
         let e = explain(&m, &t.data, &rows[..24], &rows[24..]).unwrap();
         assert_eq!(e.formula.expression, "-1.500+2.000*(1.000+1.000*x1)^1.000");
         // Reading unit 2 as well: b − 1.5 is ≥ 0 on half the rows (b = 2, 3) and read as
-        // positive, so its factor (1 + (b − 1.5))^0.25 is a power of −0.5 on the rows with
-        // b = 0: no formula, and the reason names the unit.
+        // positive, so its factor (1 + (b − 1.5))^0.25 would be a power of −0.5 on the rows
+        // with b = 0. The network is then written out with symlog and symexp; unit 2 only
+        // moves it away from y = 2a + 0.5, so replacing it by its mean over the training rows
+        // (symlog is odd and b takes 0, 1, 2, 3 equally often: mean 0) keeps the error within
+        // the tolerance, and what is left is exact in 4 digits.
         m.params[at["layer1.weight"] + 1] = 0.25;
-        let why = explain(&m, &t.data, &rows[..24], &rows[24..]).unwrap_err();
-        assert!(why.contains("symlog unit 2"), "{why}");
+        let exact = explain(&m, &t.data, &rows[..24], &rows[24..]).unwrap();
+        assert_eq!(
+            exact.formula.expression,
+            "0.5000+2.000*symexp(0+1.000*symlog(0+1.000*x1))"
+        );
+        assert!(
+            exact.notes[0].contains("symlog unit 2"),
+            "{:?}",
+            exact.notes
+        );
+        assert!(
+            exact.notes[1].starts_with("2 of 3 hidden units kept"),
+            "{:?}",
+            exact.notes
+        );
+        assert!(exact.formula.valid.unwrap().pct_err.unwrap() < 1e-9);
+        assert!(exact.network_valid.unwrap().pct_err.unwrap() > 1.0);
         // With b − 0.5 instead the minority's factor is 1 − 0.5 > 0: a formula, with a note.
         m.params[at["layer0.bias"] + 1] = -0.5;
         let e = explain(&m, &t.data, &rows[..24], &rows[24..]).unwrap();
