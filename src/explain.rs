@@ -1138,6 +1138,27 @@ fn explain_lg(
         }
     }
     let (human, expression) = lg_text(&f, &model.features);
+    Ok(Explanation {
+        features: model.features.clone(),
+        target: model.target.clone(),
+        formula: parsed_formula(model, data, train, valid, human, expression)?,
+        rounded: None,
+        network_train,
+        network_valid,
+        notes,
+    })
+}
+
+/// An lg formula (no monomial terms) scored as the parser reads its `expression` back, on the
+/// training and validation rows.
+fn parsed_formula(
+    model: &FittedModel,
+    data: &Dataset,
+    train: &[usize],
+    valid: &[usize],
+    human: String,
+    expression: String,
+) -> Result<Formula, String> {
     let parsed = Expr::parse(&expression)
         .map_err(|e| format!("internal: '{expression}' does not parse: {e}"))?;
     let eval_rows = |rows: &[usize]| {
@@ -1153,20 +1174,12 @@ fn explain_lg(
             .collect();
         scores(&pred, data, rows)
     };
-    Ok(Explanation {
-        features: model.features.clone(),
-        target: model.target.clone(),
-        formula: Formula {
-            terms: Vec::new(),
-            text: format!("{} ≈ {human}", model.target),
-            expression,
-            train: eval_rows(train),
-            valid: (!valid.is_empty()).then(|| eval_rows(valid)),
-        },
-        rounded: None,
-        network_train,
-        network_valid,
-        notes,
+    Ok(Formula {
+        terms: Vec::new(),
+        text: format!("{} ≈ {human}", model.target),
+        train: eval_rows(train),
+        valid: (!valid.is_empty()).then(|| eval_rows(valid)),
+        expression,
     })
 }
 
@@ -1381,33 +1394,12 @@ fn explain_lg_exact(
         }
     }
     let (human, expression) = f.text(&model.features);
-    let parsed = Expr::parse(&expression)
-        .map_err(|e| format!("internal: '{expression}' does not parse: {e}"))?;
-    let eval_rows = |rows: &[usize]| {
-        let mut x = vec![0.0f64; model.features.len()];
-        let pred: Vec<f64> = rows
-            .iter()
-            .map(|&r| {
-                for (xi, &v) in x.iter_mut().zip(data.row(r)) {
-                    *xi = f64::from(v);
-                }
-                parsed.eval(&x)
-            })
-            .collect();
-        scores(&pred, data, rows)
-    };
     let kept =
         f.symlog_kept.iter().filter(|&&k| k).count() + f.symexp_kept.iter().filter(|&&k| k).count();
     Ok(Explanation {
         features: model.features.clone(),
         target: model.target.clone(),
-        formula: Formula {
-            terms: Vec::new(),
-            text: format!("{} ≈ {human}", model.target),
-            expression,
-            train: eval_rows(train),
-            valid: (!valid.is_empty()).then(|| eval_rows(valid)),
-        },
+        formula: parsed_formula(model, data, train, valid, human, expression)?,
         rounded: None,
         network_train: network_scores(model, data, train),
         network_valid: (!valid.is_empty()).then(|| network_scores(model, data, valid)),
