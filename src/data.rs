@@ -398,6 +398,24 @@ mod tests {
     }
 
     #[test]
+    fn ranges_print_half_open() {
+        assert_eq!(Range::new(10.0, 100.0).unwrap().to_string(), "[10, 100)");
+        assert_eq!(Range::new(-4.2, 4.0).unwrap().to_string(), "[-4.2, 4)");
+    }
+
+    /// More values than an allocation of `f32`s can hold (isize::MAX bytes) is refused before
+    /// anything is allocated: 2^62 one-input rows need 2^64 bytes.
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn a_sample_too_large_to_allocate_is_refused() {
+        let rows = 1usize << 62;
+        assert!(matches!(
+            Dataset::sample(&expr("x1"), rows, Range::PAPER_TRAIN, 0, 0),
+            Err(DataError::TooLarge { rows: r, features: 1 }) if r == rows
+        ));
+    }
+
+    #[test]
     fn sampling_stays_in_range_and_spreads_over_it() {
         let d = Dataset::sample(&expr("x1*x2*x3"), 5000, Range::PAPER_TEST, 3, 1).unwrap();
         let xs: Vec<f32> = d.records().to_vec();
