@@ -403,6 +403,23 @@ mod tests {
         assert_eq!(Range::new(-4.2, 4.0).unwrap().to_string(), "[-4.2, 4)");
     }
 
+    /// The error names the first row whose target is not finite, with that row's inputs: x1¹⁰⁰⁰
+    /// overflows for x1 above about 2.03, so on [1, 2.2) some row does (with this seed a row after the second, as the test checks).
+    #[test]
+    fn a_non_finite_target_names_its_row_and_inputs() {
+        let range = Range::new(1.0, 2.2).unwrap();
+        let Err(DataError::NonFiniteTarget { row, inputs, .. }) =
+            Dataset::sample(&expr("x1^1000+x2*0"), 100, range, 7, 0)
+        else {
+            panic!("x1^1000 overflows on [1, 2.2)")
+        };
+        let same_draws = Dataset::sample(&expr("x1+x2"), 100, range, 7, 0).unwrap();
+        let expected: Vec<f64> = same_draws.row(row).iter().map(|&v| f64::from(v)).collect();
+        assert_eq!(inputs, expected);
+        assert!(inputs[0] > 2.0, "{inputs:?}");
+        assert!(row >= 2, "a later row tells row arithmetic apart: {row}");
+    }
+
     /// More values than an allocation of `f32`s can hold (isize::MAX bytes) is refused before
     /// anything is allocated: 2^62 one-input rows need 2^64 bytes.
     #[test]
