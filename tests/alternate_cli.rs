@@ -33,13 +33,7 @@ fn train_json(extra: &[&str]) -> Value {
     let mut args = vec!["train", "--json"];
     args.extend_from_slice(&INALU);
     args.extend_from_slice(extra);
-    let out = logexp(&args);
-    assert!(
-        out.status.success(),
-        "logexp {args:?}: {}",
-        text(&out.stderr)
-    );
-    serde_json::from_str(text(&out.stdout).trim()).expect("one JSON record")
+    common::record(&args)
 }
 
 #[test]

@@ -4,19 +4,13 @@
 
 mod common;
 
-use common::{TempDir, assert_refused, logexp, text};
+use common::{TempDir, assert_refused};
 use serde_json::Value;
 
 fn train_json(args: &[&str]) -> Value {
     let mut all = vec!["train", "--json", "--n-train", "64", "--n-test", "16"];
     all.extend_from_slice(args);
-    let out = logexp(&all);
-    assert!(
-        out.status.success(),
-        "logexp {all:?}: {}",
-        text(&out.stderr)
-    );
-    serde_json::from_str(text(&out.stdout).trim()).expect("one JSON record")
+    common::record(&all)
 }
 
 #[test]

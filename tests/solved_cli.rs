@@ -26,13 +26,7 @@ fn train_json(epochs: usize, extra: &[&str]) -> Value {
     let mut args = vec!["train", "--json", "--epochs", &epochs];
     args.extend_from_slice(&NMU);
     args.extend_from_slice(extra);
-    let out = logexp(&args);
-    assert!(
-        out.status.success(),
-        "logexp {args:?}: {}",
-        text(&out.stderr)
-    );
-    serde_json::from_str(text(&out.stdout).trim()).expect("one JSON record")
+    common::record(&args)
 }
 
 /// The record without what the schedule adds (and the wall time).

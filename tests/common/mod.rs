@@ -11,6 +11,17 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 /// The `logexp` binary built for these tests.
 pub const BIN: &str = env!("CARGO_BIN_EXE_logexp");
 
+/// Runs the binary with `args`, which must succeed and print one JSON record, and parses it.
+pub fn record(args: &[&str]) -> serde_json::Value {
+    let out = logexp(args);
+    assert!(
+        out.status.success(),
+        "logexp {args:?}: {}",
+        text(&out.stderr)
+    );
+    serde_json::from_str(text(&out.stdout).trim()).expect("one JSON record")
+}
+
 /// Runs the binary with `args` and returns its output. Stdin is closed so nothing can hang.
 pub fn logexp<S: AsRef<OsStr>>(args: &[S]) -> Output {
     Command::new(BIN)
