@@ -4,7 +4,7 @@
 use crate::data::{DataError, Dataset, Range};
 use crate::error::Error;
 use crate::expr::Expr;
-use crate::metrics::{SUCCESS_PCT, Scores, score};
+use crate::metrics::{SUCCESS_PCT, Scores, mse, predict, score};
 use crate::model::Network;
 use crate::model::spec::Model;
 pub use crate::model::spec::{ModelSpec, Pair};
@@ -178,7 +178,21 @@ pub struct RunSpec {
     /// record are the same with or without it (nothing stops early).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub solved_every: Option<usize>,
+    /// Keep the best in-range checkpoint: every this many epochs (and after the last), measure
+    /// the MSE on a validation set of `n_test` rows drawn from the *training* range (stream
+    /// [`VALIDATION_STREAM`] of the data seed), and end the run with the parameters of the
+    /// lowest one (the first, on ties); the record's scores, its [`RunRecord::checkpoint`] and
+    /// the trained model are then those of that epoch. This is stable-nalu's model selection
+    /// (`export/simple_mul.r`: the step of the best interpolation error) and never looks at
+    /// the test range. `None`, the default, ends with the last epoch's parameters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint_every: Option<usize>,
 }
+
+/// The stream of the data seed that the validation rows of [`RunSpec::checkpoint_every`] are
+/// drawn from: the training set is stream 0, the test set stream 1 and fresh training rows
+/// streams 2, 3, …, so the last stream is never one of them.
+pub const VALIDATION_STREAM: u64 = u64::MAX;
 
 fn is_default<T: Default + PartialEq>(value: &T) -> bool {
     *value == T::default()
@@ -231,6 +245,7 @@ impl RunSpec {
             average_last: t.average_last,
             alternate: t.alternate,
             solved_every: None,
+            checkpoint_every: None,
         }
     }
 
@@ -333,6 +348,13 @@ impl RunSpec {
                     .into(),
             );
         }
+        if self.checkpoint_every == Some(0) {
+            return invalid(
+                "checkpoint-every",
+                "must be at least 1 epoch, e.g. 1 (or leave it out to keep the last epoch's model)"
+                    .into(),
+            );
+        }
         if self.n_train == 0 || self.n_train > u32::MAX as usize {
             return invalid("n-train", "must be between 1 and 4294967295".into());
         }
@@ -383,12 +405,19 @@ impl RunSpec {
         let n = |v: usize| u64::try_from(v).ok();
         let f32_bytes = 4u64;
         let (inputs, params) = (n(n_inputs)?, n(n_params)?);
-        let rows = n(self.n_train)?.checked_add(n(self.n_test)?)?;
+        // A checkpoint schedule adds a validation set as large as the test set.
+        let test_sets = if self.checkpoint_every.is_some() {
+            2
+        } else {
+            1
+        };
+        let rows = n(self.n_train)?.checked_add(n(self.n_test)?.checked_mul(test_sets)?)?;
         // Rows: f32 inputs, an f64 target, a u32 in the shuffle order, an f32 prediction.
         let per_row = inputs.checked_mul(f32_bytes)?.checked_add(8 + 4 + 4)?;
         let data = rows.checked_mul(per_row)?;
-        // Parameters, gradient, Adam's two moments and a spare copy.
-        let weights = params.checked_mul(5 * f32_bytes)?;
+        // Parameters, gradient, Adam's two moments and a spare copy (and a checkpoint).
+        let copies = 5 + u64::from(self.checkpoint_every.is_some());
+        let weights = params.checked_mul(copies * f32_bytes)?;
         // Per-batch activations: a few buffers of (inputs + every hidden unit + output) per
         // row of the (padded) batch, for training and for prediction's fixed chunk.
         let units = self
@@ -421,6 +450,19 @@ impl RunSpec {
         let test = Dataset::sample(expr, self.n_test, self.test_range, self.data_seed, 1)
             .map_err(|e| range_error("test-range", e))?;
         Ok((train, test))
+    }
+
+    /// The validation rows of [`RunSpec::checkpoint_every`]: `n_test` rows from the training
+    /// range, stream [`VALIDATION_STREAM`] of the data seed.
+    pub fn validation_set(&self, expr: &Expr) -> Result<Dataset, Error> {
+        Dataset::sample(
+            expr,
+            self.n_test,
+            self.train_range,
+            self.data_seed,
+            VALIDATION_STREAM,
+        )
+        .map_err(|e| range_error("train-range", e))
     }
 
     /// A string that identifies the run: two specs with the same key are the same run.
@@ -469,10 +511,26 @@ pub struct RunRecord {
     /// it, or without a schedule (then the field is left out of the JSON).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub solved_at_epoch: Option<usize>,
+    /// With [`RunSpec::checkpoint_every`]: the checkpoint the run ended with. `None` when no
+    /// measured epoch had a finite validation MSE (the scores are then the last epoch's), for
+    /// the closed-form `loglinear`, or without a schedule (then it is left out of the JSON).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint: Option<Checkpoint>,
     /// Wall-clock time of data generation, training and evaluation.
     pub wall_seconds: f64,
     /// The logexp version that produced the record.
     pub logexp_version: String,
+}
+
+/// The checkpoint a run with [`RunSpec::checkpoint_every`] ended with.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    /// The 1-based epoch after which it was taken.
+    pub epoch: usize,
+    /// Its MSE on the validation rows (from the training range), in the target's units.
+    pub valid_mse: f64,
+    /// Its MSE on the test (extrapolation) rows, in the target's units; `None` if not finite.
+    pub test_mse: Option<f64>,
 }
 
 impl RunRecord {
@@ -534,6 +592,23 @@ impl RunRecord {
             let _ = match self.solved_at_epoch {
                 Some(epoch) => writeln!(out, "solved at epoch {epoch} ({schedule})"),
                 None => writeln!(out, "not solved ({schedule})"),
+            };
+        }
+        if let Some(every) = s.checkpoint_every {
+            let _ = match self.checkpoint {
+                Some(c) => writeln!(
+                    out,
+                    "scores of the checkpoint after epoch {} (lowest validation MSE {:.6e} of \
+                     those measured every {every} epochs), test MSE {}",
+                    c.epoch,
+                    c.valid_mse,
+                    c.test_mse
+                        .map_or("n/a (not finite)".to_string(), |m| format!("{m:.6e}"))
+                ),
+                None => writeln!(
+                    out,
+                    "no checkpoint: no validation MSE measured every {every} epochs was finite"
+                ),
             };
         }
         let _ = write!(out, "took {:.3} s", self.wall_seconds);
@@ -612,8 +687,11 @@ pub fn train_within(spec: &RunSpec, limits: &Limits) -> Result<TrainedRun, Error
         diverged_at_epoch: outcome.history.diverged_at_epoch,
         reinit_epochs: outcome.history.reinit_epochs.clone(),
         solved_at_epoch: outcome.solved_at_epoch,
+        checkpoint: outcome.checkpoint,
         sparsity_error: match &network {
-            Model::Stack(net) if outcome.history.diverged_at_epoch.is_none() => {
+            Model::Stack(net)
+                if outcome.history.diverged_at_epoch.is_none() || outcome.checkpoint.is_some() =>
+            {
                 net.sparsity_error(&outcome.params)
             }
             _ => None,
@@ -648,6 +726,8 @@ struct Outcome {
     input_multipliers: Vec<f64>,
     /// [`RunRecord::solved_at_epoch`].
     solved_at_epoch: Option<usize>,
+    /// [`RunRecord::checkpoint`].
+    checkpoint: Option<Checkpoint>,
 }
 
 /// Whether a test score meets the success criterion ([`SUCCESS_PCT`]).
@@ -695,6 +775,16 @@ impl EpochData for FreshRows<'_> {
 }
 
 impl Data<'_> {
+    /// The validation rows of the run, inputs multiplied as the training rows' are.
+    fn validation_set(&self, multipliers: &[f64], inputs_scaled: bool) -> Result<Dataset, Error> {
+        let rows = self.spec.validation_set(self.expr)?;
+        Ok(if inputs_scaled {
+            rows.with_inputs_multiplied_by(multipliers)
+        } else {
+            rows
+        })
+    }
+
     /// The log-linear baseline: fitted in closed form on the training set, no epochs.
     fn fit_closed_form(&self, net: &crate::model::loglinear::LogLinear) -> Result<Outcome, Error> {
         let params = net.fit(self.train).map_err(|e| Error::InvalidSetting {
@@ -715,6 +805,7 @@ impl Data<'_> {
             input_multipliers: vec![1.0; self.train.n_features()],
             params,
             solved_at_epoch,
+            checkpoint: None,
         })
     }
 
@@ -757,13 +848,40 @@ impl Data<'_> {
         // The schedule measures the same (scaled) test rows as the final score below, so the
         // last epoch's measurement is the record's test % error.
         let mut solved_at_epoch = None;
+        // The validation rows see the same input factors and target divisor as the training
+        // rows.
+        let validation = match spec.checkpoint_every {
+            Some(_) => {
+                let rows = self.validation_set(&multipliers, inputs_scaled)?;
+                Some(if divisor == 1.0 {
+                    rows
+                } else {
+                    rows.with_targets_divided_by(divisor)
+                })
+            }
+            None => None,
+        };
+        // (epoch, validation MSE) of the best checkpoint so far, and its parameters.
+        let mut best: Option<(usize, f64)> = None;
+        let mut best_params = Vec::new();
         let mut watch = |epoch: usize, params: &[f32]| {
+            let measured = |every: usize| epoch.is_multiple_of(every) || epoch == spec.epochs;
             if let Some(every) = spec.solved_every
                 && solved_at_epoch.is_none()
-                && (epoch.is_multiple_of(every) || epoch == spec.epochs)
+                && measured(every)
                 && solved(&score(net, params, test))
             {
                 solved_at_epoch = Some(epoch);
+            }
+            if let (Some(every), Some(validation)) = (spec.checkpoint_every, &validation)
+                && measured(every)
+            {
+                let valid_mse = mse(&predict(net, params, validation), validation.targets());
+                if valid_mse.is_finite() && best.is_none_or(|(_, lowest)| valid_mse < lowest) {
+                    best = Some((epoch, valid_mse));
+                    best_params.clear();
+                    best_params.extend_from_slice(params);
+                }
             }
         };
         let history = if spec.fresh_data {
@@ -803,14 +921,26 @@ impl Data<'_> {
             mae: s.mae.map(|m| m * divisor.abs()),
             ..s
         };
-        let (train_scores, test_scores) = if history.diverged_at_epoch.is_some() {
-            (unscored, unscored)
-        } else {
-            (
-                unscale(score(net, &params, train)),
-                unscale(score(net, &params, test)),
-            )
-        };
+        // A checkpoint taken before a divergence is still a trained model.
+        let checkpoint = best.map(|(epoch, valid_mse)| {
+            params = std::mem::take(&mut best_params);
+            let squared = divisor * divisor;
+            let test_mse = mse(&predict(net, &params, test), test.targets()) * squared;
+            Checkpoint {
+                epoch,
+                valid_mse: valid_mse * squared,
+                test_mse: test_mse.is_finite().then_some(test_mse),
+            }
+        });
+        let (train_scores, test_scores) =
+            if history.diverged_at_epoch.is_some() && checkpoint.is_none() {
+                (unscored, unscored)
+            } else {
+                (
+                    unscale(score(net, &params, train)),
+                    unscale(score(net, &params, test)),
+                )
+            };
         Ok(Outcome {
             params,
             history,
@@ -819,6 +949,7 @@ impl Data<'_> {
             target_multiplier: divisor,
             input_multipliers: multipliers,
             solved_at_epoch,
+            checkpoint,
         })
     }
 }
@@ -1127,6 +1258,98 @@ mod tests {
         };
         let expr = a.validate().unwrap();
         assert_eq!(a.datasets(&expr).unwrap(), b.datasets(&expr).unwrap());
+    }
+
+    /// The checkpoint is the measured epoch of lowest validation MSE, computed here from runs
+    /// stopped at each epoch (a constant rate does not depend on the epochs still to come), and
+    /// the record's scores are that epoch's.
+    #[test]
+    fn a_checkpoint_is_the_measured_epoch_of_lowest_validation_mse() {
+        let spec = RunSpec {
+            n_train: 500,
+            epochs: 12,
+            lr: 0.05,
+            ..small("x1*x2", "lg")
+        };
+        let expr = spec.validate().unwrap();
+        let validation = spec.validation_set(&expr).unwrap();
+        let (train_set, _) = spec.datasets(&expr).unwrap();
+        // Fresh rows from the training range, neither the training nor the test rows.
+        assert_eq!(validation.len(), spec.n_test);
+        assert_ne!(validation.targets(), &train_set.targets()[..spec.n_test]);
+        let stopped: Vec<(f64, RunRecord)> = (1..=spec.epochs)
+            .map(|epochs| {
+                let trained = train(&RunSpec {
+                    epochs,
+                    ..spec.clone()
+                })
+                .unwrap();
+                let predictions =
+                    crate::fit::predict_with(&trained.network, &trained.params, None, &validation);
+                (mse(&predictions, validation.targets()), trained.record)
+            })
+            .collect();
+        for every in [1, 5] {
+            let measured: Vec<usize> = (1..=spec.epochs)
+                .filter(|e| e % every == 0 || *e == spec.epochs)
+                .collect();
+            let best = *measured
+                .iter()
+                .min_by(|a, b| stopped[*a - 1].0.total_cmp(&stopped[*b - 1].0))
+                .unwrap();
+            let record = run(&RunSpec {
+                checkpoint_every: Some(every),
+                ..spec.clone()
+            })
+            .unwrap();
+            let checkpoint = record.checkpoint.unwrap();
+            assert_eq!(checkpoint.epoch, best, "every {every}");
+            assert_eq!(checkpoint.valid_mse, stopped[best - 1].0);
+            let at_best = &stopped[best - 1].1;
+            assert_eq!(record.test_pct_err, at_best.test_pct_err);
+            assert_eq!(record.train_mae, at_best.train_mae);
+            assert!(checkpoint.test_mse.unwrap() > 0.0);
+            // The whole loss history is still recorded.
+            assert_eq!(record.train_loss, stopped[spec.epochs - 1].1.train_loss);
+        }
+        // The learning rate was chosen so that the last epoch is not the best one: the test
+        // above then checks a real selection.
+        let last = stopped[spec.epochs - 1].0;
+        assert!(stopped.iter().any(|(m, _)| *m < last));
+    }
+
+    #[test]
+    fn a_checkpoint_outlives_a_later_divergence_and_needs_a_schedule() {
+        // This rate diverges in epoch 6 (measured by hand).
+        let spec = RunSpec {
+            lr: 0.3,
+            epochs: 30,
+            ..small("x1*x2*x3*x4", "lg")
+        };
+        let plain = run(&spec).unwrap();
+        assert_eq!(plain.diverged_at_epoch, Some(6));
+        assert_eq!(plain.test_pct_err, None);
+        assert_eq!(plain.checkpoint, None);
+        assert!(
+            !serde_json::to_string(&plain)
+                .unwrap()
+                .contains("checkpoint")
+        );
+        let kept = run(&RunSpec {
+            checkpoint_every: Some(1),
+            ..spec.clone()
+        })
+        .unwrap();
+        assert_eq!(kept.diverged_at_epoch, Some(6));
+        let checkpoint = kept.checkpoint.unwrap();
+        assert!(checkpoint.epoch < 6, "{checkpoint:?}");
+        assert!(kept.test_pct_err.is_some_and(f64::is_finite));
+        let zero = RunSpec {
+            checkpoint_every: Some(0),
+            ..spec
+        };
+        let message = zero.validate().unwrap_err().to_string();
+        assert!(message.contains("checkpoint-every"), "{message}");
     }
 
     #[test]

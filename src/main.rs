@@ -227,7 +227,7 @@ struct ReportArgs {
     out: PathBuf,
 }
 
-#[derive(Args)]
+#[derive(Args, Clone)]
 struct ReproduceArgs {
     /// What to reproduce: `paper` (Table I, the figures and the normaliser study); `peers`
     /// (every peer unit, the log-linear baseline, lg and dense baselines on the paper's
@@ -256,6 +256,10 @@ struct ReproduceArgs {
     /// A first look in well under a minute: one seed, 20 epochs, the seven Table I functions.
     #[arg(long)]
     quick: bool,
+    /// With `stable-nalu`: their function task with 100 inputs and 5,000,000 steps instead of
+    /// the small one (about 5 min per run on one core; --seeds to run fewer than their 100).
+    #[arg(long)]
+    full: bool,
     /// Worker threads [default: one per core]. Results do not depend on it.
     #[arg(long, allow_negative_numbers = true)]
     threads: Option<usize>,
@@ -413,6 +417,11 @@ struct ProtocolArgs {
     /// measured epoch at or below 1 % as `solved_at_epoch`; training is unchanged.
     #[arg(long, value_name = "EPOCHS", allow_negative_numbers = true)]
     solved_every: Option<usize>,
+    /// Every EPOCHS epochs (and after the last) measure the MSE on validation rows drawn from
+    /// the training range, and end with the parameters of the lowest (stable-nalu's model
+    /// selection); the record gains `checkpoint`.
+    #[arg(long, value_name = "EPOCHS", allow_negative_numbers = true)]
+    checkpoint_every: Option<usize>,
     /// Hidden layer widths, comma-separated [default: 16,12 for dense networks, a preset's
     /// own, or 2 between unit layers].
     #[arg(long, value_delimiter = ',', allow_hyphen_values = true)]
@@ -452,6 +461,7 @@ impl ProtocolArgs {
             test_range: self.test_range,
             fresh_data: self.fresh_data,
             solved_every: self.solved_every,
+            checkpoint_every: self.checkpoint_every,
             ..RunSpec::paper(function, Pair::lg())
         }
         .with_training(self.training.training()?))
@@ -777,6 +787,24 @@ fn report(args: &ReportArgs) -> Result<(), logexp::Error> {
 }
 
 fn reproduce(args: &ReproduceArgs) -> Result<(), logexp::Error> {
+    let target = match (args.full, args.target) {
+        (false, target) => target,
+        (true, Target::StableNalu | Target::StableNaluFull) => Target::StableNaluFull,
+        (true, other) => {
+            return Err(logexp::Error::InvalidSetting {
+                field: "full",
+                message: format!(
+                    "--full selects stable-nalu's 100-input task and applies only to \
+                     `reproduce stable-nalu`, not {}: drop it",
+                    other.name()
+                ),
+            });
+        }
+    };
+    let args = &ReproduceArgs {
+        target,
+        ..args.clone()
+    };
     let mut options = if args.quick {
         ReproduceOptions::quick_of(args.target)
     } else {

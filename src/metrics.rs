@@ -23,6 +23,17 @@ pub fn mae(predictions: &[f32], targets: &[f64]) -> f64 {
     sum / targets.len() as f64
 }
 
+/// Mean squared error `1/n Σ (ŷ − y)²`, the peers' measure (stable-nalu, iNALU).
+pub fn mse(predictions: &[f32], targets: &[f64]) -> f64 {
+    assert_eq!(predictions.len(), targets.len());
+    let sum: f64 = predictions
+        .iter()
+        .zip(targets)
+        .map(|(&p, &y)| (f64::from(p) - y).powi(2))
+        .sum();
+    sum / targets.len() as f64
+}
+
 /// Mean percentage error, paper eq. 3: `100/n Σ |ŷ − y| / |y|`. Infinite if some `y` is 0.
 pub fn mean_pct_error(predictions: &[f32], targets: &[f64]) -> f64 {
     assert_eq!(predictions.len(), targets.len());
@@ -99,6 +110,8 @@ mod tests {
         assert!((mae(&pred, &y) - 35.0 / 3.0).abs() < 1e-12);
         // 10% + 10% + 200% -> 220/3
         assert!((mean_pct_error(&pred, &y) - 220.0 / 3.0).abs() < 1e-12);
+        // 100 + 25 + 400 = 525 -> 175
+        assert_eq!(mse(&pred, &y), 175.0);
     }
 
     /// A 1 → 1 (linear) → 1 net computing `6x + 3.5` (params `[w1, b1, w2, b2] =

@@ -8,9 +8,20 @@
 //!   `experiments/simple_function_static.py`, `lfs_batch_jobs/simple_mul.sh`,
 //!   `export/simple_mul.r`): t = (x1 + x2)·(x1 + x2 + x3 + x4), train U[1, 2) with fresh rows
 //!   every step, test U[2, 6), batch 128, 200,000 Adam steps at 1e-3, MSE, hidden 2. The
-//!   sparsity regulariser's ramp starts at step 10⁶, so it never acts in this task. *Solved*:
-//!   extrapolation MSE below that of the ε-perfect solution (ε = 10⁻⁵), which is a mean error
-//!   of 9.6·10⁻⁴ % on U[2, 6); logexp uses that relative threshold.
+//!   sparsity regulariser's ramp starts at step 10⁶, so it never acts in this task. *Solved*
+//!   (`export/simple_mul.r`): the model is the checkpoint of lowest interpolation MSE
+//!   (measured every 1,000 steps on 10,000 rows from U[1, 2):
+//!   [`RunSpec::checkpoint_every`]), and it is solved when its extrapolation MSE is below
+//!   that of the ε-perfect solution (ε = 10⁻⁵; [`epsilon_perfect_mse`], about 2.15·10⁻⁶).
+//! - **stable-nalu function task, ×** (`--full`; same sources, `lfs_batch_jobs/
+//!   function_task_static.sh`, `export/function_task_static.r`): t = (Σ a)·(Σ b) over 100
+//!   inputs, with subsets a and b of 25 inputs that share 12, the same ranges, batch and
+//!   checkpoint rule, 5·10⁶ steps, and the sparsity regulariser (λ = 10) ramped in from step
+//!   10⁶ to 2·10⁶. They place the subsets at an offset drawn per seed; logexp places them at
+//!   x1…x25 and x14…x38 (the units are symmetric in their inputs, so only the seed's draw
+//!   differs), and the target ends in `+0*x100` so that the net has all 100 inputs. Their
+//!   threshold script (`export/function_task_static_mse_expectation.r`) builds its ε-perfect
+//!   weights with R's inclusive ranges, 26 inputs per subset; logexp uses the task's own 25.
 //! - **NeuralPowerUnits simple task, × row** (Heim et al. 2020, `nmheim/NeuralPowerUnits`
 //!   `scripts/simple/run.jl`): train U[0.1, 2.1) with 100 fresh rows per step, 20,000 steps,
 //!   MSE; NPU(2, 6) → NAU and the others likewise at width 6, Adam 0.005 (RMSProp 0.005 for
@@ -37,13 +48,92 @@ use crate::experiment::{ModelSpec, Optimizer, Pair, RunRecord, RunSpec};
 use crate::report::bench::wilson;
 use crate::sweep::Grid;
 use crate::train::{Alternate, Loss, Schedule};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 use std::fmt::Write;
+use std::sync::OnceLock;
+
+/// ε of stable-nalu's success criterion.
+pub const STABLE_NALU_EPSILON: f64 = 1e-5;
+
+/// The MSE, on inputs drawn uniformly from `range`, of the ε-perfect solution of the target
+/// (Σ_{i∈first} xᵢ)·(Σ_{i∈second} xᵢ): the weights of a perfect NAU → NMU, each off by ε
+/// towards the wrong value (1 − ε on the subsets, ε elsewhere), as stable-nalu computes its
+/// success threshold (`export/function_task_static_mse_expectation.r`, there by Monte Carlo
+/// over 10⁶ rows). Indices are 0-based. A Monte Carlo estimate over `samples` rows of a fixed
+/// seed, in `f64`: the same value on every call.
+pub fn epsilon_perfect_mse(
+    first: std::ops::Range<usize>,
+    second: std::ops::Range<usize>,
+    n_inputs: usize,
+    range: Range,
+    epsilon: f64,
+    samples: usize,
+) -> f64 {
+    let mut rng = ChaCha8Rng::seed_from_u64(0);
+    let mut x = vec![0.0f64; n_inputs];
+    let mut sum = 0.0;
+    for _ in 0..samples {
+        x.iter_mut()
+            .for_each(|v| *v = rng.random_range(range.low..range.high));
+        let exact = |subset: &std::ops::Range<usize>| x[subset.clone()].iter().sum::<f64>();
+        let off = |subset: &std::ops::Range<usize>| {
+            x.iter()
+                .enumerate()
+                .map(|(i, v)| {
+                    if subset.contains(&i) {
+                        (1.0 - epsilon) * v
+                    } else {
+                        epsilon * v
+                    }
+                })
+                .sum::<f64>()
+        };
+        let error = off(&first) * off(&second) - exact(&first) * exact(&second);
+        sum += error * error;
+    }
+    sum / samples as f64
+}
+
+/// The threshold of stable-nalu's small task: t = (x1 + x2)·(x1 + x2 + x3 + x4) on U[2, 6).
+fn simple_mul_threshold() -> f64 {
+    static THRESHOLD: OnceLock<f64> = OnceLock::new();
+    *THRESHOLD.get_or_init(|| {
+        let test = Range::new(2.0, 6.0).expect("a valid range");
+        epsilon_perfect_mse(0..2, 0..4, 4, test, STABLE_NALU_EPSILON, 1_000_000)
+    })
+}
+
+/// The threshold of stable-nalu's function task: subsets x1…x25 and x14…x38 of 100 inputs
+/// on U[2, 6).
+fn function_task_threshold() -> f64 {
+    static THRESHOLD: OnceLock<f64> = OnceLock::new();
+    *THRESHOLD.get_or_init(|| {
+        let test = Range::new(2.0, 6.0).expect("a valid range");
+        epsilon_perfect_mse(0..25, 13..38, 100, test, STABLE_NALU_EPSILON, 100_000)
+    })
+}
+
+/// stable-nalu's function task: (x1 + … + x25)·(x14 + … + x38), with `0*x100` so that the
+/// target has 100 inputs.
+fn function_task_target() -> String {
+    let sum = |from: usize, to: usize| {
+        (from..=to)
+            .map(|i| format!("x{i}"))
+            .collect::<Vec<_>>()
+            .join("+")
+    };
+    format!("({})*({})+0*x100", sum(1, 25), sum(14, 38))
+}
 
 /// How a task scores a model over its seeds.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Criterion {
     /// The share of runs whose test mean % error is below this many percent.
     SolvedBelowPct(f64),
+    /// The share of runs whose checkpoint ([`RunSpec::checkpoint_every`]) has a test MSE below
+    /// this (stable-nalu's criterion); a run without a checkpoint is not solved.
+    CheckpointMseBelow(f64),
     /// The mean test MAE over runs, ± its standard error.
     MeanMae,
 }
@@ -105,6 +195,8 @@ pub struct Entry {
 pub enum Group {
     /// stable-nalu's small task.
     StableNalu,
+    /// stable-nalu's function task with 100 inputs (`reproduce stable-nalu --full`).
+    StableNaluFull,
     /// The NPU paper's simple task.
     Npu,
     /// iNALU's minimal task.
@@ -148,7 +240,20 @@ pub fn tasks() -> Vec<Task> {
         fresh_data: true,
         train_range: range(1.0, 2.0),
         test_range: range(2.0, 6.0),
+        // Their log interval: the interpolation error every 1,000 steps.
+        checkpoint_every: Some(1),
         ..RunSpec::paper("(x1+x2)*(x1+x2+x3+x4)", Pair::lg())
+    };
+    let function_task = RunSpec {
+        function: function_task_target(),
+        epochs: 5_000,
+        regularizer: Some(Schedule {
+            lambda: 10.0,
+            start: 1_000_000,
+            end: 2_000_000,
+            below: None,
+        }),
+        ..simple_mul.clone()
     };
     let npu = RunSpec {
         loss: Loss::Mse,
@@ -207,7 +312,7 @@ pub fn tasks() -> Vec<Task> {
             group: Group::StableNalu,
             name: "stable-nalu simple_mul",
             source: "Madsen & Johansen 2020, paper/results/simple_mul.tex",
-            criterion: Criterion::SolvedBelowPct(9.6e-4),
+            criterion: Criterion::CheckpointMseBelow(simple_mul_threshold()),
             seeds: 100,
             entries: vec![
                 Entry {
@@ -232,6 +337,28 @@ pub fn tasks() -> Vec<Task> {
                     published: rate(13.0, 8.0, 5.0),
                 },
             ],
+        },
+        Task {
+            group: Group::StableNaluFull,
+            name: "stable-nalu function task, ×, 100 inputs",
+            source: "Madsen & Johansen 2020, paper/results/function_task_static.tex",
+            criterion: Criterion::CheckpointMseBelow(function_task_threshold()),
+            seeds: 100,
+            entries: ["nmu", "nalu", "nac-mul"]
+                .into_iter()
+                .zip([
+                    rate(98.0, 1.0, 5.0),
+                    rate(0.0, 4.0, 0.0),
+                    rate(31.0, 10.0, 8.0),
+                ])
+                .map(|(model, published)| Entry {
+                    spec: RunSpec {
+                        model: units(model),
+                        ..function_task.clone()
+                    },
+                    published,
+                })
+                .collect(),
         },
         Task {
             group: Group::Npu,
@@ -385,6 +512,15 @@ fn significant(v: f64) -> String {
     format!("{v:.digits$}")
 }
 
+/// "solved/runs (rate %, 95 % CI lo–hi)".
+fn rate_text(solved: usize, runs: usize) -> String {
+    let (lo, hi) = wilson(solved, runs);
+    format!(
+        "{solved}/{runs} ({:.0} %, 95 % CI {lo:.0}–{hi:.0})",
+        100.0 * solved as f64 / runs as f64
+    )
+}
+
 /// Whether `record` is a run of `entry` (any seed).
 fn matches(record: &RunRecord, entry: &Entry) -> bool {
     let normalised = RunSpec {
@@ -414,12 +550,18 @@ pub fn compare(records: &[&RunRecord]) -> Vec<Comparison> {
                         .iter()
                         .filter(|r| r.test_pct_err.is_some_and(|e| e < limit))
                         .count();
-                    let (lo, hi) = wilson(solved, runs.len());
-                    format!(
-                        "{solved}/{} ({:.0} %, 95 % CI {lo:.0}–{hi:.0})",
-                        runs.len(),
-                        100.0 * solved as f64 / runs.len() as f64
-                    )
+                    rate_text(solved, runs.len())
+                }
+                Criterion::CheckpointMseBelow(threshold) => {
+                    let solved = runs
+                        .iter()
+                        .filter(|r| {
+                            r.checkpoint
+                                .and_then(|c| c.test_mse)
+                                .is_some_and(|mse| mse < threshold)
+                        })
+                        .count();
+                    rate_text(solved, runs.len())
                 }
                 Criterion::MeanMae => {
                     let maes: Vec<f64> = runs.iter().filter_map(|r| r.test_mae).collect();
@@ -455,10 +597,15 @@ mod tests {
 
     #[test]
     fn every_task_validates_and_its_grids_cover_every_model() {
-        let grids: Vec<Grid> = [Group::StableNalu, Group::Npu, Group::Inalu]
-            .into_iter()
-            .flat_map(|g| grids(g, Some(2)))
-            .collect();
+        let grids: Vec<Grid> = [
+            Group::StableNalu,
+            Group::StableNaluFull,
+            Group::Npu,
+            Group::Inalu,
+        ]
+        .into_iter()
+        .flat_map(|g| grids(g, Some(2)))
+        .collect();
         let entries: usize = tasks().iter().map(|t| t.entries.len()).sum();
         assert_eq!(grids.len(), entries);
         for grid in &grids {
@@ -468,8 +615,17 @@ mod tests {
         // stable-nalu's 200,000 steps: 200 epochs of 128,000 fresh rows in batches of 128.
         let mul = &tasks()[0].entries[0].spec;
         assert_eq!(mul.epochs * mul.n_train / mul.batch_size, 200_000);
+        // stable-nalu's function task: 5,000,000 steps, its regulariser ramped in over the
+        // second million.
+        let full = &tasks()[1].entries[0].spec;
+        assert_eq!(full.epochs * full.n_train / full.batch_size, 5_000_000);
+        let ramp = full.regularizer.unwrap();
+        assert_eq!(
+            (ramp.lambda, ramp.start, ramp.end),
+            (10.0, 1_000_000, 2_000_000)
+        );
         // The NPU paper's 20,000 steps of 100 rows.
-        let npu = &tasks()[1].entries[0].spec;
+        let npu = &tasks()[2].entries[0].spec;
         assert_eq!(npu.epochs * npu.n_train / npu.batch_size, 20_000);
     }
 
@@ -533,6 +689,53 @@ mod tests {
         }
     }
 
+    /// The ε-perfect thresholds against independent Monte Carlo estimates (Python's
+    /// `random`, 400,000 rows for the small task: 2.1539e-6; 20,000 rows for the function
+    /// task: 0.16058), within their sampling error; an exact solution has none.
+    #[test]
+    fn epsilon_perfect_thresholds_match_an_independent_estimate() {
+        let small = simple_mul_threshold();
+        assert!((small / 2.1539e-6 - 1.0).abs() < 0.01, "{small}");
+        let full = function_task_threshold();
+        assert!((full / 0.16058 - 1.0).abs() < 0.02, "{full}");
+        let range = Range::new(2.0, 6.0).unwrap();
+        assert_eq!(epsilon_perfect_mse(0..2, 0..4, 4, range, 0.0, 100), 0.0);
+        // The function task's target is the sum of those subsets, over 100 inputs.
+        let target = crate::expr::Expr::parse(&function_task_target()).unwrap();
+        assert_eq!(target.n_vars(), 100);
+        let x: Vec<f64> = (1..=100).map(f64::from).collect();
+        let a: f64 = (1..=25).map(f64::from).sum();
+        let b: f64 = (14..=38).map(f64::from).sum();
+        assert_eq!(target.eval(&x), a * b);
+    }
+
+    /// stable-nalu's criterion: a run is solved when its checkpoint's test MSE is below the
+    /// threshold; a run without a checkpoint (every validation MSE non-finite) is not.
+    #[test]
+    fn the_stable_nalu_criterion_reads_the_checkpoint() {
+        let entry = &tasks()[0].entries[0];
+        assert_eq!(entry.spec.checkpoint_every, Some(1));
+        let threshold = simple_mul_threshold();
+        let with = |seed, test_mse: Option<f64>| {
+            let mut r = record(&entry.spec, seed, 0.0);
+            r.checkpoint = test_mse.map(|m| crate::experiment::Checkpoint {
+                epoch: 7,
+                valid_mse: 1e-7,
+                test_mse: Some(m),
+            });
+            r
+        };
+        let runs = [
+            with(0, Some(threshold * 0.5)),
+            with(1, Some(threshold * 2.0)),
+            with(2, None),
+            with(3, Some(threshold * 0.99)),
+        ];
+        let refs: Vec<&RunRecord> = runs.iter().collect();
+        let rows = compare(&refs);
+        assert!(rows[0].ours.starts_with("2/4 (50 %"), "{}", rows[0].ours);
+    }
+
     fn record(spec: &RunSpec, seed: u64, pct: f64) -> RunRecord {
         RunRecord {
             schema: crate::experiment::RECORD_SCHEMA,
@@ -552,6 +755,7 @@ mod tests {
             diverged_at_epoch: None,
             reinit_epochs: Vec::new(),
             solved_at_epoch: None,
+            checkpoint: None,
             sparsity_error: None,
             wall_seconds: 0.0,
             logexp_version: "test".into(),
@@ -561,9 +765,15 @@ mod tests {
     #[test]
     fn comparisons_score_only_the_matching_runs() {
         let entry = &tasks()[0].entries[0];
-        let solved = record(&entry.spec, 1, 1e-4);
+        let mut solved = record(&entry.spec, 1, 1e-4);
+        solved.checkpoint = Some(crate::experiment::Checkpoint {
+            epoch: 1,
+            valid_mse: 0.0,
+            test_mse: Some(0.0),
+        });
         let failed = record(&entry.spec, 2, 5.0);
-        let mut other = record(&entry.spec, 3, 1e-4);
+        let mut other = solved.clone();
+        other.spec.seed = 3;
         other.spec.epochs = 3;
         let records = [solved, failed, other];
         let refs: Vec<&RunRecord> = records.iter().collect();
@@ -573,7 +783,7 @@ mod tests {
         assert!(rows[0].ours.starts_with("1/2 (50 %"), "{}", rows[0].ours);
         assert_eq!(rows[0].published, "94 % (+3/−6)");
         // A mean-MAE task: 1 and 3 give 2 ± 1 (standard error of two values 2 apart).
-        let npu = &tasks()[1].entries[0];
+        let npu = &tasks()[2].entries[0];
         let runs = [record(&npu.spec, 0, 1.0), record(&npu.spec, 1, 3.0)];
         let refs: Vec<&RunRecord> = runs.iter().collect();
         let rows = compare(&refs);

@@ -40,6 +40,9 @@ pub enum Target {
     Peers,
     /// stable-nalu's small task with its protocol ([`crate::peers`]).
     StableNalu,
+    /// stable-nalu's function task with 100 inputs and 5·10⁶ steps ([`crate::peers`]):
+    /// `reproduce stable-nalu --full`.
+    StableNaluFull,
     /// The NPU paper's simple task, × ([`crate::peers`]).
     Npu,
     /// iNALU's minimal task, × ([`crate::peers`]).
@@ -57,6 +60,7 @@ impl std::str::FromStr for Target {
             "paper" => Ok(Target::Paper),
             "peers" => Ok(Target::Peers),
             "stable-nalu" => Ok(Target::StableNalu),
+            "stable-nalu-full" => Ok(Target::StableNaluFull),
             "npu" => Ok(Target::Npu),
             "inalu" => Ok(Target::Inalu),
             "recipes" => Ok(Target::Recipes),
@@ -75,6 +79,7 @@ impl Target {
             Target::Paper => "paper",
             Target::Peers => "peers",
             Target::StableNalu => "stable-nalu",
+            Target::StableNaluFull => "stable-nalu-full",
             Target::Npu => "npu",
             Target::Inalu => "inalu",
             Target::Recipes => "recipes",
@@ -126,7 +131,7 @@ impl ReproduceOptions {
                 Target::Paper => DEFAULT_SEEDS,
                 Target::Peers | Target::Recipes => DEFAULT_BENCH_SEEDS,
                 // Each task's own seed count (see `grids`).
-                Target::StableNalu | Target::Npu | Target::Inalu => 0,
+                Target::StableNalu | Target::StableNaluFull | Target::Npu | Target::Inalu => 0,
             },
             ..ReproduceOptions::default()
         }
@@ -157,6 +162,7 @@ impl ReproduceOptions {
             Target::Paper => vec![self.grid()],
             // Their protocols fix the epochs; `seeds` 0 means each task's own count.
             Target::StableNalu => self.peer_grids(crate::peers::Group::StableNalu),
+            Target::StableNaluFull => self.peer_grids(crate::peers::Group::StableNaluFull),
             Target::Npu => self.peer_grids(crate::peers::Group::Npu),
             Target::Inalu => self.peer_grids(crate::peers::Group::Inalu),
             Target::Recipes => {

@@ -45,6 +45,7 @@ pub(super) fn rec(function: &str, pair: &str, seed: u64, pct: Option<f64>) -> Ru
         diverged_at_epoch: diverged.then_some(2),
         reinit_epochs: Vec::new(),
         solved_at_epoch: None,
+        checkpoint: None,
         sparsity_error: None,
         wall_seconds: 0.0,
         logexp_version: "test".to_string(),
