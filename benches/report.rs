@@ -53,6 +53,7 @@ fn records() -> Vec<RunRecord> {
                 diverged_at_epoch: None,
                 reinit_epochs: Vec::new(),
                 solved_at_epoch: None,
+                checkpoint: None,
                 sparsity_error: None,
                 wall_seconds: 0.1,
                 logexp_version: "bench".to_string(),
