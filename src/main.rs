@@ -4,6 +4,7 @@ use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use logexp::data::Range;
 use logexp::experiment::{InputScale, Limits, ModelSpec, Optimizer, Pair, RunSpec, TargetScale};
+use logexp::model::UnitInit;
 use logexp::recipe::{Ingredients, Recipe};
 use logexp::report::write_report;
 use logexp::reproduce::{ReproduceOptions, Target};
@@ -426,6 +427,11 @@ struct ProtocolArgs {
     /// own, or 2 between unit layers].
     #[arg(long, value_delimiter = ',', allow_hyphen_values = true)]
     hidden: Option<Vec<usize>>,
+    /// How unit models draw the weights of their NAC+, NAC• and NALU layers: `own` (each
+    /// unit's paper: stable-nalu's) or `inalu` (iNALU's normal draws, as their scripts
+    /// initialise their NALU baselines) [default: own].
+    #[arg(long, value_name = "INIT")]
+    unit_init: Option<UnitInit>,
     /// Training rows.
     #[arg(long, allow_negative_numbers = true, default_value_t = 10_000)]
     n_train: usize,
@@ -465,6 +471,34 @@ impl ProtocolArgs {
             ..RunSpec::paper(function, Pair::lg())
         }
         .with_training(self.training.training()?))
+    }
+
+    /// `model` with `--unit-init` applied, if given.
+    fn with_unit_init(&self, model: ModelSpec) -> Result<ModelSpec, logexp::Error> {
+        match self.unit_init {
+            Some(init) => model.with_unit_init(init),
+            None => Ok(model),
+        }
+    }
+
+    /// `--unit-init` applied to every unit model of a sweep's list (dense models and
+    /// `loglinear` have no unit layers and stay as they are); an error if none has any.
+    fn with_unit_inits(&self, models: Vec<ModelSpec>) -> Result<Vec<ModelSpec>, logexp::Error> {
+        let Some(init) = self.unit_init else {
+            return Ok(models);
+        };
+        if !models.iter().any(|m| m.kind() == "units") {
+            return Err(logexp::Error::InvalidSetting {
+                field: "unit-init",
+                message: "applies to unit models, and --models lists none: drop it or add \
+                          one (nalu, nac, …)"
+                    .to_string(),
+            });
+        }
+        Ok(models
+            .into_iter()
+            .map(|m| m.clone().with_unit_init(init).unwrap_or(m))
+            .collect())
     }
 
     /// The limits of `--max-memory`.
@@ -624,7 +658,11 @@ fn train(args: &TrainArgs) -> Result<(), logexp::Error> {
         data_seed: args.data_seed.unwrap_or(args.seed),
         ..args.protocol.template(
             &function,
-            ModelSpec::parse(&args.model, &args.pair, args.protocol.hidden.as_deref())?,
+            args.protocol.with_unit_init(ModelSpec::parse(
+                &args.model,
+                &args.pair,
+                args.protocol.hidden.as_deref(),
+            )?)?,
         )?
     };
     let record = logexp::experiment::run_within(&spec, &args.protocol.limits()?)?;
@@ -699,7 +737,11 @@ fn thread_pool(threads: Option<usize>) -> Result<rayon::ThreadPool, logexp::Erro
 fn sweep(args: &SweepArgs) -> Result<(), logexp::Error> {
     let grid = Grid {
         functions: parse_functions(&args.functions)?,
-        models: parse_models(&args.models, &args.pairs, args.protocol.hidden.as_deref())?,
+        models: args.protocol.with_unit_inits(parse_models(
+            &args.models,
+            &args.pairs,
+            args.protocol.hidden.as_deref(),
+        )?)?,
         seeds: args.seeds,
         data_seed: args.data_seed,
         template: args.protocol.template("", ModelSpec::paper(Pair::lg()))?,

@@ -45,6 +45,7 @@
 
 use crate::data::Range;
 use crate::experiment::{ModelSpec, Optimizer, Pair, RunRecord, RunSpec};
+use crate::model::UnitInit;
 use crate::report::bench::wilson;
 use crate::sweep::Grid;
 use crate::train::{Alternate, Loss, Schedule};
@@ -301,6 +302,14 @@ pub fn tasks() -> Vec<Task> {
         train_range,
         ..inalu.clone()
     };
+    // Their scripts draw the NALU's weights as their iNALU's.
+    let nalu_their_init = |train_range| RunSpec {
+        model: listed("units:nalu", &[])
+            .with_unit_init(UnitInit::Inalu)
+            .expect("a unit model"),
+        train_range,
+        ..inalu.clone()
+    };
     let rate = |percent, plus, minus| Published::Rate {
         percent,
         plus,
@@ -438,6 +447,13 @@ pub fn tasks() -> Vec<Task> {
                         runs: 10,
                     },
                 },
+                Entry {
+                    spec: nalu_their_init(range(-1.0, 1.0)),
+                    published: Published::Count {
+                        solved: 8,
+                        runs: 10,
+                    },
+                },
             ],
         },
         Task {
@@ -456,6 +472,13 @@ pub fn tasks() -> Vec<Task> {
                 },
                 Entry {
                     spec: nalu_single(range(-5.0, 5.0)),
+                    published: Published::Count {
+                        solved: 0,
+                        runs: 10,
+                    },
+                },
+                Entry {
+                    spec: nalu_their_init(range(-5.0, 5.0)),
                     published: Published::Count {
                         solved: 0,
                         runs: 10,
@@ -640,7 +663,7 @@ mod tests {
             .filter(|t| t.group == Group::Inalu)
             .flat_map(|t| t.entries)
             .collect();
-        assert_eq!(entries.len(), 4);
+        assert_eq!(entries.len(), 6);
         for entry in &entries {
             assert_eq!(
                 entry.spec.alternate,

@@ -380,10 +380,15 @@ mod tests {
                 .map(|g| g.seeds)
                 .collect()
         };
-        // stable-nalu: 3 models × 100 seeds; NPU: 6 × 20; iNALU: 2 ranges × 2 models × 10.
+        // stable-nalu: 3 models × 100 seeds, on either task; NPU: 6 × 20; iNALU: 2 ranges ×
+        // 3 models (NALU with either initialisation) × 10.
         assert_eq!(seeds(Target::StableNalu), [100, 100, 100]);
+        assert_eq!(seeds(Target::StableNaluFull), [100, 100, 100]);
         assert_eq!(seeds(Target::Npu), [20; 6]);
-        assert_eq!(seeds(Target::Inalu), [10; 4]);
+        assert_eq!(seeds(Target::Inalu), [10; 6]);
+        let full = ReproduceOptions::of(Target::StableNaluFull).grids();
+        assert_eq!(full[0].template.epochs, 5_000);
+        assert!(full[0].functions[0].ends_with("+0*x100"));
         let quick = ReproduceOptions::quick_of(Target::StableNalu).grids();
         assert!(quick.iter().all(|g| g.seeds == 3));
         // Their protocols fix the epochs: quick does not shorten them.

@@ -74,7 +74,7 @@ pub struct Inalu {
 }
 
 /// A standard normal draw (Box–Muller in `f64`).
-fn standard_normal(rng: &mut ChaCha8Rng) -> f64 {
+pub(crate) fn standard_normal(rng: &mut ChaCha8Rng) -> f64 {
     // 1 − U[0, 1) lies in (0, 1]: the log is finite.
     let u1: f64 = 1.0 - rng.random::<f64>();
     let u2: f64 = rng.random();

@@ -28,7 +28,7 @@ pub mod stack;
 
 pub use dense::{Dense, DenseWorkspace, ShapeError};
 pub use layer::Layer;
-pub use stack::{Stack, StackError, StackWorkspace, UnitKind};
+pub use stack::{Stack, StackError, StackWorkspace, UnitInit, UnitKind};
 
 /// A differentiable model with a flat parameter vector: what the trainer needs and nothing more.
 ///

@@ -47,8 +47,9 @@
 //! assert_eq!(Nalu::nac_mul(3, 2).n_params(), 12);
 //! ```
 
-use super::ParamBlock;
+use super::inalu::standard_normal;
 use super::layer::Layer;
+use super::{ParamBlock, UnitInit};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
@@ -73,6 +74,7 @@ pub struct Nalu {
     n_inputs: usize,
     n_outputs: usize,
     mode: NacMode,
+    init: UnitInit,
 }
 
 /// PyTorch's `sign`: 0 at 0, unlike `f32::signum`.
@@ -151,7 +153,13 @@ impl Nalu {
             n_inputs,
             n_outputs,
             mode,
+            init: UnitInit::Own,
         }
+    }
+
+    /// The layer with its weights drawn as `init` says.
+    pub fn with_init(self, init: UnitInit) -> Nalu {
+        Nalu { init, ..self }
     }
 
     /// Which unit the layer computes.
@@ -215,6 +223,14 @@ impl Layer for Nalu {
 
     fn init_params(&self, rng: &mut ChaCha8Rng, params: &mut [f32]) {
         let block = self.block();
+        if self.init == UnitInit::Inalu {
+            // iNALU's scripts: Ŵ ~ N(1, 0.1), M̂ ~ N(−1, 0.1), G ~ N(0, 0.1).
+            let means = [1.0, -1.0, 0.0];
+            for (k, p) in params[..self.n_params()].iter_mut().enumerate() {
+                *p = (means[k / block] + 0.1 * standard_normal(rng)) as f32;
+            }
+            return;
+        }
         let r = nac_optimal_r(self.n_inputs, self.n_outputs);
         for p in &mut params[..2 * block] {
             *p = rng.random_range(-r..r) as f32;
@@ -547,6 +563,38 @@ mod tests {
         let mut p = vec![0.0; nac.n_params()];
         nac.init_params(&mut rng, &mut p);
         assert!(max(&p) <= 9.4715, "{p:?}");
+    }
+
+    /// `init = inalu`: every block a normal draw of std 0.1 around iNALU's means (Ŵ 1, M̂ −1,
+    /// G 0), for NALU and the NACs alike.
+    #[test]
+    fn the_inalu_init_draws_normals_around_their_means() {
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        for (layer, means) in [
+            (
+                Nalu::new(100, 20).with_init(UnitInit::Inalu),
+                &[1.0, -1.0, 0.0][..],
+            ),
+            (
+                Nalu::nac_mul(100, 20).with_init(UnitInit::Inalu),
+                &[1.0, -1.0][..],
+            ),
+        ] {
+            let mut p = vec![f32::NAN; layer.n_params()];
+            layer.init_params(&mut rng, &mut p);
+            for (block, mean) in p.chunks(2000).zip(means) {
+                let n = block.len() as f64;
+                let m = block.iter().map(|&v| f64::from(v)).sum::<f64>() / n;
+                let var = block
+                    .iter()
+                    .map(|&v| (f64::from(v) - m).powi(2))
+                    .sum::<f64>()
+                    / n;
+                // 2,000 draws: the mean within 5 standard errors (0.011), the std within 10 %.
+                assert!((m - mean).abs() < 0.011, "mean {m} for {mean}");
+                assert!((var.sqrt() - 0.1).abs() < 0.01, "std {}", var.sqrt());
+            }
+        }
     }
 
     #[test]

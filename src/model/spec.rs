@@ -29,7 +29,7 @@
 //! The JSON of a dense model is exactly the schema-1 layout (`"model":"dense","pair":…,
 //! "hidden":…`), so every paper run keeps its key and old results files resume.
 
-use super::{Dense, Network, ShapeError, Stack, StackError, UnitKind};
+use super::{Dense, Network, ShapeError, Stack, StackError, UnitInit, UnitKind};
 use crate::activation::Activation;
 use crate::error::Error;
 use serde::{Deserialize, Serialize};
@@ -176,10 +176,18 @@ pub enum ModelSpec {
         units: Units,
         /// Widths between layers: one fewer than `units`.
         hidden: Vec<usize>,
+        /// How NAC+, NAC• and NALU layers draw their weights ([`UnitInit`]); left out of the
+        /// JSON when it is the default, each unit's own paper.
+        #[serde(default, skip_serializing_if = "is_own")]
+        init: UnitInit,
     },
     /// The closed-form baseline: least squares of ln|y| on ln|xᵢ| and a constant
     /// ([`super::loglinear::LogLinear`]); no training.
     Loglinear,
+}
+
+fn is_own(init: &UnitInit) -> bool {
+    *init == UnitInit::Own
 }
 
 /// A built network of any kind, ready to train.
@@ -260,6 +268,7 @@ impl ModelSpec {
         let units = |kinds: &[UnitKind], hidden: &[usize]| ModelSpec::Units {
             units: Units(kinds.to_vec()),
             hidden: hidden.to_vec(),
+            init: UnitInit::Own,
         };
         use UnitKind::*;
         Some(match name.trim().to_ascii_lowercase().as_str() {
@@ -315,7 +324,36 @@ impl ModelSpec {
         Ok(ModelSpec::Units {
             units,
             hidden: hidden.map_or_else(|| vec![2; gaps], <[usize]>::to_vec),
+            init: UnitInit::Own,
         })
+    }
+
+    /// This model with its NAC+, NAC• and NALU layers drawn as `init` says; an error naming
+    /// `unit-init` for a model without unit layers.
+    ///
+    /// ```
+    /// use logexp::experiment::ModelSpec;
+    /// use logexp::model::UnitInit;
+    /// let nalu = ModelSpec::preset("nalu").unwrap().with_unit_init(UnitInit::Inalu).unwrap();
+    /// assert_eq!(nalu.describe(), "nalu,nalu (init inalu)");
+    /// assert!(ModelSpec::preset("lg").unwrap().with_unit_init(UnitInit::Inalu).is_err());
+    /// ```
+    pub fn with_unit_init(self, init: UnitInit) -> Result<ModelSpec, Error> {
+        match self {
+            ModelSpec::Units { units, hidden, .. } => Ok(ModelSpec::Units {
+                units,
+                hidden,
+                init,
+            }),
+            other => Err(Error::InvalidSetting {
+                field: "unit-init",
+                message: format!(
+                    "applies to unit models (nac, nalu, nau,nmu, …), not {}: drop it or \
+                     choose a unit model",
+                    other.describe()
+                ),
+            }),
+        }
     }
 
     /// The family's name as records write it: `dense` or `units`.
@@ -367,11 +405,20 @@ impl ModelSpec {
                 .map(|p| p.hidden().to_vec()),
             ModelSpec::Loglinear => None,
         };
-        if default.as_deref() == Some(self.hidden()) || self.hidden().is_empty() {
+        let mut notes = Vec::new();
+        if default.as_deref() != Some(self.hidden()) && !self.hidden().is_empty() {
+            let widths: Vec<String> = self.hidden().iter().map(|h| h.to_string()).collect();
+            notes.push(format!("hidden {}", widths.join(",")));
+        }
+        if let ModelSpec::Units { init, .. } = self
+            && *init != UnitInit::Own
+        {
+            notes.push(format!("init {}", init.name()));
+        }
+        if notes.is_empty() {
             label
         } else {
-            let widths: Vec<String> = self.hidden().iter().map(|h| h.to_string()).collect();
-            format!("{label} (hidden {})", widths.join(","))
+            format!("{label} ({})", notes.join(", "))
         }
     }
 
@@ -390,7 +437,11 @@ impl ModelSpec {
                         message: e.to_string(),
                     }
                 }),
-            ModelSpec::Units { units, hidden } => Stack::new(n_inputs, &units.0, hidden)
+            ModelSpec::Units {
+                units,
+                hidden,
+                init,
+            } => Stack::with_init(n_inputs, &units.0, hidden, *init)
                 .map(Model::Stack)
                 .map_err(|e| Error::InvalidSetting {
                     field: match e {

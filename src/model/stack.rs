@@ -57,6 +57,51 @@ pub enum UnitKind {
     Linear,
 }
 
+/// How the NAC-family layers of a [`Stack`] (NAC+, NAC•, NALU) draw their initial weights.
+/// Other kinds always use their own paper's initialisation.
+///
+/// | value | Ŵ | M̂ | NALU gate G | source |
+/// | --- | --- | --- | --- | --- |
+/// | `own` (default) | U[−r, r] | U[−r, r] | Glorot uniform | stable-nalu (`r` from their variance rule) |
+/// | `inalu` | N(1, 0.1) | N(−1, 0.1) | N(0, 0.1) | iNALU's scripts (`daschloer/inalu`, `ig, im, iw, isg, ism, isw`), which draw their NALU baselines as their iNALU |
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum UnitInit {
+    /// Each unit's own paper.
+    #[default]
+    Own,
+    /// iNALU's normal draws for NAC+, NAC• and NALU.
+    Inalu,
+}
+
+impl UnitInit {
+    /// The name on the command line and in records.
+    pub fn name(self) -> &'static str {
+        match self {
+            UnitInit::Own => "own",
+            UnitInit::Inalu => "inalu",
+        }
+    }
+}
+
+impl FromStr for UnitInit {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "own" => Ok(UnitInit::Own),
+            "inalu" => Ok(UnitInit::Inalu),
+            _ => Err(format!(
+                "unknown initialisation '{}': use own (each unit's paper) or inalu (iNALU's \
+                 normal draws for NAC and NALU layers)",
+                s.escape_debug()
+            )),
+        }
+    }
+}
+
 impl UnitKind {
     /// Every kind, in the order help texts list them.
     pub const ALL: [UnitKind; 10] = [
@@ -90,14 +135,24 @@ impl UnitKind {
 
     /// A layer of this kind from `n_inputs` features to `n_outputs`.
     pub fn layer(self, n_inputs: usize, n_outputs: usize) -> Box<dyn Layer> {
+        self.layer_with_init(n_inputs, n_outputs, UnitInit::Own)
+    }
+
+    /// Like [`UnitKind::layer`], drawing NAC+, NAC• and NALU weights as `init` says.
+    pub fn layer_with_init(
+        self,
+        n_inputs: usize,
+        n_outputs: usize,
+        init: UnitInit,
+    ) -> Box<dyn Layer> {
         match self {
             UnitKind::Nau => Box::new(Nau::new(n_inputs, n_outputs)),
             UnitKind::Nmu => Box::new(Nmu::new(n_inputs, n_outputs)),
             UnitKind::Product => Box::new(Product::new(n_inputs, n_outputs)),
             UnitKind::Linear => Box::new(Linear::new(n_inputs, n_outputs)),
-            UnitKind::Nac => Box::new(Nalu::nac(n_inputs, n_outputs)),
-            UnitKind::NacMul => Box::new(Nalu::nac_mul(n_inputs, n_outputs)),
-            UnitKind::Nalu => Box::new(Nalu::new(n_inputs, n_outputs)),
+            UnitKind::Nac => Box::new(Nalu::nac(n_inputs, n_outputs).with_init(init)),
+            UnitKind::NacMul => Box::new(Nalu::nac_mul(n_inputs, n_outputs).with_init(init)),
+            UnitKind::Nalu => Box::new(Nalu::new(n_inputs, n_outputs).with_init(init)),
             UnitKind::Inalu => Box::new(Inalu::new(n_inputs, n_outputs)),
             UnitKind::Npu => Box::new(Npu::new(n_inputs, n_outputs)),
             UnitKind::RealNpu => Box::new(RealNpu::new(n_inputs, n_outputs)),
@@ -178,6 +233,16 @@ impl Stack {
     /// `kinds[l]` for layer `l`, with `hidden` the widths between layers (one fewer than kinds);
     /// the last layer has one output.
     pub fn new(n_inputs: usize, kinds: &[UnitKind], hidden: &[usize]) -> Result<Stack, StackError> {
+        Stack::with_init(n_inputs, kinds, hidden, UnitInit::Own)
+    }
+
+    /// Like [`Stack::new`], drawing NAC+, NAC• and NALU weights as `init` says.
+    pub fn with_init(
+        n_inputs: usize,
+        kinds: &[UnitKind],
+        hidden: &[usize],
+        init: UnitInit,
+    ) -> Result<Stack, StackError> {
         if n_inputs == 0 {
             return Err(StackError::NoInputs);
         }
@@ -212,7 +277,7 @@ impl Stack {
         let mut offsets = Vec::with_capacity(kinds.len());
         let mut n_params: usize = 0;
         for (kind, pair) in kinds.iter().zip(widths.windows(2)) {
-            let layer = kind.layer(pair[0], pair[1]);
+            let layer = kind.layer_with_init(pair[0], pair[1], init);
             offsets.push(n_params);
             n_params = n_params
                 .checked_add(layer.n_params())
