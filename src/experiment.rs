@@ -605,6 +605,9 @@ impl RunRecord {
                     c.test_mse
                         .map_or("n/a (not finite)".to_string(), |m| format!("{m:.6e}"))
                 ),
+                None if s.model == ModelSpec::Loglinear => {
+                    writeln!(out, "no checkpoint: the closed-form fit has no epochs")
+                }
                 None => writeln!(
                     out,
                     "no checkpoint: no validation MSE measured every {every} epochs was finite"
