@@ -139,6 +139,25 @@ pub enum Criterion {
     MeanMae,
 }
 
+impl std::fmt::Display for Criterion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            Criterion::SolvedBelowPct(pct) => {
+                write!(
+                    f,
+                    "solved: test % error < {pct} % (their MSE threshold, relative)"
+                )
+            }
+            Criterion::CheckpointMseBelow(threshold) => write!(
+                f,
+                "solved: the checkpoint of lowest validation MSE has a test MSE < {threshold:.3e} \
+                 (ε-perfect, ε = 1e-5)"
+            ),
+            Criterion::MeanMae => write!(f, "mean test MAE ± standard error"),
+        }
+    }
+}
+
 /// A number from a peer's paper.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Published {
@@ -516,6 +535,8 @@ pub struct Comparison {
     pub task: &'static str,
     /// Where the published number comes from.
     pub source: &'static str,
+    /// How runs are scored ([`Criterion`]'s text).
+    pub criterion: String,
     /// The model's label.
     pub model: String,
     /// Runs found.
@@ -604,6 +625,7 @@ pub fn compare(records: &[&RunRecord]) -> Vec<Comparison> {
             out.push(Comparison {
                 task: task.name,
                 source: task.source,
+                criterion: task.criterion.to_string(),
                 model: entry.spec.model.describe(),
                 runs: runs.len(),
                 ours,
@@ -757,6 +779,11 @@ mod tests {
         let refs: Vec<&RunRecord> = runs.iter().collect();
         let rows = compare(&refs);
         assert!(rows[0].ours.starts_with("2/4 (50 %"), "{}", rows[0].ours);
+        assert!(
+            rows[0].criterion.contains("checkpoint") && rows[0].criterion.contains("2.15"),
+            "{}",
+            rows[0].criterion
+        );
     }
 
     fn record(spec: &RunSpec, seed: u64, pct: f64) -> RunRecord {

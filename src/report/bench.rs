@@ -464,17 +464,20 @@ pub(super) fn peers_markdown(rows: &[crate::peers::Comparison]) -> String {
     let _ = writeln!(
         out,
         "Each task with the peer's protocol as far as logexp expresses it (see `src/peers.rs` \
-         for the settings, where they come from and what differs). Success rates count runs \
-         whose test % error is below the relative equivalent of the peer's threshold, with a \
-         95 % Wilson interval; the NPU task is scored by mean test MAE ± its standard error.\n"
+         for the settings, where they come from and what differs), scored by the peer's own \
+         criterion; success rates come with a 95 % Wilson interval.\n"
     );
-    let _ = writeln!(out, "| task | model | runs | logexp | published | source |");
-    let _ = writeln!(out, "| --- | --- | ---: | --- | --- | --- |");
+    let _ = writeln!(
+        out,
+        "| task | criterion | model | runs | logexp | published | source |"
+    );
+    let _ = writeln!(out, "| --- | --- | --- | ---: | --- | --- | --- |");
     for r in rows {
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} |",
             md_text(r.task),
+            md_text(&r.criterion),
             md_text(&r.model),
             r.runs,
             md_text(&r.ours),
