@@ -4,7 +4,7 @@
 //! | `model` | fields (defaults) | network |
 //! | --- | --- | --- |
 //! | `dense` | `pair` (`lg`), `hidden` (`16,12`) | [`super::Dense`]: one activation per hidden layer, linear output (the paper's model) |
-//! | `units` | `units` (e.g. `nau,nmu`), `hidden` (2 per gap) | [`super::Stack`] of unit layers, last one with one output |
+//! | `units` | `units` (e.g. `nau,nmu`), `hidden` (2 per gap), `init` (`own`; or `inalu`: [`UnitInit`]) | [`super::Stack`] of unit layers, last one with one output |
 //! | `loglinear` | none | [`super::loglinear::LogLinear`]: least squares of ln\|y\| on ln\|xᵢ\| |
 //!
 //! Presets, as the peers' papers build their models ([`ModelSpec::preset`]):
