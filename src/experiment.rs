@@ -778,14 +778,22 @@ impl EpochData for FreshRows<'_> {
 }
 
 impl Data<'_> {
-    /// The validation rows of the run, inputs multiplied as the training rows' are.
-    fn validation_set(&self, multipliers: &[f64], inputs_scaled: bool) -> Result<Dataset, Error> {
-        let rows = self.spec.validation_set(self.expr)?;
-        Ok(if inputs_scaled {
-            rows.with_inputs_multiplied_by(multipliers)
-        } else {
-            rows
-        })
+    /// The validation rows of the run, scaled as the training rows are: inputs multiplied by
+    /// `multipliers` (when `inputs_scaled`), targets divided by `divisor`.
+    fn validation_set(
+        &self,
+        multipliers: &[f64],
+        inputs_scaled: bool,
+        divisor: f64,
+    ) -> Result<Dataset, Error> {
+        let mut rows = self.spec.validation_set(self.expr)?;
+        if inputs_scaled {
+            rows = rows.with_inputs_multiplied_by(multipliers);
+        }
+        if divisor != 1.0 {
+            rows = rows.with_targets_divided_by(divisor);
+        }
+        Ok(rows)
     }
 
     /// The log-linear baseline: fitted in closed form on the training set, no epochs.
@@ -851,17 +859,8 @@ impl Data<'_> {
         // The schedule measures the same (scaled) test rows as the final score below, so the
         // last epoch's measurement is the record's test % error.
         let mut solved_at_epoch = None;
-        // The validation rows see the same input factors and target divisor as the training
-        // rows.
         let validation = match spec.checkpoint_every {
-            Some(_) => {
-                let rows = self.validation_set(&multipliers, inputs_scaled)?;
-                Some(if divisor == 1.0 {
-                    rows
-                } else {
-                    rows.with_targets_divided_by(divisor)
-                })
-            }
+            Some(_) => Some(self.validation_set(&multipliers, inputs_scaled, divisor)?),
             None => None,
         };
         // (epoch, validation MSE) of the best checkpoint so far, and its parameters.

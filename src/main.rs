@@ -495,10 +495,13 @@ impl ProtocolArgs {
                     .to_string(),
             });
         }
-        Ok(models
+        models
             .into_iter()
-            .map(|m| m.clone().with_unit_init(init).unwrap_or(m))
-            .collect())
+            .map(|m| match m.kind() {
+                "units" => m.with_unit_init(init),
+                _ => Ok(m),
+            })
+            .collect()
     }
 
     /// The limits of `--max-memory`.
