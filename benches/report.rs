@@ -54,6 +54,7 @@ fn records() -> Vec<RunRecord> {
                 reinit_epochs: Vec::new(),
                 solved_at_epoch: None,
                 checkpoint: None,
+                outputs: Vec::new(),
                 sparsity_error: None,
                 wall_seconds: 0.1,
                 logexp_version: "bench".to_string(),

@@ -154,8 +154,11 @@ pub enum DataError {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Dataset {
     n_features: usize,
+    /// Targets per row: one, or one per output of a jointly trained target.
+    n_outputs: usize,
     /// Row-major: feature `i` of row `r` is `records[r * n_features + i]`.
     records: Vec<f32>,
+    /// Row-major: output `o` of row `r` is `targets[r * n_outputs + o]`.
     targets: Vec<f64>,
 }
 
@@ -165,9 +168,30 @@ impl Dataset {
     /// # Panics
     /// If `records.len() != targets.len() * n_features`.
     pub fn new(n_features: usize, records: Vec<f32>, targets: Vec<f64>) -> Self {
-        assert_eq!(records.len(), targets.len() * n_features, "ragged dataset");
+        Dataset::with_outputs(n_features, 1, records, targets)
+    }
+
+    /// A dataset from row-major records and `n_outputs` targets per row (row-major: output
+    /// `o` of row `r` at `r * n_outputs + o`).
+    ///
+    /// # Panics
+    /// If `n_outputs` is 0, or the records and targets do not hold the same number of rows.
+    pub fn with_outputs(
+        n_features: usize,
+        n_outputs: usize,
+        records: Vec<f32>,
+        targets: Vec<f64>,
+    ) -> Self {
+        assert!(n_outputs > 0, "a dataset needs at least one output");
+        assert_eq!(targets.len() % n_outputs, 0, "ragged targets");
+        assert_eq!(
+            records.len(),
+            targets.len() / n_outputs * n_features,
+            "ragged dataset"
+        );
         Dataset {
             n_features,
+            n_outputs,
             records,
             targets,
         }
@@ -194,10 +218,38 @@ impl Dataset {
         seed: u64,
         stream: u64,
     ) -> Result<Dataset, DataError> {
+        Dataset::sample_outputs(std::slice::from_ref(expr), n_rows, range, seed, stream)
+    }
+
+    /// Like [`Dataset::sample`], with one target per expression of `outputs` (a target trained
+    /// jointly, see [`crate::expr::parse_outputs`]). The inputs are those [`Dataset::sample`]
+    /// draws for the highest variable index of any output, so one output alone gives the rows
+    /// and targets `sample` gives.
+    ///
+    /// ```
+    /// use logexp::data::{Dataset, Range};
+    /// use logexp::expr::parse_outputs;
+    /// let outputs = parse_outputs("x1+x2;x1*x2").unwrap();
+    /// let d = Dataset::sample_outputs(&outputs, 10, Range::PAPER_TRAIN, 0, 0).unwrap();
+    /// assert_eq!((d.len(), d.n_outputs()), (10, 2));
+    /// let x = d.row(3);
+    /// assert_eq!(d.targets_of(3)[1], f64::from(x[0]) * f64::from(x[1]));
+    /// ```
+    ///
+    /// # Panics
+    /// If `outputs` is empty.
+    pub fn sample_outputs(
+        outputs: &[Expr],
+        n_rows: usize,
+        range: Range,
+        seed: u64,
+        stream: u64,
+    ) -> Result<Dataset, DataError> {
+        assert!(!outputs.is_empty(), "a target needs at least one output");
         if n_rows == 0 {
             return Err(DataError::NoRows);
         }
-        let n_features = expr.n_vars().max(1);
+        let n_features = outputs.iter().map(Expr::n_vars).max().unwrap_or(0).max(1);
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         rng.set_stream(stream);
         let values = n_rows
@@ -215,34 +267,63 @@ impl Dataset {
         // row), with the chunk's intermediate values kept in cache.
         const CHUNK: usize = 1024;
         let mut targets = vec![0.0f64; n_rows];
-        for (rows, out) in records
-            .chunks(CHUNK * n_features)
-            .zip(targets.chunks_mut(CHUNK))
-        {
-            expr.eval_rows(rows, n_features, out);
+        let mut all = Vec::new();
+        for (o, expr) in outputs.iter().enumerate() {
+            for (rows, out) in records
+                .chunks(CHUNK * n_features)
+                .zip(targets.chunks_mut(CHUNK))
+            {
+                expr.eval_rows(rows, n_features, out);
+            }
+            if let Some(r) = targets.iter().position(|y| !y.is_finite()) {
+                return Err(DataError::NonFiniteTarget {
+                    expression: expr.source().to_string(),
+                    row: r,
+                    inputs: records[r * n_features..(r + 1) * n_features]
+                        .iter()
+                        .map(|&v| f64::from(v))
+                        .collect(),
+                    value: targets[r],
+                });
+            }
+            if outputs.len() > 1 {
+                if o == 0 {
+                    all = vec![0.0f64; n_rows * outputs.len()];
+                }
+                for (r, &y) in targets.iter().enumerate() {
+                    all[r * outputs.len() + o] = y;
+                }
+            }
         }
-        if let Some(r) = targets.iter().position(|y| !y.is_finite()) {
-            return Err(DataError::NonFiniteTarget {
-                expression: expr.source().to_string(),
-                row: r,
-                inputs: records[r * n_features..(r + 1) * n_features]
-                    .iter()
-                    .map(|&v| f64::from(v))
-                    .collect(),
-                value: targets[r],
-            });
+        if outputs.len() > 1 {
+            targets = all;
         }
-        Ok(Dataset::new(n_features, records, targets))
+        Ok(Dataset::with_outputs(
+            n_features,
+            outputs.len(),
+            records,
+            targets,
+        ))
     }
 
     /// Number of rows.
     pub fn len(&self) -> usize {
-        self.targets.len()
+        self.targets.len() / self.n_outputs
     }
 
     /// Whether there are no rows.
     pub fn is_empty(&self) -> bool {
         self.targets.is_empty()
+    }
+
+    /// Number of targets per row: 1, or the outputs of a jointly trained target.
+    pub fn n_outputs(&self) -> usize {
+        self.n_outputs
+    }
+
+    /// The targets of row `r`, one per output.
+    pub fn targets_of(&self, r: usize) -> &[f64] {
+        &self.targets[r * self.n_outputs..(r + 1) * self.n_outputs]
     }
 
     /// Number of input features per row.
@@ -255,12 +336,12 @@ impl Dataset {
         &self.records[r * self.n_features..(r + 1) * self.n_features]
     }
 
-    /// The target of row `r`.
+    /// The target of row `r` (its first output's, when there are several).
     pub fn target(&self, r: usize) -> f64 {
-        self.targets[r]
+        self.targets[r * self.n_outputs]
     }
 
-    /// All targets.
+    /// All targets, row-major (see [`Dataset::with_outputs`]).
     pub fn targets(&self) -> &[f64] {
         &self.targets
     }
@@ -269,6 +350,7 @@ impl Dataset {
     pub fn with_targets_divided_by(&self, divisor: f64) -> Dataset {
         Dataset {
             n_features: self.n_features,
+            n_outputs: self.n_outputs,
             records: self.records.clone(),
             targets: self.targets.iter().map(|y| y / divisor).collect(),
         }
@@ -280,6 +362,7 @@ impl Dataset {
         let n = self.n_features.max(1);
         Dataset {
             n_features: self.n_features,
+            n_outputs: self.n_outputs,
             records: self
                 .records
                 .iter()
@@ -299,9 +382,13 @@ impl Dataset {
 
     /// Copies the rows `indices` into the feature-major batch `x` (feature `i` of batch row `b`
     /// at `i * stride + b`, with `stride = `[`padded`]`(indices.len())` and zeros in the padding
-    /// lanes) and their targets into `y`.
+    /// lanes) and their targets into `y`, laid out alike: output `o` of batch row `b` at
+    /// `o * stride + b` (so `y[..n]` with one output), padding lanes zero between outputs.
     #[inline(always)]
     pub fn gather(&self, indices: &[u32], x: &mut [f32], y: &mut [f32]) {
+        if self.n_outputs > 1 {
+            return self.gather_outputs(indices, x, y);
+        }
         // The paper's functions have 2–4 inputs: with the row width a constant, each row is
         // a fixed-size array and the copy is a handful of moves without index checks.
         match self.n_features {
@@ -321,6 +408,23 @@ impl Dataset {
                 zero_padding(x, n, stride);
             }
         }
+    }
+
+    /// [`Dataset::gather`] for several outputs: not the paper's hot path, so one plain loop.
+    fn gather_outputs(&self, indices: &[u32], x: &mut [f32], y: &mut [f32]) {
+        let (n, stride) = (indices.len(), padded(indices.len()));
+        let x = &mut x[..self.n_features * stride];
+        let y = &mut y[..self.n_outputs * stride];
+        for (b, &r) in indices.iter().enumerate() {
+            for (i, &v) in self.row(r as usize).iter().enumerate() {
+                x[i * stride + b] = v;
+            }
+            for (o, &t) in self.targets_of(r as usize).iter().enumerate() {
+                y[o * stride + b] = t as f32;
+            }
+        }
+        zero_padding(x, n, stride);
+        zero_padding(y, n, stride);
     }
 
     /// [`Dataset::gather`] for rows of `F` features.
@@ -509,6 +613,54 @@ mod tests {
         expected[8..10].copy_from_slice(&[6.0, 2.0]);
         assert_eq!(x, expected);
         assert_eq!(y, [30.0, 10.0]);
+    }
+
+    #[test]
+    fn several_outputs_gather_output_major_and_sample_each_expression() {
+        // Two rows of two features, three outputs per row.
+        let d = Dataset::with_outputs(
+            2,
+            3,
+            vec![1.0, 2.0, 3.0, 4.0],
+            vec![10.0, 11.0, 12.0, 20.0, 21.0, 22.0],
+        );
+        assert_eq!((d.len(), d.n_outputs(), d.target(1)), (2, 3, 20.0));
+        assert_eq!(d.targets_of(1), [20.0, 21.0, 22.0]);
+        let (mut x, mut y) = ([f32::NAN; 16], [f32::NAN; 24]);
+        d.gather(&[1, 0], &mut x, &mut y);
+        let mut expected_x = [0.0; 16];
+        expected_x[..2].copy_from_slice(&[3.0, 1.0]);
+        expected_x[8..10].copy_from_slice(&[4.0, 2.0]);
+        assert_eq!(x, expected_x);
+        let mut expected_y = [0.0; 24];
+        for o in 0..3 {
+            expected_y[o * 8] = 20.0 + o as f32;
+            expected_y[o * 8 + 1] = 10.0 + o as f32;
+        }
+        assert_eq!(y, expected_y);
+        let halved = d.with_targets_divided_by(2.0);
+        assert_eq!(halved.targets_of(0), [5.0, 5.5, 6.0]);
+
+        // Each output is its own expression over the same inputs; one output alone gives
+        // exactly the dataset `sample` gives, and the inputs follow the widest output.
+        let outputs = crate::expr::parse_outputs("x1+x2;x3;x1*x2").unwrap();
+        let joint = Dataset::sample_outputs(&outputs, 50, Range::PAPER_TRAIN, 4, 0).unwrap();
+        let alone = Dataset::sample(&outputs[1], 50, Range::PAPER_TRAIN, 4, 0).unwrap();
+        assert_eq!(joint.records(), alone.records());
+        for r in 0..50 {
+            let x: Vec<f64> = joint.row(r).iter().map(|&v| f64::from(v)).collect();
+            assert_eq!(joint.targets_of(r), [x[0] + x[1], x[2], x[0] * x[1]]);
+            assert_eq!(alone.target(r), x[2]);
+        }
+        let err = Dataset::sample_outputs(
+            &crate::expr::parse_outputs("x1;x1/(x1-x1)").unwrap(),
+            10,
+            Range::PAPER_TRAIN,
+            0,
+            0,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("x1/(x1-x1)"), "{err}");
     }
 
     /// The generic path (more than 4 features) and the contiguous gather used by prediction

@@ -3,8 +3,8 @@
 
 use crate::data::{DataError, Dataset, Range};
 use crate::error::Error;
-use crate::expr::Expr;
-use crate::metrics::{SUCCESS_PCT, Scores, mse, predict, score};
+use crate::expr::{Expr, parse_outputs};
+use crate::metrics::{SUCCESS_PCT, Scores, mse, predict, score, score_outputs};
 use crate::model::Network;
 use crate::model::spec::Model;
 pub use crate::model::spec::{ModelSpec, Pair};
@@ -331,13 +331,13 @@ impl RunSpec {
     /// Checks every field against the default [`Limits`], returning the parsed target
     /// expression. Each error names the offending setting (as its command-line flag) and how to
     /// fix it.
-    pub fn validate(&self) -> Result<Expr, Error> {
+    pub fn validate(&self) -> Result<Vec<Expr>, Error> {
         self.validate_within(&Limits::default())
     }
 
     /// Like [`RunSpec::validate`], with the memory limit given: nothing of the run is allocated
     /// before its size is known to fit.
-    pub fn validate_within(&self, limits: &Limits) -> Result<Expr, Error> {
+    pub fn validate_within(&self, limits: &Limits) -> Result<Vec<Expr>, Error> {
         let invalid =
             |field: &'static str, message: String| Err(Error::InvalidSetting { field, message });
         self.training().validate()?;
@@ -365,15 +365,24 @@ impl RunSpec {
             .map_err(|e| range_error("train-range", e))?;
         Range::new(self.test_range.low, self.test_range.high)
             .map_err(|e| range_error("test-range", e))?;
-        let expr = Expr::parse(&self.function).map_err(|source| Error::InvalidExpression {
+        let outputs = parse_outputs(&self.function).map_err(|source| Error::InvalidExpression {
             flag: "--function".into(),
             source,
         })?;
-        let n_inputs = expr.n_vars().max(1);
-        let net = self.model.build(n_inputs)?;
+        if outputs.len() > 1 && self.target_scale != TargetScale::None {
+            return invalid(
+                "target-scale",
+                format!(
+                    "scales one output, but the function has {} (separated by ';'): leave it out (or use none) for several outputs",
+                    outputs.len()
+                ),
+            );
+        }
+        let n_inputs = outputs.iter().map(Expr::n_vars).max().unwrap_or(0).max(1);
+        let net = self.model.build_with_outputs(n_inputs, outputs.len())?;
         self.training()
             .validate_model(!net.gates().is_empty(), &self.model.describe())?;
-        let needed = self.memory_estimate(n_inputs, net.n_params());
+        let needed = self.memory_estimate(n_inputs, net.n_params(), outputs.len());
         if needed.is_none_or(|bytes| bytes > limits.max_run_bytes) {
             let field = if self.n_train >= self.n_test.max(net.n_params()) {
                 "n-train"
@@ -395,16 +404,22 @@ impl RunSpec {
                 ),
             );
         }
-        Ok(expr)
+        Ok(outputs)
     }
 
-    /// An upper estimate, in bytes, of what a run of this spec allocates for `n_inputs` inputs
-    /// and `n_params` parameters: both datasets, the training buffers, Adam's moments, the
-    /// prediction buffers and the loss history. `None` if it does not fit in a `u64`.
-    pub fn memory_estimate(&self, n_inputs: usize, n_params: usize) -> Option<u64> {
+    /// An upper estimate, in bytes, of what a run of this spec allocates for `n_inputs` inputs,
+    /// `n_params` parameters and `n_outputs` outputs: both datasets, the training buffers,
+    /// Adam's moments, the prediction buffers and the loss history. `None` if it does not fit
+    /// in a `u64`.
+    pub fn memory_estimate(
+        &self,
+        n_inputs: usize,
+        n_params: usize,
+        n_outputs: usize,
+    ) -> Option<u64> {
         let n = |v: usize| u64::try_from(v).ok();
         let f32_bytes = 4u64;
-        let (inputs, params) = (n(n_inputs)?, n(n_params)?);
+        let (inputs, params, outputs) = (n(n_inputs)?, n(n_params)?, n(n_outputs.max(1))?);
         // A checkpoint schedule adds a validation set as large as the test set.
         let test_sets = if self.checkpoint_every.is_some() {
             2
@@ -412,8 +427,11 @@ impl RunSpec {
             1
         };
         let rows = n(self.n_train)?.checked_add(n(self.n_test)?.checked_mul(test_sets)?)?;
-        // Rows: f32 inputs, an f64 target, a u32 in the shuffle order, an f32 prediction.
-        let per_row = inputs.checked_mul(f32_bytes)?.checked_add(8 + 4 + 4)?;
+        // Rows: f32 inputs, f64 targets, a u32 in the shuffle order, f32 predictions.
+        let per_row = inputs
+            .checked_mul(f32_bytes)?
+            .checked_add(outputs.checked_mul(8 + 4)?)?
+            .checked_add(4)?;
         let data = rows.checked_mul(per_row)?;
         // Parameters, gradient, Adam's two moments and a spare copy (and a checkpoint).
         let copies = 5 + u64::from(self.checkpoint_every.is_some());
@@ -424,7 +442,9 @@ impl RunSpec {
             .model
             .hidden()
             .iter()
-            .try_fold(inputs.checked_add(1)?, |acc, &w| acc.checked_add(n(w)?))?;
+            .try_fold(inputs.checked_add(outputs)?, |acc, &w| {
+                acc.checked_add(n(w)?)
+            })?;
         let batch_rows = n(self
             .batch_size
             .min(self.n_train)
@@ -444,19 +464,21 @@ impl RunSpec {
 
     /// The training and test sets of this spec. They depend only on the expression's variable
     /// count, the data seed, the sizes and the ranges.
-    pub fn datasets(&self, expr: &Expr) -> Result<(Dataset, Dataset), Error> {
-        let train = Dataset::sample(expr, self.n_train, self.train_range, self.data_seed, 0)
-            .map_err(|e| range_error("train-range", e))?;
-        let test = Dataset::sample(expr, self.n_test, self.test_range, self.data_seed, 1)
-            .map_err(|e| range_error("test-range", e))?;
+    pub fn datasets(&self, outputs: &[Expr]) -> Result<(Dataset, Dataset), Error> {
+        let train =
+            Dataset::sample_outputs(outputs, self.n_train, self.train_range, self.data_seed, 0)
+                .map_err(|e| range_error("train-range", e))?;
+        let test =
+            Dataset::sample_outputs(outputs, self.n_test, self.test_range, self.data_seed, 1)
+                .map_err(|e| range_error("test-range", e))?;
         Ok((train, test))
     }
 
     /// The validation rows of [`RunSpec::checkpoint_every`]: `n_test` rows from the training
     /// range, stream [`VALIDATION_STREAM`] of the data seed.
-    pub fn validation_set(&self, expr: &Expr) -> Result<Dataset, Error> {
-        Dataset::sample(
-            expr,
+    pub fn validation_set(&self, outputs: &[Expr]) -> Result<Dataset, Error> {
+        Dataset::sample_outputs(
+            outputs,
             self.n_test,
             self.train_range,
             self.data_seed,
@@ -516,10 +538,28 @@ pub struct RunRecord {
     /// the closed-form `loglinear`, or without a schedule (then it is left out of the JSON).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checkpoint: Option<Checkpoint>,
+    /// For a function of several outputs (separated by `;`, trained jointly): each output's
+    /// own scores, in order; the record's `train_mae`, `test_mae`, … are over every output and
+    /// row. Empty (and left out of the JSON) for one output.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub outputs: Vec<OutputScores>,
     /// Wall-clock time of data generation, training and evaluation.
     pub wall_seconds: f64,
     /// The logexp version that produced the record.
     pub logexp_version: String,
+}
+
+/// The scores of one output of a function of several outputs ([`RunRecord::outputs`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutputScores {
+    /// The output's expression (canonical spelling).
+    pub function: String,
+    /// MAE on the training set (`null` if not finite or diverged).
+    pub train_mae: Option<f64>,
+    /// MAE on the test (extrapolation) set.
+    pub test_mae: Option<f64>,
+    /// Percentage error on the test set.
+    pub test_pct_err: Option<f64>,
 }
 
 /// The checkpoint a run with [`RunSpec::checkpoint_every`] ended with.
@@ -662,12 +702,14 @@ pub fn run_within(spec: &RunSpec, limits: &Limits) -> Result<RunRecord, Error> {
 /// Like [`train`], checking the spec against `limits` instead of the defaults.
 pub fn train_within(spec: &RunSpec, limits: &Limits) -> Result<TrainedRun, Error> {
     let started = Instant::now();
-    let expr = spec.validate_within(limits)?;
-    let (train_set, test_set) = spec.datasets(&expr)?;
-    let network = spec.model.build(train_set.n_features())?;
+    let outputs = spec.validate_within(limits)?;
+    let (train_set, test_set) = spec.datasets(&outputs)?;
+    let network = spec
+        .model
+        .build_with_outputs(train_set.n_features(), outputs.len())?;
     let data = Data {
         spec,
-        expr: &expr,
+        outputs: &outputs,
         train: &train_set,
         test: &test_set,
     };
@@ -691,6 +733,23 @@ pub fn train_within(spec: &RunSpec, limits: &Limits) -> Result<TrainedRun, Error
         reinit_epochs: outcome.history.reinit_epochs.clone(),
         solved_at_epoch: outcome.solved_at_epoch,
         checkpoint: outcome.checkpoint,
+        outputs: if outputs.len() > 1 {
+            outputs
+                .iter()
+                .enumerate()
+                .map(|(o, expr)| {
+                    let (train, test) = (outcome.outputs_train.get(o), outcome.outputs_test.get(o));
+                    OutputScores {
+                        function: expr.canonical(),
+                        train_mae: train.and_then(|s| s.mae),
+                        test_mae: test.and_then(|s| s.mae),
+                        test_pct_err: test.and_then(|s| s.pct_err),
+                    }
+                })
+                .collect()
+        } else {
+            Vec::new()
+        },
         sparsity_error: match &network {
             Model::Stack(net)
                 if outcome.history.diverged_at_epoch.is_none() || outcome.checkpoint.is_some() =>
@@ -714,7 +773,7 @@ pub fn train_within(spec: &RunSpec, limits: &Limits) -> Result<TrainedRun, Error
 /// A run's data: the spec, its target and its two sets.
 struct Data<'a> {
     spec: &'a RunSpec,
-    expr: &'a Expr,
+    outputs: &'a [Expr],
     train: &'a Dataset,
     test: &'a Dataset,
 }
@@ -731,6 +790,10 @@ struct Outcome {
     solved_at_epoch: Option<usize>,
     /// [`RunRecord::checkpoint`].
     checkpoint: Option<Checkpoint>,
+    /// Each output's training and test scores, for a network of several outputs (empty
+    /// otherwise, and when nothing was scored).
+    outputs_train: Vec<Scores>,
+    outputs_test: Vec<Scores>,
 }
 
 /// Whether a test score meets the success criterion ([`SUCCESS_PCT`]).
@@ -743,7 +806,7 @@ fn solved(test: &Scores) -> bool {
 /// (stream 1) are never reused.
 struct FreshRows<'a> {
     spec: &'a RunSpec,
-    expr: &'a Expr,
+    outputs: &'a [Expr],
     /// The input factors of the run (none when not scaling), fixed from its first training set.
     multipliers: Option<Vec<f64>>,
     /// The target divisor of the run, fixed from its first training set.
@@ -756,8 +819,8 @@ impl EpochData for FreshRows<'_> {
         let stream = 1 + epoch as u64;
         // The same draw as the training set's, which validation already accepted; a
         // non-finite target in a later draw keeps the previous rows rather than failing late.
-        if let Ok(rows) = Dataset::sample(
-            self.expr,
+        if let Ok(rows) = Dataset::sample_outputs(
+            self.outputs,
             self.spec.n_train,
             self.spec.train_range,
             self.spec.data_seed,
@@ -786,7 +849,7 @@ impl Data<'_> {
         inputs_scaled: bool,
         divisor: f64,
     ) -> Result<Dataset, Error> {
-        let mut rows = self.spec.validation_set(self.expr)?;
+        let mut rows = self.spec.validation_set(self.outputs)?;
         if inputs_scaled {
             rows = rows.with_inputs_multiplied_by(multipliers);
         }
@@ -817,6 +880,8 @@ impl Data<'_> {
             params,
             solved_at_epoch,
             checkpoint: None,
+            outputs_train: Vec::new(),
+            outputs_test: Vec::new(),
         })
     }
 
@@ -889,7 +954,7 @@ impl Data<'_> {
         let history = if spec.fresh_data {
             let mut source = FreshRows {
                 spec,
-                expr: self.expr,
+                outputs: self.outputs,
                 multipliers: inputs_scaled.then(|| multipliers.clone()),
                 divisor,
                 rows: train.clone(),
@@ -934,16 +999,29 @@ impl Data<'_> {
                 test_mse: test_mse.is_finite().then_some(test_mse),
             }
         });
-        let (train_scores, test_scores) =
-            if history.diverged_at_epoch.is_some() && checkpoint.is_none() {
-                (unscored, unscored)
+        let scored = history.diverged_at_epoch.is_none() || checkpoint.is_some();
+        let (train_scores, test_scores) = if scored {
+            (
+                unscale(score(net, &params, train)),
+                unscale(score(net, &params, test)),
+            )
+        } else {
+            (unscored, unscored)
+        };
+        let per_output = |data: &Dataset| -> Vec<Scores> {
+            if scored && net.n_outputs() > 1 {
+                score_outputs(net, &params, data)
+                    .into_iter()
+                    .map(unscale)
+                    .collect()
             } else {
-                (
-                    unscale(score(net, &params, train)),
-                    unscale(score(net, &params, test)),
-                )
-            };
+                Vec::new()
+            }
+        };
+        let (outputs_train, outputs_test) = (per_output(train), per_output(test));
         Ok(Outcome {
+            outputs_train,
+            outputs_test,
             params,
             history,
             train: train_scores,

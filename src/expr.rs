@@ -53,6 +53,10 @@ const MAX_DEPTH: usize = 256;
 /// and still trains in memory.
 pub const MAX_VARIABLES: usize = 1000;
 
+/// The most outputs a target may have ([`parse_outputs`]): each adds a network output and a
+/// target per row, and the count arrives as user text.
+pub const MAX_OUTPUTS: usize = 64;
+
 /// Widest excerpt of the source an error shows, in displayed characters (an
 /// escaped control character counts as the width of its escape).
 const EXCERPT_WIDTH: usize = 60;
@@ -426,6 +430,70 @@ impl fmt::Display for Expr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.canonical())
     }
+}
+
+/// Parses a target with one or more outputs: expressions separated by `;`, such as
+/// `x1+x2; x1*x2` (a network with two outputs, trained jointly). Text without `;` gives the
+/// one expression [`Expr::parse`] gives.
+///
+/// Error columns are 1-based character positions in `source` as given, whichever output is at
+/// fault; an empty output is an error at its place.
+///
+/// ```
+/// use logexp::expr::{canonical_outputs, parse_outputs};
+///
+/// let outputs = parse_outputs("x1 + x2; x1*x2")?;
+/// assert_eq!(outputs.len(), 2);
+/// assert_eq!(outputs[1].eval(&[3.0, 4.0]), 12.0);
+/// assert_eq!(canonical_outputs(&outputs), "x1+x2;x1*x2");
+///
+/// let err = parse_outputs("x1;;x2").unwrap_err();
+/// assert_eq!(err.column, 4);
+/// assert_eq!(parse_outputs("x1;x2*").unwrap_err().column, 7);
+/// # Ok::<(), logexp::expr::ExprError>(())
+/// ```
+pub fn parse_outputs(source: &str) -> Result<Vec<Expr>, ExprError> {
+    let mut outputs = Vec::new();
+    // Character column (0-based) where the current output's text starts.
+    let mut start_col = 0;
+    for (i, piece) in source.split(';').enumerate() {
+        let width = piece.chars().count();
+        if i == MAX_OUTPUTS {
+            return Err(error(
+                source,
+                start_col + 1,
+                format!(
+                    "more than {MAX_OUTPUTS} outputs: a target has at most {MAX_OUTPUTS} expressions separated by ';'"
+                ),
+            ));
+        }
+        if source.contains(';') && piece.trim().is_empty() {
+            return Err(error(
+                source,
+                start_col + 1,
+                format!(
+                    "output {} is empty: put an expression between the ';' separators (e.g. x1+x2;x1*x2)",
+                    i + 1
+                ),
+            ));
+        }
+        let parsed = Expr::parse(piece).map_err(|e| ExprError {
+            source_text: source.to_string(),
+            column: start_col + e.column,
+            message: e.message,
+        })?;
+        outputs.push(parsed);
+        start_col += width + 1;
+    }
+    Ok(outputs)
+}
+
+/// The canonical spelling of a target with several outputs: each output's
+/// [`Expr::canonical`], joined by `;` (no spaces). One output prints as itself, so
+/// single-output keys are unchanged.
+pub fn canonical_outputs(outputs: &[Expr]) -> String {
+    let spelled: Vec<String> = outputs.iter().map(Expr::canonical).collect();
+    spelled.join(";")
 }
 
 /// The canonical spelling ([`Expr::canonical`]) of the expression `source`,
@@ -1784,6 +1852,41 @@ mod tests {
         })
     }
 
+    #[test]
+    fn outputs_split_on_semicolons_with_columns_in_the_whole_text() {
+        let outputs = parse_outputs("x1+x2 ; x1*x2;x1/x2;(x1^2)^0.25").unwrap();
+        assert_eq!(outputs.len(), 4);
+        assert_eq!(outputs[2].eval(&[3.0, 4.0]), 0.75);
+        assert_eq!(canonical_outputs(&outputs), "x1+x2;x1*x2;x1/x2;(x1^2)^0.25");
+        // One output is exactly what Expr::parse gives, error included.
+        assert_eq!(
+            parse_outputs("x1 * x2").unwrap(),
+            [Expr::parse("x1*x2").unwrap()]
+        );
+        assert_eq!(
+            parse_outputs("x1 2").unwrap_err(),
+            Expr::parse("x1 2").unwrap_err()
+        );
+        // Errors point into the whole text, at the output at fault.
+        let err = parse_outputs("x1+x2;x1 2").unwrap_err();
+        assert_eq!((err.column, err.source_text.as_str()), (10, "x1+x2;x1 2"));
+        for (text, column, output) in [(";x1", 1, 1), ("x1;", 4, 2), ("x1; ;x2", 4, 2)] {
+            let err = parse_outputs(text).unwrap_err();
+            assert_eq!(err.column, column, "{text}");
+            assert!(
+                err.message.contains(&format!("output {output} is empty")),
+                "{err}"
+            );
+        }
+        let many = vec!["x1"; MAX_OUTPUTS + 1].join(";");
+        let err = parse_outputs(&many).unwrap_err();
+        assert!(err.message.contains("at most 64"), "{err}");
+        assert_eq!(
+            parse_outputs(&many[..many.len() - 3]).unwrap().len(),
+            MAX_OUTPUTS
+        );
+    }
+
     proptest! {
         #[test]
         fn print_parse_eval_matches_direct_eval(
@@ -1817,6 +1920,41 @@ mod tests {
             prop_assert_eq!(&again, &e);
             prop_assert_eq!(again.canonical(), canonical);
             prop_assert_eq!(again.eval(&x).to_bits(), got.to_bits());
+        }
+
+        #[test]
+        fn joined_outputs_parse_back_to_their_parts(
+            trees in prop::collection::vec(tree(), 1..5),
+            spaced in any::<bool>(),
+        ) {
+            let texts: Vec<String> = trees
+                .iter()
+                .map(|t| {
+                    let mut text = String::new();
+                    t.print(&mut text, spaced, false);
+                    text
+                })
+                .collect();
+            let outputs = parse_outputs(&texts.join(";"))
+                .map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!(outputs.len(), trees.len());
+            for (output, t) in outputs.iter().zip(&trees) {
+                prop_assert_eq!(&output.root, &t.node());
+            }
+            let again = parse_outputs(&canonical_outputs(&outputs))
+                .map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!(again, outputs);
+        }
+
+        #[test]
+        fn any_text_with_separators_parses_or_fails_cleanly(text in "[x0-9;+*/^() .-]{0,40}") {
+            match parse_outputs(&text) {
+                Ok(outputs) => prop_assert_eq!(outputs.len(), text.split(';').count()),
+                Err(e) => {
+                    prop_assert!(e.column >= 1 && e.column <= text.chars().count() + 1);
+                    prop_assert_eq!(e.source_text, text);
+                }
+            }
         }
 
         #[test]

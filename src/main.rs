@@ -653,9 +653,9 @@ struct TrainArgs {
 }
 
 fn train(args: &TrainArgs) -> Result<(), logexp::Error> {
-    let function = logexp::expr::Expr::parse(&args.function)
-        .map_err(|e| e.for_flag("--function"))?
-        .canonical();
+    let function = logexp::expr::canonical_outputs(
+        &logexp::expr::parse_outputs(&args.function).map_err(|e| e.for_flag("--function"))?,
+    );
     let spec = RunSpec {
         seed: args.seed,
         data_seed: args.data_seed.unwrap_or(args.seed),

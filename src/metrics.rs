@@ -75,6 +75,9 @@ fn predict_avx2<N: Network>(net: &N, params: &[f32], data: &Dataset) -> Vec<f32>
 
 #[inline(always)]
 fn predict_body<N: Network>(net: &N, params: &[f32], data: &Dataset) -> Vec<f32> {
+    if net.n_outputs() > 1 {
+        return predict_outputs(net, params, data);
+    }
     let mut ws = net.workspace(EVAL_BATCH);
     let mut x = vec![0.0f32; EVAL_BATCH * data.n_features()];
     let mut out = vec![0.0f32; data.len()];
@@ -88,7 +91,57 @@ fn predict_body<N: Network>(net: &N, params: &[f32], data: &Dataset) -> Vec<f32>
     out
 }
 
-/// MAE and percentage error of the model on `data`.
+/// [`predict`] for a network of several outputs: row-major, output `o` of row `r` at
+/// `r * n_outputs + o`, as the dataset keeps its targets.
+fn predict_outputs<N: Network>(net: &N, params: &[f32], data: &Dataset) -> Vec<f32> {
+    let k = net.n_outputs();
+    let mut ws = net.workspace(EVAL_BATCH);
+    let mut x = vec![0.0f32; EVAL_BATCH * data.n_features()];
+    let mut batch = vec![0.0f32; k * crate::model::padded(EVAL_BATCH)];
+    let mut out = vec![0.0f32; data.len() * k];
+    let mut start = 0;
+    while start < data.len() {
+        let n = EVAL_BATCH.min(data.len() - start);
+        let stride = crate::model::padded(n);
+        data.gather_range(start, n, &mut x);
+        net.forward(params, &x, n, &mut ws, &mut batch);
+        for b in 0..n {
+            for o in 0..k {
+                out[(start + b) * k + o] = batch[o * stride + b];
+            }
+        }
+        start += n;
+    }
+    out
+}
+
+/// The values of output `o` of `k` in a row-major buffer of predictions or targets.
+pub fn output_column<T: Copy>(values: &[T], k: usize, o: usize) -> Vec<T> {
+    values.iter().skip(o).step_by(k).copied().collect()
+}
+
+/// MAE and percentage error of each output of the model on `data` (one entry for a
+/// single-output model, equal to [`score`]).
+pub fn score_outputs<N: Network>(net: &N, params: &[f32], data: &Dataset) -> Vec<Scores> {
+    let predictions = predict(net, params, data);
+    let k = data.n_outputs();
+    let finite = |v: f64| v.is_finite().then_some(v);
+    (0..k)
+        .map(|o| {
+            let (p, y) = (
+                output_column(&predictions, k, o),
+                output_column(data.targets(), k, o),
+            );
+            Scores {
+                mae: finite(mae(&p, &y)),
+                pct_err: finite(mean_pct_error(&p, &y)),
+            }
+        })
+        .collect()
+}
+
+/// MAE and percentage error of the model on `data` (over every output and row, for a
+/// network of several outputs).
 pub fn score<N: Network>(net: &N, params: &[f32], data: &Dataset) -> Scores {
     let predictions = predict(net, params, data);
     let finite = |v: f64| v.is_finite().then_some(v);

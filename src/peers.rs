@@ -127,6 +127,9 @@ fn function_task_target() -> String {
     format!("({})*({})+0*x100", sum(1, 25), sum(14, 38))
 }
 
+/// The NPU paper's simple task: x + y, x·y, x / y and √x, one output each.
+pub const NPU_OUTPUTS: &str = "x1+x2;x1*x2;x1/x2;(x1^2)^0.25";
+
 /// How a task scores a model over its seeds.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Criterion {
@@ -135,8 +138,9 @@ pub enum Criterion {
     /// The share of runs whose checkpoint ([`RunSpec::checkpoint_every`]) has a test MSE below
     /// this (stable-nalu's criterion); a run without a checkpoint is not solved.
     CheckpointMseBelow(f64),
-    /// The mean test MAE over runs, ± its standard error.
-    MeanMae,
+    /// The mean test MAE over runs, ± its standard error: of the whole record, or of one
+    /// output (0-based) of a function of several outputs.
+    MeanMae(Option<usize>),
 }
 
 impl std::fmt::Display for Criterion {
@@ -153,7 +157,12 @@ impl std::fmt::Display for Criterion {
                 "solved: the checkpoint of lowest validation MSE has a test MSE < {threshold:.3e} \
                  (ε-perfect, ε = 1e-5)"
             ),
-            Criterion::MeanMae => write!(f, "mean test MAE ± standard error"),
+            Criterion::MeanMae(None) => write!(f, "mean test MAE ± standard error"),
+            Criterion::MeanMae(Some(o)) => write!(
+                f,
+                "mean test MAE of output {} of the jointly trained network ± standard error",
+                o + 1
+            ),
         }
     }
 }
@@ -248,7 +257,73 @@ fn listed(list: &str, hidden: &[usize]) -> ModelSpec {
     ModelSpec::parse(list, &Pair::lg(), Some(hidden)).expect("valid units")
 }
 
-/// The three tasks, in the order the report lists them.
+/// One output's row of the NPU paper's table (`plots/simple_err_table.tex`): every model
+/// trained jointly on the four functions, scored on output `output`, beside their mean ± standard
+/// error for NMU, RealNPU, NPU, iNALU, NALU and Dense.
+#[allow(clippy::too_many_arguments)]
+fn npu_task(
+    name: &'static str,
+    output: usize,
+    nmu: [f64; 2],
+    real_npu: [f64; 2],
+    npu_published: [f64; 2],
+    inalu: [f64; 2],
+    nalu: [f64; 2],
+    dense: [f64; 2],
+    npu: &RunSpec,
+) -> Task {
+    let mean = |[m, pm]: [f64; 2]| Published::Mean {
+        mean: m,
+        pm: Some(pm),
+    };
+    let entry = |model: ModelSpec, published: [f64; 2]| Entry {
+        spec: RunSpec {
+            model,
+            ..npu.clone()
+        },
+        published: mean(published),
+    };
+    Task {
+        group: Group::Npu,
+        name,
+        source: "Heim et al. 2020, NeuralPowerUnits plots/simple_err_table.tex",
+        criterion: Criterion::MeanMae(Some(output)),
+        seeds: 20,
+        entries: vec![
+            entry(listed("nmu,nau", &[6]), nmu),
+            entry(listed("real-npu,nau", &[6]), real_npu),
+            entry(listed("npu,nau", &[6]), npu_published),
+            Entry {
+                spec: RunSpec {
+                    model: listed("inalu,inalu", &[6]),
+                    optimizer: Optimizer::Rmsprop,
+                    lr: 0.001,
+                    ..npu.clone()
+                },
+                published: mean(inalu),
+            },
+            Entry {
+                spec: RunSpec {
+                    model: listed("nalu,nalu", &[6]),
+                    optimizer: Optimizer::Rmsprop,
+                    ..npu.clone()
+                },
+                published: mean(nalu),
+            },
+            // Their `run_dense`: two sigmoid layers of 50 units and a linear output layer.
+            entry(
+                ModelSpec::Dense {
+                    pair: "sigmoid,sigmoid".parse().expect("a pair"),
+                    hidden: vec![50, 50],
+                },
+                dense,
+            ),
+        ],
+    }
+}
+
+/// The tasks, in the order the report lists them. Tasks of one group may share runs (the NPU
+/// paper's rows score one set of runs on different outputs): [`grids`] runs each spec once.
 pub fn tasks() -> Vec<Task> {
     let range = |low, high| Range::new(low, high).expect("a valid range");
     let simple_mul = RunSpec {
@@ -285,7 +360,9 @@ pub fn tasks() -> Vec<Task> {
         lr: 0.005,
         train_range: range(0.1, 2.1),
         test_range: range(-4.2, 4.0),
-        ..RunSpec::paper("x1*x2", Pair::lg())
+        // Their four outputs, trained jointly. √x1 is written |x1|^0.5, equal on the training
+        // rows (all positive) and defined on the test rows, where they do not score it.
+        ..RunSpec::paper(NPU_OUTPUTS, Pair::lg())
     };
     let inalu = RunSpec {
         loss: Loss::Mse,
@@ -334,7 +411,6 @@ pub fn tasks() -> Vec<Task> {
         plus,
         minus,
     };
-    let mean = |mean, pm| Published::Mean { mean, pm };
     vec![
         Task {
             group: Group::StableNalu,
@@ -388,63 +464,28 @@ pub fn tasks() -> Vec<Task> {
                 })
                 .collect(),
         },
-        Task {
-            group: Group::Npu,
-            name: "NPU simple task, ×",
-            source: "Heim et al. 2020, NeuralPowerUnits plots/simple_err_table.tex",
-            criterion: Criterion::MeanMae,
-            seeds: 20,
-            entries: vec![
-                Entry {
-                    spec: RunSpec {
-                        model: listed("nmu,nau", &[6]),
-                        ..npu.clone()
-                    },
-                    published: mean(0.005, Some(0.004)),
-                },
-                Entry {
-                    spec: RunSpec {
-                        model: listed("real-npu,nau", &[6]),
-                        ..npu.clone()
-                    },
-                    published: mean(0.066, Some(0.026)),
-                },
-                Entry {
-                    spec: RunSpec {
-                        model: listed("npu,nau", &[6]),
-                        ..npu.clone()
-                    },
-                    published: mean(0.37, Some(0.23)),
-                },
-                Entry {
-                    spec: RunSpec {
-                        model: listed("inalu,inalu", &[6]),
-                        optimizer: Optimizer::Rmsprop,
-                        lr: 0.001,
-                        ..npu.clone()
-                    },
-                    published: mean(3.45, None),
-                },
-                Entry {
-                    spec: RunSpec {
-                        model: listed("nalu,nalu", &[6]),
-                        optimizer: Optimizer::Rmsprop,
-                        ..npu.clone()
-                    },
-                    published: mean(4.55, None),
-                },
-                Entry {
-                    spec: RunSpec {
-                        model: ModelSpec::Dense {
-                            pair: "sigmoid,sigmoid".parse().expect("a pair"),
-                            hidden: vec![10, 10],
-                        },
-                        ..npu.clone()
-                    },
-                    published: mean(3.55, None),
-                },
-            ],
-        },
+        npu_task(
+            "NPU simple task, ×",
+            1,
+            [0.005, 0.004],
+            [0.066, 0.026],
+            [0.37, 0.23],
+            [3.453, 0.065],
+            [4.55, 0.2],
+            [3.546, 0.035],
+            &npu,
+        ),
+        npu_task(
+            "NPU simple task, +",
+            0,
+            [0.2, 0.18],
+            [0.08, 0.021],
+            [0.2, 0.11],
+            [2.18, 0.13],
+            [2.69, 0.22],
+            [2.103, 0.04],
+            &npu,
+        ),
         Task {
             group: Group::Inalu,
             name: "iNALU minimal task, ×, U(−1, 1) → U(−10, −5)",
@@ -511,20 +552,27 @@ pub fn tasks() -> Vec<Task> {
 /// One grid per model of every task of `group`, `seeds` seeds each (`None`: each task's own
 /// count).
 pub fn grids(group: Group, seeds: Option<u64>) -> Vec<Grid> {
-    tasks()
-        .into_iter()
-        .filter(|task| task.group == group)
-        .flat_map(|task| {
-            let n = seeds.unwrap_or(task.seeds);
-            task.entries.into_iter().map(move |entry| Grid {
+    let mut grids: Vec<Grid> = Vec::new();
+    for task in tasks().into_iter().filter(|task| task.group == group) {
+        let n = seeds.unwrap_or(task.seeds);
+        for entry in task.entries {
+            // Tasks that score the same runs differently list the same specs.
+            if grids
+                .iter()
+                .any(|g| g.template == entry.spec && g.seeds == n)
+            {
+                continue;
+            }
+            grids.push(Grid {
                 functions: vec![entry.spec.function.clone()],
                 models: vec![entry.spec.model.clone()],
                 seeds: n,
                 data_seed: None,
                 template: entry.spec,
-            })
-        })
-        .collect()
+            });
+        }
+    }
+    grids
 }
 
 /// One model of one task: its runs in the records, scored by the task's criterion, beside the
@@ -607,8 +655,14 @@ pub fn compare(records: &[&RunRecord]) -> Vec<Comparison> {
                         .count();
                     rate_text(solved, runs.len())
                 }
-                Criterion::MeanMae => {
-                    let maes: Vec<f64> = runs.iter().filter_map(|r| r.test_mae).collect();
+                Criterion::MeanMae(output) => {
+                    let maes: Vec<f64> = runs
+                        .iter()
+                        .filter_map(|r| match output {
+                            None => r.test_mae,
+                            Some(o) => r.outputs.get(o).and_then(|s| s.test_mae),
+                        })
+                        .collect();
                     let n = maes.len() as f64;
                     let mean = maes.iter().sum::<f64>() / n;
                     let var =
@@ -652,7 +706,16 @@ mod tests {
         .flat_map(|g| grids(g, Some(2)))
         .collect();
         let entries: usize = tasks().iter().map(|t| t.entries.len()).sum();
-        assert_eq!(grids.len(), entries);
+        // The NPU paper's two rows score the same six models' runs: run once.
+        assert_eq!(grids.len(), entries - 6);
+        assert_eq!(super::grids(Group::Npu, None).len(), 6);
+        let npu_specs: Vec<RunSpec> = tasks()
+            .into_iter()
+            .filter(|t| t.group == Group::Npu)
+            .flat_map(|t| t.entries.into_iter().map(|e| e.spec))
+            .collect();
+        assert_eq!(npu_specs.len(), 12);
+        assert_eq!(npu_specs[..6], npu_specs[6..]);
         for grid in &grids {
             grid.validate().unwrap();
             assert_eq!(grid.specs().len(), 2);
@@ -672,6 +735,12 @@ mod tests {
         // The NPU paper's 20,000 steps of 100 rows.
         let npu = &tasks()[2].entries[0].spec;
         assert_eq!(npu.epochs * npu.n_train / npu.batch_size, 20_000);
+        // Their four functions, one output each, on every model of the task.
+        let outputs = crate::expr::parse_outputs(&npu.function).unwrap();
+        assert_eq!(outputs.len(), 4);
+        assert_eq!(outputs[1].eval(&[1.5, -2.0]), -3.0);
+        assert_eq!(outputs[3].eval(&[2.25, 1.0]), 1.5);
+        assert_eq!(outputs[3].eval(&[-2.25, 1.0]), 1.5);
     }
 
     /// The iNALU task runs their protocol: of every 10 batches 8 train the weights, and the
@@ -806,6 +875,7 @@ mod tests {
             reinit_epochs: Vec::new(),
             solved_at_epoch: None,
             checkpoint: None,
+            outputs: Vec::new(),
             sparsity_error: None,
             wall_seconds: 0.0,
             logexp_version: "test".into(),
@@ -832,14 +902,39 @@ mod tests {
         assert_eq!(rows[0].runs, 2);
         assert!(rows[0].ours.starts_with("1/2 (50 %"), "{}", rows[0].ours);
         assert_eq!(rows[0].published, "94 % (+3/−6)");
-        // A mean-MAE task: 1 and 3 give 2 ± 1 (standard error of two values 2 apart).
+        // A mean-MAE task on one output: × (output 2) at 1 and 3 gives 2 ± 1 (standard
+        // error of two values 2 apart); + (output 1) at 10 and 30 gives 20 ± 10.
         let npu = &tasks()[2].entries[0];
-        let runs = [record(&npu.spec, 0, 1.0), record(&npu.spec, 1, 3.0)];
+        let joint = |seed, mae: f64| {
+            let mut r = record(&npu.spec, seed, 99.0);
+            r.outputs = ["x1+x2", "x1*x2", "x1/x2", "(x1^2)^0.25"]
+                .iter()
+                .zip([10.0 * mae, mae, 500.0, 600.0])
+                .map(|(f, m)| crate::experiment::OutputScores {
+                    function: f.to_string(),
+                    train_mae: Some(0.0),
+                    test_mae: Some(m),
+                    test_pct_err: Some(1.0),
+                })
+                .collect();
+            r
+        };
+        let runs = [joint(0, 1.0), joint(1, 3.0)];
         let refs: Vec<&RunRecord> = runs.iter().collect();
         let rows = compare(&refs);
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].task, "NPU simple task, ×");
         assert_eq!(rows[0].ours, "2.0 ± 1.0");
+        assert_eq!(rows[0].published, "0.005 ± 0.004");
+        assert!(
+            rows[0].criterion.contains("output 2"),
+            "{}",
+            rows[0].criterion
+        );
+        assert_eq!(rows[1].task, "NPU simple task, +");
+        assert_eq!(rows[1].ours, "20 ± 10");
+        assert_eq!(rows[1].published, "0.2 ± 0.18");
         assert_eq!(significant(0.00213), "0.0021");
         assert_eq!(significant(3.253), "3.3");
-        assert_eq!(rows[0].published, "0.005 ± 0.004");
     }
 }

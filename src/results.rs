@@ -37,7 +37,7 @@
 
 use crate::error::Error;
 use crate::experiment::{RECORD_SCHEMA, RunRecord};
-use crate::expr::Expr;
+use crate::expr::{Expr, parse_outputs};
 use std::collections::HashSet;
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
@@ -202,8 +202,8 @@ fn parse_record(line: &[u8]) -> Result<RunRecord, Result<serde_json::Error, Stri
     if !SUPPORTED_SCHEMAS.contains(&record.schema) {
         return Err(Err(unsupported(&record.schema.into())));
     }
-    let expr = match Expr::parse(&record.spec.function) {
-        Ok(expr) => expr,
+    let outputs = match parse_outputs(&record.spec.function) {
+        Ok(outputs) => outputs,
         Err(e) => {
             return Err(Err(format!(
                 "its function {} does not parse: {}",
@@ -214,7 +214,7 @@ fn parse_record(line: &[u8]) -> Result<RunRecord, Result<serde_json::Error, Stri
     };
     // What a reader derives from a record must be computable: the inputs follow from the
     // function (as `run` builds them), and a data set of the record's size must be countable.
-    let n_inputs = expr.n_vars().max(1);
+    let n_inputs = outputs.iter().map(Expr::n_vars).max().unwrap_or(0).max(1);
     if record.n_inputs != n_inputs {
         return Err(Err(format!(
             "n_inputs is {} but its function {} has {n_inputs}",

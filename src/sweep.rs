@@ -7,7 +7,7 @@
 
 use crate::error::Error;
 use crate::experiment::{Limits, ModelSpec, Pair, RunSpec, run_within};
-use crate::expr::Expr;
+use crate::expr::{canonical_outputs, parse_outputs};
 use crate::protocol::{PAPER_FUNCTIONS, reproduce_functions};
 use crate::results::{ResultsWriter, Tail};
 use rayon::prelude::*;
@@ -271,9 +271,10 @@ pub fn parse_functions(list: &str) -> Result<Vec<String>, Error> {
                  there (e.g. 'x1*x2,x1*x2/10')"
             )));
         }
-        let f = Expr::parse(element)
-            .map_err(|e| e.for_flag(format!("--functions (element {number})")))?
-            .canonical();
+        let f = canonical_outputs(
+            &parse_outputs(element)
+                .map_err(|e| e.for_flag(format!("--functions (element {number})")))?,
+        );
         if !functions.contains(&f) {
             functions.push(f);
         }

@@ -617,6 +617,42 @@ impl Training {
     }
 }
 
+/// The length of a batch's predictions (and targets, and their gradient) for `outputs`
+/// outputs and `n` rows: `n` for one output, output-major padded rows otherwise (the layout of
+/// [`Network::forward`]).
+fn outputs_len(outputs: usize, n: usize) -> usize {
+    if outputs == 1 { n } else { outputs * padded(n) }
+}
+
+/// The loss of a batch of several outputs: the mean over outputs of each output's mean loss,
+/// so the mean over every prediction (Flux's `mse` of a matrix, as the NPU paper trains), and
+/// its gradient. Padding lanes get no gradient.
+fn joint_loss(
+    loss: Loss,
+    outputs: usize,
+    n: usize,
+    predictions: &[f32],
+    targets: &[f32],
+    d_out: &mut [f32],
+) -> f64 {
+    let stride = padded(n);
+    let share = 1.0 / outputs as f32;
+    let mut sum = 0.0f64;
+    for o in 0..outputs {
+        let rows = o * stride..o * stride + n;
+        sum += loss.value_and_gradient(
+            &predictions[rows.clone()],
+            &targets[rows.clone()],
+            &mut d_out[rows.clone()],
+        );
+        for d in &mut d_out[rows] {
+            *d *= share;
+        }
+        d_out[o * stride + n..(o + 1) * stride].fill(0.0);
+    }
+    sum / outputs as f64
+}
+
 /// Where each epoch's training rows come from: one fixed set (`&Dataset`, the paper's way), or
 /// new rows every epoch (stable-nalu's way). Every epoch's set has the same number of rows.
 pub trait EpochData {
@@ -713,9 +749,10 @@ impl<'n, N: Network> Trainer<'n, N> {
             batch_size: b,
             workspace: net.workspace(b),
             x: vec![0.0; padded(b) * net.n_inputs()],
-            y: vec![0.0; b],
-            predictions: vec![0.0; b],
-            d_out: vec![0.0; b],
+            // One output: the batch's `b` values. Several: output-major with padded rows.
+            y: vec![0.0; outputs_len(net.n_outputs(), b)],
+            predictions: vec![0.0; outputs_len(net.n_outputs(), b)],
+            d_out: vec![0.0; outputs_len(net.n_outputs(), b)],
             grad: vec![0.0; net.n_params()],
             order: (0..rows).collect(),
             optimizer_kind: config.optimizer,
@@ -770,20 +807,30 @@ impl<'n, N: Network> Trainer<'n, N> {
     fn step_body(&mut self, params: &mut [f32], data: &Dataset, indices: &[u32]) -> f64 {
         let n = indices.len();
         let x = &mut self.x[..padded(n) * data.n_features()];
-        data.gather(indices, x, &mut self.y[..n]);
+        data.gather(indices, x, &mut self.y);
         self.net
             .forward(params, x, n, &mut self.workspace, &mut self.predictions);
-        let loss = self.loss.value_and_gradient(
-            &self.predictions[..n],
-            &self.y[..n],
-            &mut self.d_out[..n],
-        );
+        let outputs = self.net.n_outputs();
+        let len = outputs_len(outputs, n);
+        let loss = if outputs == 1 {
+            self.loss
+                .value_and_gradient(&self.predictions[..n], &self.y[..n], &mut self.d_out[..n])
+        } else {
+            joint_loss(
+                self.loss,
+                outputs,
+                n,
+                &self.predictions[..len],
+                &self.y[..len],
+                &mut self.d_out[..len],
+            )
+        };
         self.net.backward(
             params,
             x,
             n,
             &mut self.workspace,
-            &self.d_out[..n],
+            &self.d_out[..len],
             &mut self.grad,
         );
         // The options below are off for the paper's runs: their branches are not taken and
@@ -1260,6 +1307,104 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// The joint loss of a network of several outputs is the mean over every prediction, and
+    /// a step's gradient (joint loss, then the network's backward pass through its output-major
+    /// outputs) matches central differences of that mean computed in f64, for a unit stack and
+    /// a dense network, on a partial batch (padding lanes between outputs).
+    #[test]
+    fn several_outputs_train_on_the_mean_loss_over_outputs_with_exact_gradients() {
+        use crate::activation::Activation::Tanh;
+        use crate::model::{Dense, Stack, UnitInit, UnitKind};
+        fn check<N: Network>(net: &N, name: &str) {
+            let (k, n) = (net.n_outputs(), 13);
+            assert_eq!(k, 3, "{name}");
+            let outputs = crate::expr::parse_outputs("x1+x2;x1*x2;x1-0.5*x2").unwrap();
+            let range = crate::data::Range::new(1.0, 2.0).unwrap();
+            let data = Dataset::sample_outputs(&outputs, n, range, 3, 0).unwrap();
+            let mut params = vec![0.0; net.n_params()];
+            net.init_params(&mut ChaCha8Rng::seed_from_u64(5), &mut params);
+            let indices: Vec<u32> = (0..n as u32).collect();
+            let config = TrainConfig {
+                loss: Loss::Mse,
+                batch_size: n,
+                ..TrainConfig::default()
+            };
+            let mut trainer = Trainer::new(net, &config, n);
+            let stride = padded(n);
+            let x = &mut trainer.x[..stride * 2];
+            data.gather(&indices, x, &mut trainer.y);
+            net.forward(
+                &params,
+                x,
+                n,
+                &mut trainer.workspace,
+                &mut trainer.predictions,
+            );
+            let loss = joint_loss(
+                Loss::Mse,
+                k,
+                n,
+                &trainer.predictions[..k * stride],
+                &trainer.y[..k * stride],
+                &mut trainer.d_out[..k * stride],
+            );
+            // The mean over all k·n predictions, by hand in f64.
+            let mean_sq = |p: &[f32]| -> f64 {
+                let predicted = crate::metrics::predict(net, p, &data);
+                predicted
+                    .iter()
+                    .zip(data.targets())
+                    .map(|(&q, &y)| (f64::from(q) - f64::from(y as f32)).powi(2))
+                    .sum::<f64>()
+                    / (k * n) as f64
+            };
+            assert!(
+                (loss - mean_sq(&params)).abs() <= 1e-6 * loss,
+                "{name}: {loss}"
+            );
+            for o in 0..k {
+                assert!(
+                    trainer.d_out[o * stride + n..(o + 1) * stride]
+                        .iter()
+                        .all(|&d| d == 0.0),
+                    "{name}: padding lanes of output {o}"
+                );
+            }
+            let d_out = trainer.d_out.clone();
+            net.backward(
+                &params,
+                x,
+                n,
+                &mut trainer.workspace,
+                &d_out[..k * stride],
+                &mut trainer.grad,
+            );
+            for i in 0..params.len() {
+                let h = 1e-2 * params[i].abs().max(0.1);
+                let mut q = params.clone();
+                q[i] = params[i] + h;
+                let up = mean_sq(&q);
+                q[i] = params[i] - h;
+                let down = mean_sq(&q);
+                let numeric = (up - down) / (2.0 * f64::from(h));
+                let analytic = f64::from(trainer.grad[i]);
+                assert!(
+                    (numeric - analytic).abs() <= 2e-3 * (numeric.abs() + 0.05),
+                    "{name} parameter {i}: numeric {numeric} analytic {analytic}"
+                );
+            }
+        }
+        let stack = Stack::with_outputs(2, &[UnitKind::Nau, UnitKind::Nmu], &[4], UnitInit::Own, 3)
+            .unwrap();
+        check(&stack, "nau,nmu");
+        let linear_out =
+            Stack::with_outputs(2, &[UnitKind::Nmu, UnitKind::Nau], &[4], UnitInit::Own, 3)
+                .unwrap();
+        check(&linear_out, "nmu,nau");
+        let dense = Dense::with_outputs(2, &[5], &[Tanh], 3).unwrap();
+        check(&dense, "dense tanh");
     }
 
     #[test]

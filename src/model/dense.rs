@@ -74,6 +74,17 @@ impl Dense {
         hidden: &[usize],
         activations: &[Activation],
     ) -> Result<Self, ShapeError> {
+        Dense::with_outputs(n_inputs, hidden, activations, 1)
+    }
+
+    /// Like [`Dense::new`], with `n_outputs` linear output units (a target of several outputs
+    /// trained jointly; at least 1).
+    pub fn with_outputs(
+        n_inputs: usize,
+        hidden: &[usize],
+        activations: &[Activation],
+        n_outputs: usize,
+    ) -> Result<Self, ShapeError> {
         if n_inputs == 0 {
             return Err(ShapeError::NoInputs);
         }
@@ -89,7 +100,10 @@ impl Dense {
         let mut layers = Vec::with_capacity(hidden.len() + 1);
         let mut offset: usize = 0;
         let mut inputs = n_inputs;
-        let widths = hidden.iter().copied().chain(std::iter::once(1));
+        let widths = hidden
+            .iter()
+            .copied()
+            .chain(std::iter::once(n_outputs.max(1)));
         let acts = activations
             .iter()
             .copied()
@@ -164,6 +178,10 @@ impl Network for Dense {
 
     fn n_params(&self) -> usize {
         self.n_params
+    }
+
+    fn n_outputs(&self) -> usize {
+        self.layers[self.layers.len() - 1].affine.units
     }
 
     /// `layer{i}.weight` (`[units, inputs]`) then `layer{i}.bias` (`[units]`) for every layer,
@@ -289,7 +307,11 @@ impl Dense {
             // Padding lanes carry zeros, so they stay finite and add nothing downstream.
             zero_padding(a, layer.affine.units, n, stride);
         }
-        out[..n].copy_from_slice(&ws.a[self.layers.len() - 1][..n]);
+        let last = &ws.a[self.layers.len() - 1];
+        match self.n_outputs() {
+            1 => out[..n].copy_from_slice(&last[..n]),
+            k => out[..k * stride].copy_from_slice(&last[..k * stride]),
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -304,8 +326,16 @@ impl Dense {
         d_out: &[f32],
         grad: &mut [f32],
     ) {
-        ws.d_a[..n].copy_from_slice(&d_out[..n]);
-        ws.d_a[n..stride].fill(0.0);
+        match self.n_outputs() {
+            1 => {
+                ws.d_a[..n].copy_from_slice(&d_out[..n]);
+                ws.d_a[n..stride].fill(0.0);
+            }
+            k => {
+                ws.d_a[..k * stride].copy_from_slice(&d_out[..k * stride]);
+                zero_padding(&mut ws.d_a, k, n, stride);
+            }
+        }
         for (l, layer) in self.layers.iter().enumerate().rev() {
             let len = layer.affine.units * stride;
             layer.activation.backward_layer(

@@ -40,6 +40,10 @@ pub trait Network {
 
     /// Number of input features.
     fn n_inputs(&self) -> usize;
+    /// Number of outputs: 1, or one per expression of a jointly trained target.
+    fn n_outputs(&self) -> usize {
+        1
+    }
     /// Number of parameters in the flat buffer.
     fn n_params(&self) -> usize;
     /// Writes initial parameters (drawn from `rng`) into `params`.
@@ -48,7 +52,8 @@ pub trait Network {
     fn workspace(&self, capacity: usize) -> Self::Workspace;
     /// Predicts the `n` rows of the feature-major batch `x` (row stride [`padded`]`(n)`,
     /// padding lanes zero) into `out[..n]`, keeping in `ws`
-    /// what [`Network::backward`] needs.
+    /// what [`Network::backward`] needs. A network with several outputs writes them
+    /// output-major like the inputs: output `o` of row `b` at `out[o * padded(n) + b]`.
     fn forward(
         &self,
         params: &[f32],
@@ -58,8 +63,8 @@ pub trait Network {
         out: &mut [f32],
     );
     /// Given `d_out` (the loss gradient with respect to each of the `n` predictions of the last
-    /// [`Network::forward`] call with this workspace), overwrites `grad` with the gradient with
-    /// respect to every parameter.
+    /// [`Network::forward`] call with this workspace, laid out as `forward`'s `out`), overwrites
+    /// `grad` with the gradient with respect to every parameter.
     fn backward(
         &self,
         params: &[f32],

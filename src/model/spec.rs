@@ -211,6 +211,15 @@ impl Model {
         }
     }
 
+    /// Outputs of the network.
+    pub fn n_outputs(&self) -> usize {
+        match self {
+            Model::Dense(n) => n.n_outputs(),
+            Model::Stack(n) => n.n_outputs(),
+            Model::LogLinear(n) => n.n_outputs(),
+        }
+    }
+
     /// Inputs of the network.
     pub fn n_inputs(&self) -> usize {
         match self {
@@ -424,24 +433,32 @@ impl ModelSpec {
 
     /// Builds the network for `n_inputs` inputs; errors name the field at fault.
     pub fn build(&self, n_inputs: usize) -> Result<Model, Error> {
+        self.build_with_outputs(n_inputs, 1)
+    }
+
+    /// Like [`ModelSpec::build`], with `n_outputs` outputs (a target of several expressions
+    /// trained jointly). The closed-form `loglinear` fit has one output only.
+    pub fn build_with_outputs(&self, n_inputs: usize, n_outputs: usize) -> Result<Model, Error> {
         match self {
-            ModelSpec::Dense { pair, hidden } => Dense::new(n_inputs, hidden, &pair.0)
-                .map(Model::Dense)
-                .map_err(|e| {
-                    let field = match e {
-                        ShapeError::ActivationCount { .. } => "pair",
-                        _ => "hidden",
-                    };
-                    Error::InvalidSetting {
-                        field,
-                        message: e.to_string(),
-                    }
-                }),
+            ModelSpec::Dense { pair, hidden } => {
+                Dense::with_outputs(n_inputs, hidden, &pair.0, n_outputs)
+                    .map(Model::Dense)
+                    .map_err(|e| {
+                        let field = match e {
+                            ShapeError::ActivationCount { .. } => "pair",
+                            _ => "hidden",
+                        };
+                        Error::InvalidSetting {
+                            field,
+                            message: e.to_string(),
+                        }
+                    })
+            }
             ModelSpec::Units {
                 units,
                 hidden,
                 init,
-            } => Stack::with_init(n_inputs, &units.0, hidden, *init)
+            } => Stack::with_outputs(n_inputs, &units.0, hidden, *init, n_outputs)
                 .map(Model::Stack)
                 .map_err(|e| Error::InvalidSetting {
                     field: match e {
@@ -450,6 +467,12 @@ impl ModelSpec {
                     },
                     message: e.to_string(),
                 }),
+            ModelSpec::Loglinear if n_outputs > 1 => Err(Error::InvalidSetting {
+                field: "model",
+                message: format!(
+                    "loglinear fits one output, but the function has {n_outputs} (separated by ';'): fit each output on its own, or choose a network (e.g. --model dense)"
+                ),
+            }),
             ModelSpec::Loglinear => {
                 Ok(Model::LogLinear(super::loglinear::LogLinear::new(n_inputs)))
             }

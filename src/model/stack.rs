@@ -243,6 +243,25 @@ impl Stack {
         hidden: &[usize],
         init: UnitInit,
     ) -> Result<Stack, StackError> {
+        Stack::with_outputs(n_inputs, kinds, hidden, init, 1)
+    }
+
+    /// Like [`Stack::with_init`], with `n_outputs` units in the last layer: a target of several
+    /// outputs trained jointly, as the NPU paper trains one network on +, ×, ÷ and √.
+    ///
+    /// ```
+    /// use logexp::model::{Network, Stack, UnitInit, UnitKind};
+    /// let net = Stack::with_outputs(2, &[UnitKind::Npu, UnitKind::Nau], &[6], UnitInit::Own, 4)
+    ///     .unwrap();
+    /// assert_eq!((net.n_inputs(), net.n_outputs()), (2, 4));
+    /// ```
+    pub fn with_outputs(
+        n_inputs: usize,
+        kinds: &[UnitKind],
+        hidden: &[usize],
+        init: UnitInit,
+        n_outputs: usize,
+    ) -> Result<Stack, StackError> {
         if n_inputs == 0 {
             return Err(StackError::NoInputs);
         }
@@ -262,7 +281,7 @@ impl Stack {
         // check that product before building anything.
         let widths: Vec<usize> = std::iter::once(n_inputs)
             .chain(hidden.iter().copied())
-            .chain(std::iter::once(1))
+            .chain(std::iter::once(n_outputs.max(1)))
             .collect();
         for pair in widths.windows(2) {
             let size = pair[0]
@@ -335,6 +354,10 @@ impl Network for Stack {
         self.n_params
     }
 
+    fn n_outputs(&self) -> usize {
+        self.layers[self.layers.len() - 1].n_outputs()
+    }
+
     fn init_params(&self, rng: &mut ChaCha8Rng, params: &mut [f32]) {
         assert_eq!(params.len(), self.n_params, "parameter buffer size");
         for (l, layer) in self.layers.iter().enumerate() {
@@ -397,7 +420,11 @@ impl Network for Stack {
                 &mut rest[0][..layer.n_outputs() * stride],
             );
         }
-        out[..n].copy_from_slice(&ws.outs[self.layers.len() - 1][..n]);
+        let last = &ws.outs[self.layers.len() - 1];
+        match self.n_outputs() {
+            1 => out[..n].copy_from_slice(&last[..n]),
+            k => out[..k * stride].copy_from_slice(&last[..k * stride]),
+        }
     }
 
     fn backward(
@@ -410,8 +437,18 @@ impl Network for Stack {
         grad: &mut [f32],
     ) {
         let stride = padded(n);
-        ws.d_a[..n].copy_from_slice(&d_out[..n]);
-        ws.d_a[n..stride].fill(0.0);
+        match self.n_outputs() {
+            1 => {
+                ws.d_a[..n].copy_from_slice(&d_out[..n]);
+                ws.d_a[n..stride].fill(0.0);
+            }
+            k => {
+                ws.d_a[..k * stride].copy_from_slice(&d_out[..k * stride]);
+                for output in ws.d_a[..k * stride].chunks_exact_mut(stride) {
+                    output[n..].fill(0.0);
+                }
+            }
+        }
         for (l, layer) in self.layers.iter().enumerate().rev() {
             let input: &[f32] = if l == 0 {
                 &x[..layer.n_inputs() * stride]

@@ -203,9 +203,14 @@ pub(super) fn data_figures(records: &[&RunRecord]) -> Result<DataFigures, String
         .map_err(|e| format!("training range: {e}"))?;
     let test_range = crate::data::Range::new(full.test_range.low, full.test_range.high)
         .map_err(|e| format!("test range: {e}"))?;
-    let expr = crate::expr::Expr::parse(&full.function)
+    let outputs = crate::expr::parse_outputs(&full.function)
         .map_err(|e| printable(&e.to_string(), 2 * MAX_RECORD_TEXT_CHARS))?;
-    let n_inputs = expr.n_vars().max(1);
+    let n_inputs = outputs
+        .iter()
+        .map(crate::expr::Expr::n_vars)
+        .max()
+        .unwrap_or(0)
+        .max(1);
     if n_inputs > HISTOGRAM_MAX_VALUES {
         return Err(format!(
             "the function has {n_inputs} inputs, more than the {HISTOGRAM_MAX_VALUES} values \
@@ -214,8 +219,14 @@ pub(super) fn data_figures(records: &[&RunRecord]) -> Result<DataFigures, String
     }
     let max_rows = (HISTOGRAM_MAX_VALUES / n_inputs).min(HISTOGRAM_MAX_ROWS);
     let sample = |n: usize, range, stream| {
-        crate::data::Dataset::sample(&expr, n.clamp(1, max_rows), range, full.data_seed, stream)
-            .map_err(|e| e.to_string())
+        crate::data::Dataset::sample_outputs(
+            &outputs,
+            n.clamp(1, max_rows),
+            range,
+            full.data_seed,
+            stream,
+        )
+        .map_err(|e| e.to_string())
     };
     // Streams 0 and 1 are the training and test rows (RunSpec::datasets); rows are drawn in
     // sequence, so these are exactly the run's first rows.

@@ -46,6 +46,7 @@ pub(super) fn rec(function: &str, pair: &str, seed: u64, pct: Option<f64>) -> Ru
         reinit_epochs: Vec::new(),
         solved_at_epoch: None,
         checkpoint: None,
+        outputs: Vec::new(),
         sparsity_error: None,
         wall_seconds: 0.0,
         logexp_version: "test".to_string(),
