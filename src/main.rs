@@ -258,7 +258,7 @@ struct ReproduceArgs {
     #[arg(long)]
     quick: bool,
     /// With `stable-nalu`: their function task with 100 inputs and 5,000,000 steps instead of
-    /// the small one (about 5 min per run on one core; --seeds to run fewer than their 100).
+    /// the small one (about 31 min per run on one core; --seeds to run fewer than their 100).
     #[arg(long)]
     full: bool,
     /// Worker threads [default: one per core]. Results do not depend on it.

@@ -22,13 +22,16 @@
 //!   differs), and the target ends in `+0*x100` so that the net has all 100 inputs. Their
 //!   threshold script (`export/function_task_static_mse_expectation.r`) builds its ε-perfect
 //!   weights with R's inclusive ranges, 26 inputs per subset; logexp uses the task's own 25.
-//! - **NeuralPowerUnits simple task, × row** (Heim et al. 2020, `nmheim/NeuralPowerUnits`
-//!   `scripts/simple/run.jl`): train U[0.1, 2.1) with 100 fresh rows per step, 20,000 steps,
-//!   MSE; NPU(2, 6) → NAU and the others likewise at width 6, Adam 0.005 (RMSProp 0.005 for
-//!   NALU, 0.001 for iNALU); test on a grid over [−4.1, 4]², scored by mean absolute error,
-//!   reported as mean ± standard error over 20 runs. logexp tests on uniform rows over
-//!   [−4.2, 4)² (the grid is its midpoint rule) and fits × alone, where they fit four
-//!   functions with one model.
+//! - **NeuralPowerUnits simple task, × and + rows** (Heim et al. 2020, `nmheim/NeuralPowerUnits`
+//!   `scripts/simple/run.jl`, `results_table.jl`): one network with four outputs, x + y, x·y,
+//!   x / y and √x ([`NPU_OUTPUTS`]), trained jointly on the mean squared error over all outputs;
+//!   train U[0.1, 2.1) with 100 fresh rows per step, 20,000 steps; NPU(2, 6) → NAU(6, 4) and
+//!   the others likewise at width 6, Adam 0.005 (RMSProp 0.005 for NALU, 0.001 for iNALU),
+//!   dense: two sigmoid layers of 50; each output scored by its mean absolute error on a grid
+//!   over [−4.1, 3.9]², reported as mean ± standard error over 20 runs. logexp tests on
+//!   uniform rows over [−4.2, 4)² (the grid is its midpoint rule), writes √x as |x|^0.5 (equal
+//!   on the training rows; they score √ on a positive grid of its own) and compares the × and
+//!   + rows (their ÷ grid keeps |y| ≥ 0.1, which uniform rows do not).
 //! - **iNALU minimal task, ×** (Schlör et al. 2020, `daschloer/inalu`
 //!   `nalu_syn_simple_arith.py`, `experiment_runs/exp1`): one unit 2 → 1, 64,000 fixed rows,
 //!   batch 64, 100 epochs, RMSProp 0.01 with every gradient clipped to ±0.1, MSE; weight and

@@ -256,7 +256,8 @@ pub fn parse_functions(list: &str) -> Result<Vec<String>, Error> {
     if let Some(at) = list.chars().position(|c| c == ';') {
         return Err(invalid(format!(
             "cannot read '{}' (';' at column {}): separate functions with ',' \
-             (e.g. 'x1*x2,x1*x2/10'), or give 'paper'",
+             (e.g. 'x1*x2,x1*x2/10'), or give 'paper'; ';' joins the outputs of one jointly \
+             trained function, which `train --function` takes and sweeps do not",
             crate::expr::shortened(list.trim(), 60),
             at + 1
         )));
