@@ -165,6 +165,27 @@ fn every_preset_trains_without_allocating() {
     }
 }
 
+/// A network of several outputs (the NPU paper's four, trained jointly) trains without
+/// allocating, for a unit stack and a dense network.
+#[test]
+fn joint_targets_train_without_allocating() {
+    let outputs = logexp::expr::parse_outputs("x1+x2;x1*x2;x1/x2;(x1^2)^0.25").unwrap();
+    let data = Dataset::sample_outputs(&outputs, 1000, Range::PAPER_TRAIN, 0, 0).unwrap();
+    for preset in ["npu", "nmu", "lg"] {
+        let model = ModelSpec::preset(preset)
+            .unwrap()
+            .build_with_outputs(2, 4)
+            .unwrap();
+        assert_eq!(model.n_outputs(), 4, "{preset}");
+        let n = match &model {
+            Model::Dense(net) => allocations_training(net, &data, &TrainConfig::default()),
+            Model::Stack(net) => allocations_training(net, &data, &TrainConfig::default()),
+            Model::LogLinear(_) => unreachable!("loglinear has one output"),
+        };
+        assert_eq!(n, 0, "{preset}: {n} allocations in the training loop");
+    }
+}
+
 /// The counter works: without this, a broken counter would make the test above vacuous.
 #[test]
 fn the_counter_sees_allocations() {
