@@ -373,7 +373,7 @@ impl RunSpec {
             return invalid(
                 "target-scale",
                 format!(
-                    "scales one output, but the function has {} (separated by ';'): leave it out (or use none) for several outputs",
+                    "scales one output, but the function has {} (separated by ';'): for several outputs leave it out (or use none), and choose a recipe that does not set it (paper or lg-relative-cosine)",
                     outputs.len()
                 ),
             );

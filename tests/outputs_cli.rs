@@ -74,6 +74,17 @@ fn several_outputs_refuse_what_fits_one() {
         2,
         &["--target-scale", "several outputs"],
     );
+    assert_refused(
+        &[
+            "train",
+            "--function",
+            "x1+x2;x1*x2",
+            "--recipe",
+            "lg-scaled",
+        ],
+        2,
+        &["--target-scale", "recipe"],
+    );
     let many = vec!["x1"; 65].join(";");
     assert_refused(
         &["train", "--function", &many],

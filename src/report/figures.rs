@@ -269,10 +269,27 @@ pub(super) fn data_figures(records: &[&RunRecord]) -> Result<DataFigures, String
                 HistogramPanel {
                     title: format!("target y = {function}"),
                     x_label: "y".to_string(),
-                    series: vec![HistogramSeries {
-                        label: "y".to_string(),
-                        values: d.targets().to_vec(),
-                    }],
+                    series: if outputs.len() == 1 {
+                        vec![HistogramSeries {
+                            label: "y".to_string(),
+                            values: d.targets().to_vec(),
+                        }]
+                    } else {
+                        // One series per output of a jointly trained target.
+                        outputs
+                            .iter()
+                            .take(plot::MAX_HISTOGRAM_SERIES)
+                            .enumerate()
+                            .map(|(o, expr)| HistogramSeries {
+                                label: printable(&expr.canonical(), 24),
+                                values: crate::metrics::output_column(
+                                    d.targets(),
+                                    outputs.len(),
+                                    o,
+                                ),
+                            })
+                            .collect()
+                    },
                     bins: 30,
                 },
             ],

@@ -509,6 +509,24 @@ mod tests {
         assert!(summary.notes.iter().all(|n| !n.chars().any(is_hidden_char)));
     }
 
+    /// A jointly trained target's histogram shows one series per output, with that output's
+    /// values, not the outputs pooled.
+    #[test]
+    fn a_joint_target_gets_a_target_series_per_output() {
+        let joint = rec("x1+x2;x1*x2", "lg", 0, Some(1.0));
+        let data = data_figures(&[&joint]).unwrap();
+        let targets = &data.train.panels[1].series;
+        let labels: Vec<&str> = targets.iter().map(|s| s.label.as_str()).collect();
+        assert_eq!(labels, ["x1+x2", "x1*x2"]);
+        let inputs = &data.train.panels[0].series;
+        let (x1, x2) = (&inputs[0].values, &inputs[1].values);
+        assert_eq!(targets[0].values.len(), x1.len());
+        for r in 0..x1.len() {
+            assert_eq!(targets[0].values[r], x1[r] + x2[r]);
+            assert_eq!(targets[1].values[r], x1[r] * x2[r]);
+        }
+    }
+
     #[test]
     fn many_inputs_and_many_seeds_are_capped() {
         let dir = TempDir(temp_dir("caps"));
