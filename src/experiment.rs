@@ -625,6 +625,17 @@ impl RunRecord {
             show(self.test_mae),
             show(self.test_pct_err)
         );
+        for (o, output) in self.outputs.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "output {} {}: train MAE {}  test MAE {}  % error {}",
+                o + 1,
+                crate::expr::shortened(&output.function, 60),
+                show(output.train_mae),
+                show(output.test_mae),
+                show(output.test_pct_err)
+            );
+        }
         if let Some(every) = s.solved_every {
             let schedule = format!(
                 "test % error measured every {every} epochs and after the last, τ = {SUCCESS_PCT} %"

@@ -46,6 +46,25 @@ fn a_joint_record_scores_each_output_and_their_mean() {
         // The outputs are different functions, so their errors differ.
         assert_ne!(outputs[0]["test_mae"], outputs[1]["test_mae"], "{model}");
     }
+    // The summary gives each output's scores on a line of its own.
+    let summary = text(
+        &logexp(
+            &[
+                &["train", "--function", "x1+x2;x1*x2", "--model", "nmu"][..],
+                &SHORT,
+            ]
+            .concat(),
+        )
+        .stdout,
+    );
+    assert!(
+        summary.contains("\noutput 1 x1+x2: train MAE "),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("\noutput 2 x1*x2: train MAE "),
+        "{summary}"
+    );
     let single =
         common::record(&[&["train", "--json", "--function", "x1*x2"][..], &SHORT].concat());
     assert!(single.get("outputs").is_none(), "{single}");
