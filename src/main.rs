@@ -427,9 +427,10 @@ struct ProtocolArgs {
     /// own, or 2 between unit layers].
     #[arg(long, value_delimiter = ',', allow_hyphen_values = true)]
     hidden: Option<Vec<usize>>,
-    /// How unit models draw the weights of their NAC+, NAC• and NALU layers: `own` (each
-    /// unit's paper: stable-nalu's) or `inalu` (iNALU's normal draws, as their scripts
-    /// initialise their NALU baselines) [default: own].
+    /// How unit models draw their initial weights: `own` (each unit's paper: stable-nalu's
+    /// for NAC+, NAC•, NALU, NAU and NMU), `inalu` (iNALU's normal draws for NAC+, NAC• and
+    /// NALU layers, as their scripts initialise their NALU baselines) or `neural-arithmetic`
+    /// (the NPU paper's library: Glorot-uniform NAU, U[0, 1] NMU) [default: own].
     #[arg(long, value_name = "INIT")]
     unit_init: Option<UnitInit>,
     /// Training rows.

@@ -27,6 +27,7 @@
 //!   x / y and √x ([`NPU_OUTPUTS`]), trained jointly on the mean squared error over all outputs;
 //!   train U[0.1, 2.1) with 100 fresh rows per step, 20,000 steps; NPU(2, 6) → NAU(6, 4) and
 //!   the others likewise at width 6, Adam 0.005 (RMSProp 0.005 for NALU, 0.001 for iNALU),
+//!   NAU and NMU drawn as their library draws them ([`UnitInit::NeuralArithmetic`]),
 //!   dense: two sigmoid layers of 50; each output scored by its mean absolute error on a grid
 //!   over [−4.1, 3.9]², reported as mean ± standard error over 20 runs. logexp tests on
 //!   uniform rows over [−4.2, 4)² (the grid is its midpoint rule), writes √x as |x|^0.5 (equal
@@ -275,6 +276,12 @@ fn npu_task(
     dense: [f64; 2],
     npu: &RunSpec,
 ) -> Task {
+    // Their NAU and NMU layers draw their weights as their library does.
+    let their_draws = |list: &str| {
+        listed(list, &[6])
+            .with_unit_init(UnitInit::NeuralArithmetic)
+            .expect("a unit model")
+    };
     let mean = |[m, pm]: [f64; 2]| Published::Mean {
         mean: m,
         pm: Some(pm),
@@ -293,9 +300,9 @@ fn npu_task(
         criterion: Criterion::MeanMae(Some(output)),
         seeds: 20,
         entries: vec![
-            entry(listed("nmu,nau", &[6]), nmu),
-            entry(listed("real-npu,nau", &[6]), real_npu),
-            entry(listed("npu,nau", &[6]), npu_published),
+            entry(their_draws("nmu,nau"), nmu),
+            entry(their_draws("real-npu,nau"), real_npu),
+            entry(their_draws("npu,nau"), npu_published),
             Entry {
                 spec: RunSpec {
                     model: listed("inalu,inalu", &[6]),

@@ -30,6 +30,35 @@ fn the_init_is_recorded_and_changes_the_run() {
     assert_ne!(inalu["train_loss"], own["train_loss"]);
 }
 
+/// `neural-arithmetic` changes NAU and NMU layers and leaves NALU layers as they are.
+#[test]
+fn the_neural_arithmetic_init_changes_nau_and_nmu_layers_only() {
+    let nmu = |init: &[&str]| {
+        common::record(
+            &[
+                &["train", "--json", "--model", "nmu", "--epochs", "2"][..],
+                init,
+                &NALU[..2],
+                &NALU[6..],
+            ]
+            .concat(),
+        )
+    };
+    let own = nmu(&[]);
+    let theirs = nmu(&["--unit-init", "neural-arithmetic"]);
+    assert_eq!(theirs["init"], "neural-arithmetic");
+    assert_ne!(theirs["train_loss"], own["train_loss"]);
+    let nalu_own = common::record(&[&["train", "--json"][..], &NALU].concat());
+    let nalu_theirs = common::record(
+        &[
+            &["train", "--json", "--unit-init", "neural-arithmetic"][..],
+            &NALU,
+        ]
+        .concat(),
+    );
+    assert_eq!(nalu_theirs["train_loss"], nalu_own["train_loss"]);
+}
+
 #[test]
 fn a_model_without_unit_layers_or_an_unknown_init_is_refused() {
     assert_refused(
@@ -56,7 +85,7 @@ fn a_model_without_unit_layers_or_an_unknown_init_is_refused() {
             "glorot",
         ],
         2,
-        &["--unit-init", "own", "inalu"],
+        &["--unit-init", "own", "inalu", "neural-arithmetic"],
     );
     assert_refused(
         &[

@@ -16,6 +16,7 @@
 
 use super::ParamBlock;
 use super::layer::{Layer, weighted_sums, weighted_sums_backward};
+use super::stack::UnitInit;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
@@ -24,6 +25,8 @@ use rand_chacha::ChaCha8Rng;
 pub struct Nau {
     n_inputs: usize,
     n_outputs: usize,
+    /// Glorot-uniform weights, as NeuralArithmetic.jl draws them, instead of stable-nalu's.
+    glorot: bool,
 }
 
 impl Nau {
@@ -32,6 +35,15 @@ impl Nau {
         Nau {
             n_inputs,
             n_outputs,
+            glorot: false,
+        }
+    }
+
+    /// The same layer, drawing its weights as `init` says (see [`UnitInit`]).
+    pub fn with_init(self, init: UnitInit) -> Nau {
+        Nau {
+            glorot: init == UnitInit::NeuralArithmetic,
+            ..self
         }
     }
 }
@@ -59,7 +71,12 @@ impl Layer for Nau {
 
     fn init_params(&self, rng: &mut ChaCha8Rng, params: &mut [f32]) {
         let std = (2.0 / (self.n_inputs + self.n_outputs) as f64).sqrt();
-        let r = (3f64.sqrt() * std).min(0.5);
+        // Glorot's limit √(6/(in+out)) is √3·std; stable-nalu caps it at 0.5.
+        let r = if self.glorot {
+            3f64.sqrt() * std
+        } else {
+            (3f64.sqrt() * std).min(0.5)
+        };
         for w in params {
             *w = rng.random_range(-r..r) as f32;
         }
@@ -162,6 +179,28 @@ mod tests {
             let max = w.iter().fold(0.0f32, |m, v| m.max(v.abs()));
             assert!(max <= r && max > 0.8 * r, "{ni}→{no}: max {max}, r {r}");
         }
+    }
+
+    #[test]
+    fn neural_arithmetic_init_is_glorot_uniform_without_the_cap() {
+        // 6 → 4 (the NPU task's NAU): √(6/10) = 0.775, above stable-nalu's cap of 0.5.
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        let nau = Nau::new(6, 400).with_init(UnitInit::NeuralArithmetic);
+        let r = (6.0f32 / 406.0).sqrt();
+        let mut w = vec![0.0; nau.n_params()];
+        nau.init_params(&mut rng, &mut w);
+        let max = w.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        assert!(max <= r && max > 0.99 * r, "max {max}, r {r}");
+        let small = Nau::new(6, 4).with_init(UnitInit::NeuralArithmetic);
+        let mut w = vec![0.0; 24];
+        let mut above_cap = 0;
+        for seed in 0..20 {
+            small.init_params(&mut ChaCha8Rng::seed_from_u64(seed), &mut w);
+            assert!(w.iter().all(|v| v.abs() <= 0.775), "{w:?}");
+            above_cap += w.iter().filter(|v| v.abs() > 0.5).count();
+        }
+        assert!(above_cap > 50, "{above_cap} of 480 draws beyond 0.5");
+        assert_eq!(Nau::new(6, 4).with_init(UnitInit::Inalu), Nau::new(6, 4));
     }
 
     #[test]

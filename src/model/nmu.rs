@@ -47,6 +47,7 @@
 
 use super::ParamBlock;
 use super::layer::Layer;
+use super::stack::UnitInit;
 use super::{LANES, Lanes};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -56,6 +57,8 @@ use rand_chacha::ChaCha8Rng;
 pub struct Nmu {
     n_inputs: usize,
     n_outputs: usize,
+    /// Weights drawn from U[0, 1], as NeuralArithmetic.jl draws them, instead of stable-nalu's.
+    unit_interval: bool,
 }
 
 /// The factor `W x + 1 − W` of one input, computed the same way in `forward` and `backward` so
@@ -94,6 +97,15 @@ impl Nmu {
         Nmu {
             n_inputs,
             n_outputs,
+            unit_interval: false,
+        }
+    }
+
+    /// The same layer, drawing its weights as `init` says (see [`UnitInit`]).
+    pub fn with_init(self, init: UnitInit) -> Nmu {
+        Nmu {
+            unit_interval: init == UnitInit::NeuralArithmetic,
+            ..self
         }
     }
 
@@ -136,8 +148,13 @@ impl Layer for Nmu {
     }
 
     fn init_params(&self, rng: &mut ChaCha8Rng, params: &mut [f32]) {
-        // stable-nalu: std = √0.25, r = min(0.25, √3 · std) = 0.25 around 0.5.
-        let r = (3f64.sqrt() * 0.25f64.sqrt()).min(0.25);
+        // stable-nalu: std = √0.25, r = min(0.25, √3 · std) = 0.25 around 0.5;
+        // NeuralArithmetic.jl: U[0, 1], i.e. r = 0.5.
+        let r = if self.unit_interval {
+            0.5
+        } else {
+            (3f64.sqrt() * 0.25f64.sqrt()).min(0.25)
+        };
         for w in params {
             *w = rng.random_range(0.5 - r..0.5 + r) as f32;
         }
@@ -362,6 +379,20 @@ mod tests {
                 assert!(lo < 0.26 && hi > 0.74, "{ni}→{no}: [{lo}, {hi}]");
             }
         }
+    }
+
+    #[test]
+    fn neural_arithmetic_init_is_uniform_on_the_unit_interval() {
+        let nmu = Nmu::new(100, 50).with_init(UnitInit::NeuralArithmetic);
+        let mut w = vec![0.0; nmu.n_params()];
+        nmu.init_params(&mut ChaCha8Rng::seed_from_u64(0), &mut w);
+        let lo = w.iter().fold(1.0f32, |m, &v| m.min(v));
+        let hi = w.iter().fold(0.0f32, |m, &v| m.max(v));
+        assert!(
+            (0.0..0.01).contains(&lo) && (0.99..1.0).contains(&hi),
+            "[{lo}, {hi}]"
+        );
+        assert_eq!(Nmu::new(2, 1).with_init(UnitInit::Inalu), Nmu::new(2, 1));
     }
 
     #[test]

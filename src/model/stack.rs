@@ -57,13 +57,15 @@ pub enum UnitKind {
     Linear,
 }
 
-/// How the NAC-family layers of a [`Stack`] (NAC+, NAC•, NALU) draw their initial weights.
-/// Other kinds always use their own paper's initialisation.
+/// How the layers of a [`Stack`] draw their initial weights, where peers' code bases differ.
+/// `inalu` changes the NAC-family layers (NAC+, NAC•, NALU), `neural-arithmetic` the NAU and
+/// NMU layers; every other kind always uses its own paper's initialisation.
 ///
-/// | value | Ŵ | M̂ | NALU gate G | source |
+/// | value | NAC+/NAC•/NALU: Ŵ, M̂, gate G | NAU | NMU | source |
 /// | --- | --- | --- | --- | --- |
-/// | `own` (default) | U[−r, r] | U[−r, r] | Glorot uniform | stable-nalu (`r` from their variance rule) |
-/// | `inalu` | N(1, 0.1) | N(−1, 0.1) | N(0, 0.1) | iNALU's scripts (`daschloer/inalu`, `ig, im, iw, isg, ism, isw`), which draw their NALU baselines as their iNALU |
+/// | `own` (default) | U[−r, r], U[−r, r], Glorot uniform | U[−r, r], r = min(0.5, √3·√(2/(in+out))) | U[0.25, 0.75] | stable-nalu (`r` from their variance rule) |
+/// | `inalu` | N(1, 0.1), N(−1, 0.1), N(0, 0.1) | as `own` | as `own` | iNALU's scripts (`daschloer/inalu`, `ig, im, iw, isg, ism, isw`), which draw their NALU baselines as their iNALU |
+/// | `neural-arithmetic` | as `own` | Glorot uniform, ±√(6/(in+out)) | U[0, 1] | the NPU paper's library (`nmheim/NeuralArithmetic.jl`, `NAU(in, out; init=glorot_uniform)`, `NMU(in, out; init=rand)`) |
 #[derive(
     Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
 )]
@@ -74,6 +76,8 @@ pub enum UnitInit {
     Own,
     /// iNALU's normal draws for NAC+, NAC• and NALU.
     Inalu,
+    /// NeuralArithmetic.jl's draws for NAU (Glorot uniform) and NMU (U[0, 1]).
+    NeuralArithmetic,
 }
 
 impl UnitInit {
@@ -82,6 +86,7 @@ impl UnitInit {
         match self {
             UnitInit::Own => "own",
             UnitInit::Inalu => "inalu",
+            UnitInit::NeuralArithmetic => "neural-arithmetic",
         }
     }
 }
@@ -93,9 +98,11 @@ impl FromStr for UnitInit {
         match s.trim().to_ascii_lowercase().as_str() {
             "own" => Ok(UnitInit::Own),
             "inalu" => Ok(UnitInit::Inalu),
+            "neural-arithmetic" => Ok(UnitInit::NeuralArithmetic),
             _ => Err(format!(
-                "unknown initialisation '{}': use own (each unit's paper) or inalu (iNALU's \
-                 normal draws for NAC and NALU layers)",
+                "unknown initialisation '{}': use own (each unit's paper), inalu (iNALU's \
+                 normal draws for NAC and NALU layers) or neural-arithmetic (the NPU paper's \
+                 draws for NAU and NMU layers)",
                 s.escape_debug()
             )),
         }
@@ -138,7 +145,7 @@ impl UnitKind {
         self.layer_with_init(n_inputs, n_outputs, UnitInit::Own)
     }
 
-    /// Like [`UnitKind::layer`], drawing NAC+, NAC• and NALU weights as `init` says.
+    /// Like [`UnitKind::layer`], drawing the initial weights as `init` says.
     pub fn layer_with_init(
         self,
         n_inputs: usize,
@@ -146,8 +153,8 @@ impl UnitKind {
         init: UnitInit,
     ) -> Box<dyn Layer> {
         match self {
-            UnitKind::Nau => Box::new(Nau::new(n_inputs, n_outputs)),
-            UnitKind::Nmu => Box::new(Nmu::new(n_inputs, n_outputs)),
+            UnitKind::Nau => Box::new(Nau::new(n_inputs, n_outputs).with_init(init)),
+            UnitKind::Nmu => Box::new(Nmu::new(n_inputs, n_outputs).with_init(init)),
             UnitKind::Product => Box::new(Product::new(n_inputs, n_outputs)),
             UnitKind::Linear => Box::new(Linear::new(n_inputs, n_outputs)),
             UnitKind::Nac => Box::new(Nalu::nac(n_inputs, n_outputs).with_init(init)),
