@@ -143,6 +143,9 @@ fn a_report_reads_joint_records_and_a_sweep_list_keeps_refusing_semicolons() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let md = std::fs::read_to_string(report.join("report.md")).unwrap();
     assert!(md.contains("x1+x2;x1"), "{md}");
+    // The protocol section describes these runs, not the paper's single-output dense net.
+    assert!(md.contains("several at once"), "{md}");
+    assert!(!md.contains("Each run trains a dense network"), "{md}");
     // In a sweep's list, ';' is still a mistaken separator, not a silent joint target.
     assert_refused(
         &[

@@ -172,12 +172,25 @@ fn md_intro(md: &mut String, ctx: &MdContext<'_>) {
 }
 
 fn md_protocol(md: &mut String, ctx: &MdContext<'_>) {
-    md.push_str(
-        "## What was run\n\n\
-         Each run trains a dense network on one target function: two hidden layers with the \
+    let papers_model = ctx
+        .records
+        .iter()
+        .all(|r| r.spec.model.kind() == "dense" && r.outputs.is_empty());
+    md.push_str("## What was run\n\n");
+    md.push_str(if papers_model {
+        "Each run trains a dense network on one target function: two hidden layers with the \
          pair's two activations, then one linear output unit; weights Glorot-uniform, biases \
          zero; Adam with Keras's defaults (β1 0.9, β2 0.999, ε 1e-7) on minibatches reshuffled \
-         every epoch, minimising the loss below. The test inputs lie outside the training \
+         every epoch, minimising the loss below. "
+    } else {
+        // Unit models and joint targets are not the paper's network: say what they are.
+        "Each run trains the model its record names (a dense network as the paper's, a stack \
+         of arithmetic units, or the closed-form log-linear fit) on one target function, or on \
+         several at once (functions separated by ';', one output each, trained on the mean \
+         loss over outputs), with the optimiser and loss below. "
+    });
+    md.push_str(
+        "The test inputs lie outside the training \
          range, so the test error measures extrapolation. The paper states the network, the \
          loss, the epochs and the ranges, but not the data sizes or seeds; all values here are \
          read from the records:\n\n\

@@ -745,6 +745,8 @@ mod tests {
         assert!(summary.notes.iter().any(|n| n.contains("x1*x2*x3/100")));
         let md = std::fs::read_to_string(&summary.report_md).unwrap();
         assert!(md.contains("| training rows (n_train) | 64 |"));
+        // The paper's runs are described as the paper's network.
+        assert!(md.contains("Each run trains a dense network on one target function"));
         let _ = std::fs::remove_dir_all(&dir);
     }
 
