@@ -195,6 +195,32 @@ mod tests {
 
     /// 1e-19 · 1e-20 = 1e-39 is subnormal: prediction flushes it to 0 as TensorFlow does.
     #[test]
+    fn several_outputs_are_predicted_row_major_across_chunks_and_scored_apart() {
+        use crate::activation::Activation::Linear;
+        // 1 → 1 (linear) → 2: h = 2x + 1, outputs 3h + 0.5 = 6x + 3.5 and −h = −2x − 1, exact
+        // in f32 for small integers. Params: [w1, b1, w21, w22, b21, b22].
+        let net = crate::model::Dense::with_outputs(1, &[1], &[Linear], 2).unwrap();
+        let params = [2.0, 1.0, 3.0, -1.0, 0.5, 0.0];
+        for n in [1, EVAL_BATCH, 2 * EVAL_BATCH + 37] {
+            let x: Vec<f32> = (0..n).map(|r| r as f32).collect();
+            // Targets off by 1 on the first output and exact on the second.
+            let targets: Vec<f64> = (0..n)
+                .flat_map(|r| [6.0 * r as f64 + 4.5, -2.0 * r as f64 - 1.0])
+                .collect();
+            let data = Dataset::with_outputs(1, 2, x, targets);
+            let expected: Vec<f32> = (0..n)
+                .flat_map(|r| [6.0 * r as f32 + 3.5, -2.0 * r as f32 - 1.0])
+                .collect();
+            assert_eq!(predict(&net, &params, &data), expected, "n {n}");
+            let scores = score_outputs(&net, &params, &data);
+            assert_eq!(scores.len(), 2);
+            assert_eq!(scores[0].mae, Some(1.0), "n {n}");
+            assert_eq!(scores[1].mae, Some(0.0), "n {n}");
+            assert_eq!(score(&net, &params, &data).mae, Some(0.5), "n {n}");
+        }
+    }
+
+    #[test]
     fn prediction_flushes_subnormals_to_zero() {
         let (net, _) = affine_net();
         let data = Dataset::new(1, vec![1e-20; 3], vec![1.0; 3]);
