@@ -771,6 +771,99 @@ mod tests {
         assert_eq!(std::fs::read(&out).unwrap(), before);
     }
 
+    /// The planning limit is inclusive, and a grid over it names the factor that makes it
+    /// big. One data seed for every run keeps the data check to one cell, so a million-run
+    /// grid validates in moments.
+    #[test]
+    fn the_grid_limit_is_inclusive_and_names_the_biggest_factor() {
+        let at_limit = Grid {
+            functions: vec!["x1*x2".into()],
+            models: vec![ModelSpec::paper(Pair::lg())],
+            seeds: MAX_GRID_RUNS as u64,
+            data_seed: Some(0),
+            ..tiny_grid()
+        };
+        at_limit.validate().unwrap();
+        let over = Grid {
+            seeds: MAX_GRID_RUNS as u64 + 1,
+            ..at_limit.clone()
+        };
+        match over.validate().unwrap_err() {
+            Error::InvalidSetting { field, message } => {
+                assert_eq!(field, "seeds", "{message}");
+                assert!(
+                    message.contains("--shard K/N for N of at least 2"),
+                    "{message}"
+                );
+            }
+            other => panic!("{other}"),
+        }
+        let many_models = Grid {
+            functions: vec!["x1*x2".into()],
+            models: vec![ModelSpec::paper(Pair::lg()); 1001],
+            seeds: 1000,
+            data_seed: Some(0),
+            ..tiny_grid()
+        };
+        match many_models.validate().unwrap_err() {
+            Error::InvalidSetting { field, .. } => assert_eq!(field, "pairs"),
+            other => panic!("{other}"),
+        }
+    }
+
+    /// Every listed model is checked against every function (not the template's model), and
+    /// the data check builds the grid's own model; a shard checks the data of its own runs.
+    #[test]
+    fn the_check_uses_each_listed_model_and_each_runs_function() {
+        // loglinear fits one output: a joint target with it listed is refused up front.
+        let joint = Grid {
+            functions: vec!["x1+x2;x1*x2".into()],
+            models: vec![ModelSpec::paper(Pair::lg()), ModelSpec::Loglinear],
+            ..tiny_grid()
+        };
+        match joint.validate().unwrap_err() {
+            Error::InvalidSetting { field, message } => {
+                assert_eq!(field, "models");
+                assert!(message.contains("loglinear"), "{message}");
+            }
+            other => panic!("{other}"),
+        }
+        // The template's own model (loglinear) is not one of the grid's: it is not checked.
+        let template_model = Grid {
+            functions: vec!["x1+x2;x1*x2".into()],
+            models: vec![ModelSpec::paper(Pair::lg())],
+            template: RunSpec {
+                model: ModelSpec::Loglinear,
+                ..tiny_grid().template
+            },
+            ..tiny_grid()
+        };
+        template_model.validate().unwrap();
+        // Runs 0, 1 use x1*x2 and runs 2, 3 a target that is never finite: shard 2/2 holds
+        // runs 1 and 3, and its check must reach run 3's data.
+        let sharded = Grid {
+            functions: vec!["x1*x2".into(), "x1/(x1-x1)".into()],
+            models: vec![ModelSpec::paper(Pair::lg())],
+            seeds: 2,
+            ..tiny_grid()
+        };
+        let second = Shard { index: 2, count: 2 };
+        let err = sharded.plan(Some(second)).unwrap_err().to_string();
+        assert!(err.contains("x1/(x1-x1)"), "{err}");
+        let first_only = Grid {
+            functions: vec!["x1*x2".into(), "x1/(x1-x1)".into()],
+            seeds: 1,
+            ..sharded.clone()
+        };
+        assert_eq!(
+            first_only
+                .plan(Some(Shard { index: 1, count: 2 }))
+                .unwrap()
+                .len(),
+            1
+        );
+    }
+
     #[test]
     fn function_and_pair_lists_parse() {
         assert_eq!(parse_functions("paper").unwrap().len(), 7);
