@@ -909,11 +909,14 @@ mod tests {
         assert!(text.contains("--functions") && text.contains("element 2 of 3 is empty"));
         let text = parse_functions("x1*x2,").unwrap_err().to_string();
         assert!(text.contains("element 2 of 2 is empty"), "{text}");
-        let text = parse_functions(" ").unwrap_err().to_string();
-        assert!(
-            text.contains("--functions") && text.contains("is empty"),
-            "{text}"
-        );
+        // An empty list says what a list holds, not that its one element is empty.
+        for empty in ["", " "] {
+            let text = parse_functions(empty).unwrap_err().to_string();
+            assert!(
+                text.contains("--functions") && text.contains("is empty: give 'paper'"),
+                "{text}"
+            );
+        }
         let err = parse_functions("x1*x2,x1+x2, x1 2").unwrap_err();
         let Error::InvalidExpression { flag, source } = &err else {
             panic!("expected an expression error, got {err:?}");
