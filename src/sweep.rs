@@ -610,7 +610,9 @@ pub fn run_sweep_within(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::data::Range;
     use crate::experiment::{RunRecord, run};
+    use crate::expr::Expr;
     use crate::results::Tail;
     use std::fs::OpenOptions;
     use std::io::Write;
@@ -862,6 +864,51 @@ mod tests {
                 .len(),
             1
         );
+    }
+
+    /// The data check samples each run's own data seed. `x1^E` on [1, 2) overflows only when
+    /// a draw comes close enough to 2, so whether a seed's 64 rows are finite depends on the
+    /// seed: the test finds an exponent and a grid of S seeds where seed 0 and seeds S..2S are
+    /// finite and one seed below S is not, and the check must name that one.
+    #[test]
+    fn the_data_check_samples_each_runs_own_data_seed() {
+        let range = Range::new(1.0, 2.0).unwrap();
+        let finite = |e: u32, seed: u64| {
+            let f = Expr::parse(&format!("x1^{e}")).unwrap();
+            crate::data::Dataset::sample(&f, 64, range, seed, 0).is_ok()
+        };
+        let (e, seeds, bad) = (1025..1100u32)
+            .find_map(|e| {
+                (2..8u64).find_map(|s| {
+                    let bad = (1..s).find(|&k| !finite(e, k))?;
+                    (finite(e, 0) && (s..2 * s).all(|k| finite(e, k))).then_some((e, s, bad))
+                })
+            })
+            .expect("an exponent whose overflow depends on the seed");
+        let grid = Grid {
+            functions: vec![format!("x1^{e}")],
+            models: vec![ModelSpec::paper(Pair::lg())],
+            seeds,
+            data_seed: None,
+            template: RunSpec {
+                train_range: range,
+                test_range: Range::new(1.0, 1.5).unwrap(),
+                ..tiny_grid().template
+            },
+        };
+        let err = grid.validate().unwrap_err().to_string();
+        assert!(
+            err.contains("train-range") && err.contains("not finite"),
+            "{err}"
+        );
+        // The seed at fault is the run's: with that seed alone the grid fails, without it not.
+        let alone = |seed| Grid {
+            seeds: 1,
+            data_seed: Some(seed),
+            ..grid.clone()
+        };
+        assert!(alone(bad).validate().is_err());
+        assert!(alone(0).validate().is_ok());
     }
 
     #[test]
