@@ -912,6 +912,39 @@ mod tests {
     }
 
     #[test]
+    fn model_lists_expand_dense_keep_order_and_drop_repeats() {
+        let labels =
+            |models: Vec<ModelSpec>| -> Vec<String> { models.iter().map(|m| m.label()).collect() };
+        let models = parse_models(
+            &["nmu; dense ;lg".into(), "nmu".into()],
+            &["lg;relu,linear".into()],
+            None,
+        )
+        .unwrap();
+        // `dense` gives the pairs; `lg` again and `nmu` again are dropped.
+        assert_eq!(labels(models), ["nau,nmu", "lg", "relu,linear"]);
+        let wide = parse_models(&["nmu".into()], &[], Some(&[3])).unwrap();
+        assert_eq!(wide[0].hidden(), [3]);
+        let err = parse_models(&["dense".into()], &[], None).unwrap_err();
+        assert!(err.to_string().contains("--pairs"), "{err}");
+        let err = parse_models(&["nmu;bogus".into()], &[], None).unwrap_err();
+        assert!(err.to_string().contains("bogus"), "{err}");
+    }
+
+    #[test]
+    fn a_bad_pair_is_placed_by_value_only_when_there_are_several() {
+        let one = parse_pairs(&["lg;relu,bogus".into()])
+            .unwrap_err()
+            .to_string();
+        assert!(one.contains("pair 2 ('relu,bogus')"), "{one}");
+        assert!(!one.contains("value 1"), "{one}");
+        let two = parse_pairs(&["lg".into(), "relu,bogus".into()])
+            .unwrap_err()
+            .to_string();
+        assert!(two.contains("value 2, pair 1 ('relu,bogus')"), "{two}");
+    }
+
+    #[test]
     fn function_and_pair_lists_parse() {
         assert_eq!(parse_functions("paper").unwrap().len(), 7);
         assert_eq!(parse_functions("reproduce").unwrap().len(), 13);
