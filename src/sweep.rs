@@ -945,6 +945,21 @@ mod tests {
     }
 
     #[test]
+    fn the_eta_is_the_remaining_runs_at_the_mean_time_so_far() {
+        let progress = |done| Progress {
+            done,
+            total: 10,
+            skipped: 0,
+            diverged: 0,
+            elapsed: Duration::from_secs(8),
+        };
+        // 4 runs in 8 s: the 6 left take 12 s; nothing done yet gives no estimate.
+        assert_eq!(progress(4).eta(), Some(Duration::from_secs(12)));
+        assert_eq!(progress(10).eta(), Some(Duration::ZERO));
+        assert_eq!(progress(0).eta(), None);
+    }
+
+    #[test]
     fn function_and_pair_lists_parse() {
         assert_eq!(parse_functions("paper").unwrap().len(), 7);
         assert_eq!(parse_functions("reproduce").unwrap().len(), 13);
