@@ -944,6 +944,23 @@ mod tests {
         assert!(two.contains("value 2, pair 1 ('relu,bogus')"), "{two}");
     }
 
+    /// Progress counts finished runs from 1 to the total, each once, whatever the order.
+    #[test]
+    fn progress_counts_every_finished_run_once() {
+        let dir = TempDir::new("progress");
+        let out = dir.results();
+        let specs = tiny_grid().specs();
+        let seen = std::sync::Mutex::new(Vec::new());
+        run_sweep(&specs, &out, &|p| {
+            assert_eq!(p.total, specs.len());
+            seen.lock().unwrap().push(p.done);
+        })
+        .unwrap();
+        let mut seen = seen.into_inner().unwrap();
+        seen.sort_unstable();
+        assert_eq!(seen, (1..=specs.len()).collect::<Vec<_>>());
+    }
+
     #[test]
     fn the_eta_is_the_remaining_runs_at_the_mean_time_so_far() {
         let progress = |done| Progress {
