@@ -249,7 +249,7 @@ impl Dataset {
         if n_rows == 0 {
             return Err(DataError::NoRows);
         }
-        let n_features = outputs.iter().map(Expr::n_vars).max().unwrap_or(0).max(1);
+        let n_features = crate::expr::n_inputs(outputs);
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         rng.set_stream(stream);
         let values = n_rows
@@ -266,8 +266,11 @@ impl Dataset {
         // Evaluated in chunks of rows: node by node within a chunk (the same bits as row by
         // row), with the chunk's intermediate values kept in cache.
         const CHUNK: usize = 1024;
+        let k = outputs.len();
+        // One output is evaluated straight into the targets; several each into `targets` and
+        // then interleaved into `all` (row-major).
         let mut targets = vec![0.0f64; n_rows];
-        let mut all = Vec::new();
+        let mut all = vec![0.0f64; if k > 1 { n_rows * k } else { 0 }];
         for (o, expr) in outputs.iter().enumerate() {
             for (rows, out) in records
                 .chunks(CHUNK * n_features)
@@ -286,24 +289,16 @@ impl Dataset {
                     value: targets[r],
                 });
             }
-            if outputs.len() > 1 {
-                if o == 0 {
-                    all = vec![0.0f64; n_rows * outputs.len()];
-                }
-                for (r, &y) in targets.iter().enumerate() {
-                    all[r * outputs.len() + o] = y;
+            if k > 1 {
+                for (row, &y) in all.chunks_exact_mut(k).zip(&targets) {
+                    row[o] = y;
                 }
             }
         }
-        if outputs.len() > 1 {
+        if k > 1 {
             targets = all;
         }
-        Ok(Dataset::with_outputs(
-            n_features,
-            outputs.len(),
-            records,
-            targets,
-        ))
+        Ok(Dataset::with_outputs(n_features, k, records, targets))
     }
 
     /// Number of rows.

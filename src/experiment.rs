@@ -378,7 +378,7 @@ impl RunSpec {
                 ),
             );
         }
-        let n_inputs = outputs.iter().map(Expr::n_vars).max().unwrap_or(0).max(1);
+        let n_inputs = crate::expr::n_inputs(&outputs);
         let net = self.model.build_with_outputs(n_inputs, outputs.len())?;
         self.training()
             .validate_model(!net.gates().is_empty(), &self.model.describe())?;

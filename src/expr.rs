@@ -488,6 +488,18 @@ pub fn parse_outputs(source: &str) -> Result<Vec<Expr>, ExprError> {
     Ok(outputs)
 }
 
+/// The inputs a network needs for `outputs`: the highest variable index of any of them, and
+/// at least 1 (a constant target still has one input).
+///
+/// ```
+/// use logexp::expr::{n_inputs, parse_outputs};
+/// assert_eq!(n_inputs(&parse_outputs("x1+x2;x3").unwrap()), 3);
+/// assert_eq!(n_inputs(&parse_outputs("2").unwrap()), 1);
+/// ```
+pub fn n_inputs(outputs: &[Expr]) -> usize {
+    outputs.iter().map(Expr::n_vars).max().unwrap_or(0).max(1)
+}
+
 /// The canonical spelling of a target with several outputs: each output's
 /// [`Expr::canonical`], joined by `;` (no spaces). One output prints as itself, so
 /// single-output keys are unchanged.

@@ -73,41 +73,39 @@ fn predict_avx2<N: Network>(net: &N, params: &[f32], data: &Dataset) -> Vec<f32>
     predict_body(net, params, data)
 }
 
+/// Predictions row-major, as the dataset keeps its targets: output `o` of row `r` at
+/// `r * n_outputs + o` (so one value per row for one output).
 #[inline(always)]
 fn predict_body<N: Network>(net: &N, params: &[f32], data: &Dataset) -> Vec<f32> {
-    if net.n_outputs() > 1 {
-        return predict_outputs(net, params, data);
-    }
-    let mut ws = net.workspace(EVAL_BATCH);
-    let mut x = vec![0.0f32; EVAL_BATCH * data.n_features()];
-    let mut out = vec![0.0f32; data.len()];
-    let mut start = 0;
-    while start < data.len() {
-        let n = EVAL_BATCH.min(data.len() - start);
-        data.gather_range(start, n, &mut x);
-        net.forward(params, &x, n, &mut ws, &mut out[start..]);
-        start += n;
-    }
-    out
-}
-
-/// [`predict`] for a network of several outputs: row-major, output `o` of row `r` at
-/// `r * n_outputs + o`, as the dataset keeps its targets.
-fn predict_outputs<N: Network>(net: &N, params: &[f32], data: &Dataset) -> Vec<f32> {
     let k = net.n_outputs();
     let mut ws = net.workspace(EVAL_BATCH);
     let mut x = vec![0.0f32; EVAL_BATCH * data.n_features()];
-    let mut batch = vec![0.0f32; k * crate::model::padded(EVAL_BATCH)];
     let mut out = vec![0.0f32; data.len() * k];
+    // Several outputs arrive output-major per chunk and are interleaved into `out`.
+    let mut batch = vec![
+        0.0f32;
+        if k > 1 {
+            k * crate::model::padded(EVAL_BATCH)
+        } else {
+            0
+        }
+    ];
     let mut start = 0;
     while start < data.len() {
         let n = EVAL_BATCH.min(data.len() - start);
-        let stride = crate::model::padded(n);
         data.gather_range(start, n, &mut x);
-        net.forward(params, &x, n, &mut ws, &mut batch);
-        for b in 0..n {
-            for o in 0..k {
-                out[(start + b) * k + o] = batch[o * stride + b];
+        if k == 1 {
+            net.forward(params, &x, n, &mut ws, &mut out[start..]);
+        } else {
+            net.forward(params, &x, n, &mut ws, &mut batch);
+            let stride = crate::model::padded(n);
+            for (b, row) in out[start * k..(start + n) * k]
+                .chunks_exact_mut(k)
+                .enumerate()
+            {
+                for (o, v) in row.iter_mut().enumerate() {
+                    *v = batch[o * stride + b];
+                }
             }
         }
         start += n;

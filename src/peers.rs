@@ -262,73 +262,51 @@ fn listed(list: &str, hidden: &[usize]) -> ModelSpec {
 }
 
 /// One output's row of the NPU paper's table (`plots/simple_err_table.tex`): every model
-/// trained jointly on the four functions, scored on output `output`, beside their mean ± standard
-/// error for NMU, RealNPU, NPU, iNALU, NALU and Dense.
-#[allow(clippy::too_many_arguments)]
-fn npu_task(
-    name: &'static str,
-    output: usize,
-    nmu: [f64; 2],
-    real_npu: [f64; 2],
-    npu_published: [f64; 2],
-    inalu: [f64; 2],
-    nalu: [f64; 2],
-    dense: [f64; 2],
-    npu: &RunSpec,
-) -> Task {
+/// trained jointly on the four functions, scored on output `output`, beside `published`, their
+/// mean ± standard error for NMU, RealNPU, NPU, iNALU, NALU and Dense, in that order.
+fn npu_task(name: &'static str, output: usize, published: [[f64; 2]; 6], npu: &RunSpec) -> Task {
     // Their NAU and NMU layers draw their weights as their library does.
-    let their_draws = |list: &str| {
-        listed(list, &[6])
+    let their_draws = |list: &str| RunSpec {
+        model: listed(list, &[6])
             .with_unit_init(UnitInit::NeuralArithmetic)
-            .expect("a unit model")
+            .expect("a unit model"),
+        ..npu.clone()
     };
-    let mean = |[m, pm]: [f64; 2]| Published::Mean {
-        mean: m,
-        pm: Some(pm),
+    let rmsprop = |list: &str, lr| RunSpec {
+        model: listed(list, &[6]),
+        optimizer: Optimizer::Rmsprop,
+        lr,
+        ..npu.clone()
     };
-    let entry = |model: ModelSpec, published: [f64; 2]| Entry {
-        spec: RunSpec {
-            model,
+    let specs = [
+        their_draws("nmu,nau"),
+        their_draws("real-npu,nau"),
+        their_draws("npu,nau"),
+        rmsprop("inalu,inalu", 0.001),
+        rmsprop("nalu,nalu", npu.lr),
+        // Their `run_dense`: two sigmoid layers of 50 units and a linear output layer.
+        RunSpec {
+            model: ModelSpec::Dense {
+                pair: "sigmoid,sigmoid".parse().expect("a pair"),
+                hidden: vec![50, 50],
+            },
             ..npu.clone()
         },
-        published: mean(published),
-    };
+    ];
     Task {
         group: Group::Npu,
         name,
         source: "Heim et al. 2020, NeuralPowerUnits plots/simple_err_table.tex",
         criterion: Criterion::MeanMae(Some(output)),
         seeds: 20,
-        entries: vec![
-            entry(their_draws("nmu,nau"), nmu),
-            entry(their_draws("real-npu,nau"), real_npu),
-            entry(their_draws("npu,nau"), npu_published),
-            Entry {
-                spec: RunSpec {
-                    model: listed("inalu,inalu", &[6]),
-                    optimizer: Optimizer::Rmsprop,
-                    lr: 0.001,
-                    ..npu.clone()
-                },
-                published: mean(inalu),
-            },
-            Entry {
-                spec: RunSpec {
-                    model: listed("nalu,nalu", &[6]),
-                    optimizer: Optimizer::Rmsprop,
-                    ..npu.clone()
-                },
-                published: mean(nalu),
-            },
-            // Their `run_dense`: two sigmoid layers of 50 units and a linear output layer.
-            entry(
-                ModelSpec::Dense {
-                    pair: "sigmoid,sigmoid".parse().expect("a pair"),
-                    hidden: vec![50, 50],
-                },
-                dense,
-            ),
-        ],
+        entries: specs
+            .into_iter()
+            .zip(published)
+            .map(|(spec, [mean, pm])| Entry {
+                spec,
+                published: Published::Mean { mean, pm: Some(pm) },
+            })
+            .collect(),
     }
 }
 
@@ -477,23 +455,27 @@ pub fn tasks() -> Vec<Task> {
         npu_task(
             "NPU simple task, ×",
             1,
-            [0.005, 0.004],
-            [0.066, 0.026],
-            [0.37, 0.23],
-            [3.453, 0.065],
-            [4.55, 0.2],
-            [3.546, 0.035],
+            [
+                [0.005, 0.004],
+                [0.066, 0.026],
+                [0.37, 0.23],
+                [3.453, 0.065],
+                [4.55, 0.2],
+                [3.546, 0.035],
+            ],
             &npu,
         ),
         npu_task(
             "NPU simple task, +",
             0,
-            [0.2, 0.18],
-            [0.08, 0.021],
-            [0.2, 0.11],
-            [2.18, 0.13],
-            [2.69, 0.22],
-            [2.103, 0.04],
+            [
+                [0.2, 0.18],
+                [0.08, 0.021],
+                [0.2, 0.11],
+                [2.18, 0.13],
+                [2.69, 0.22],
+                [2.103, 0.04],
+            ],
             &npu,
         ),
         Task {

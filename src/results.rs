@@ -37,7 +37,7 @@
 
 use crate::error::Error;
 use crate::experiment::{RECORD_SCHEMA, RunRecord};
-use crate::expr::{Expr, parse_outputs};
+use crate::expr::parse_outputs;
 use std::collections::HashSet;
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
@@ -214,7 +214,7 @@ fn parse_record(line: &[u8]) -> Result<RunRecord, Result<serde_json::Error, Stri
     };
     // What a reader derives from a record must be computable: the inputs follow from the
     // function (as `run` builds them), and a data set of the record's size must be countable.
-    let n_inputs = outputs.iter().map(Expr::n_vars).max().unwrap_or(0).max(1);
+    let n_inputs = crate::expr::n_inputs(&outputs);
     if record.n_inputs != n_inputs {
         return Err(Err(format!(
             "n_inputs is {} but its function {} has {n_inputs}",

@@ -2,7 +2,8 @@
 //! (Dense(16, A1) → Dense(12, A2) → Dense(1) in the paper's Fig. 5–6; `lg` is symlog, symexp).
 
 use super::kernels::{
-    AffineShape, affine_backward, affine_forward, propagate_to_input, zero_padding,
+    AffineShape, affine_backward, affine_forward, copy_outputs, load_output_gradient,
+    propagate_to_input, zero_padding,
 };
 use super::{Network, ParamBlock, padded};
 use crate::activation::Activation;
@@ -307,11 +308,13 @@ impl Dense {
             // Padding lanes carry zeros, so they stay finite and add nothing downstream.
             zero_padding(a, layer.affine.units, n, stride);
         }
-        let last = &ws.a[self.layers.len() - 1];
-        match self.n_outputs() {
-            1 => out[..n].copy_from_slice(&last[..n]),
-            k => out[..k * stride].copy_from_slice(&last[..k * stride]),
-        }
+        copy_outputs(
+            &ws.a[self.layers.len() - 1],
+            self.n_outputs(),
+            n,
+            stride,
+            out,
+        );
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -326,16 +329,7 @@ impl Dense {
         d_out: &[f32],
         grad: &mut [f32],
     ) {
-        match self.n_outputs() {
-            1 => {
-                ws.d_a[..n].copy_from_slice(&d_out[..n]);
-                ws.d_a[n..stride].fill(0.0);
-            }
-            k => {
-                ws.d_a[..k * stride].copy_from_slice(&d_out[..k * stride]);
-                zero_padding(&mut ws.d_a, k, n, stride);
-            }
-        }
+        load_output_gradient(d_out, self.n_outputs(), n, stride, &mut ws.d_a);
         for (l, layer) in self.layers.iter().enumerate().rev() {
             let len = layer.affine.units * stride;
             layer.activation.backward_layer(

@@ -46,6 +46,39 @@ pub(crate) fn sum_lanes(v: &Lanes) -> f32 {
     }
 }
 
+/// Copies a network's last layer (unit-major, `stride` lanes per unit) to `out` in the layout
+/// of [`super::Network::forward`]: the `n` values for one output, the padded rows of every
+/// output for several.
+#[inline(always)]
+pub(crate) fn copy_outputs(last: &[f32], outputs: usize, n: usize, stride: usize, out: &mut [f32]) {
+    match outputs {
+        1 => out[..n].copy_from_slice(&last[..n]),
+        k => out[..k * stride].copy_from_slice(&last[..k * stride]),
+    }
+}
+
+/// Loads the loss gradient `d_out` (laid out as [`copy_outputs`] writes predictions) into the
+/// last layer's gradient buffer `d_a`, with zeros in every padding lane.
+#[inline(always)]
+pub(crate) fn load_output_gradient(
+    d_out: &[f32],
+    outputs: usize,
+    n: usize,
+    stride: usize,
+    d_a: &mut [f32],
+) {
+    match outputs {
+        1 => {
+            d_a[..n].copy_from_slice(&d_out[..n]);
+            d_a[n..stride].fill(0.0);
+        }
+        k => {
+            d_a[..k * stride].copy_from_slice(&d_out[..k * stride]);
+            zero_padding(d_a, k, n, stride);
+        }
+    }
+}
+
 /// Sets the padding lanes `n..stride` of each unit to zero (nothing to do for full batches).
 #[inline(always)]
 pub(crate) fn zero_padding(buf: &mut [f32], units: usize, n: usize, stride: usize) {

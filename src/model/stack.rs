@@ -10,6 +10,7 @@
 //! ```
 
 use super::inalu::Inalu;
+use super::kernels::{copy_outputs, load_output_gradient};
 use super::layer::Layer;
 use super::linear::Linear;
 use super::nalu::Nalu;
@@ -427,11 +428,13 @@ impl Network for Stack {
                 &mut rest[0][..layer.n_outputs() * stride],
             );
         }
-        let last = &ws.outs[self.layers.len() - 1];
-        match self.n_outputs() {
-            1 => out[..n].copy_from_slice(&last[..n]),
-            k => out[..k * stride].copy_from_slice(&last[..k * stride]),
-        }
+        copy_outputs(
+            &ws.outs[self.layers.len() - 1],
+            self.n_outputs(),
+            n,
+            stride,
+            out,
+        );
     }
 
     fn backward(
@@ -444,18 +447,7 @@ impl Network for Stack {
         grad: &mut [f32],
     ) {
         let stride = padded(n);
-        match self.n_outputs() {
-            1 => {
-                ws.d_a[..n].copy_from_slice(&d_out[..n]);
-                ws.d_a[n..stride].fill(0.0);
-            }
-            k => {
-                ws.d_a[..k * stride].copy_from_slice(&d_out[..k * stride]);
-                for output in ws.d_a[..k * stride].chunks_exact_mut(stride) {
-                    output[n..].fill(0.0);
-                }
-            }
-        }
+        load_output_gradient(d_out, self.n_outputs(), n, stride, &mut ws.d_a);
         for (l, layer) in self.layers.iter().enumerate().rev() {
             let input: &[f32] = if l == 0 {
                 &x[..layer.n_inputs() * stride]

@@ -205,12 +205,7 @@ pub(super) fn data_figures(records: &[&RunRecord]) -> Result<DataFigures, String
         .map_err(|e| format!("test range: {e}"))?;
     let outputs = crate::expr::parse_outputs(&full.function)
         .map_err(|e| printable(&e.to_string(), 2 * MAX_RECORD_TEXT_CHARS))?;
-    let n_inputs = outputs
-        .iter()
-        .map(crate::expr::Expr::n_vars)
-        .max()
-        .unwrap_or(0)
-        .max(1);
+    let n_inputs = crate::expr::n_inputs(&outputs);
     if n_inputs > HISTOGRAM_MAX_VALUES {
         return Err(format!(
             "the function has {n_inputs} inputs, more than the {HISTOGRAM_MAX_VALUES} values \
