@@ -70,6 +70,8 @@ pub mod scaling;
 pub mod study;
 pub mod sweep;
 pub mod table;
+#[cfg(test)]
+mod test_dir;
 pub mod train;
 
 pub use error::Error;

@@ -604,8 +604,7 @@ mod tests {
 
     #[test]
     fn saving_is_atomic_and_leaves_no_temporary_file() {
-        let dir = std::env::temp_dir().join(format!("logexp-modelfile-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = crate::test_dir::TempDir::new("modelfile");
         let path = dir.join("m.safetensors");
         std::fs::write(&path, b"old").unwrap();
         let m = model("nmu");
@@ -620,6 +619,5 @@ mod tests {
         // A directory that does not exist: an I/O error, nothing created.
         let e = save(&m, &dir.join("no/such/m.safetensors")).unwrap_err();
         assert!(!e.is_usage(), "{e}");
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -974,17 +974,7 @@ fn draw_histogram_panel<DB: DrawingBackend>(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn temp_dir(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!(
-            "logexp-plot-{name}-{}-{:?}",
-            std::process::id(),
-            std::thread::current().id()
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        dir
-    }
+    use crate::test_dir::TempDir;
 
     fn non_empty(path: &Path) -> bool {
         std::fs::metadata(path)
@@ -1038,7 +1028,7 @@ mod tests {
 
     #[test]
     fn awkward_series_still_draw_both_formats() {
-        let dir = temp_dir("awkward");
+        let dir = TempDir::new("awkward");
         let chart = LineChart {
             title: "awkward".into(),
             x: Axis::linear("epoch"),
@@ -1090,12 +1080,11 @@ mod tests {
             .filter(|e| e.file_name().to_string_lossy().contains(".tmp-"))
             .collect();
         assert!(leftovers.is_empty(), "{leftovers:?}");
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
     fn histograms_handle_equal_and_missing_values() {
-        let dir = temp_dir("hist");
+        let dir = TempDir::new("hist");
         let figure = HistogramFigure {
             title: "hist".into(),
             panels: vec![
@@ -1130,7 +1119,6 @@ mod tests {
         assert!(has_text(&svg_text(&svg, (520, 460)), "no data"));
         assert_eq!(png_size(&png), (520, 460));
         assert!(non_empty(&png));
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
@@ -1178,14 +1166,13 @@ mod tests {
 
     #[test]
     fn an_unwritable_directory_is_an_error() {
-        let dir = temp_dir("unwritable");
+        let dir = TempDir::new("unwritable");
         let file = dir.join("a-file");
         std::fs::write(&file, "x").unwrap();
         let chart = LineChart::default();
         let err = write_line_chart(&chart, &file.join("chart")).unwrap_err();
         assert!(matches!(err, Error::Io { .. }), "{err}");
         assert!(err.to_string().contains("chart.svg"), "{err}");
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     /// Runs `f` on another thread and fails if it takes longer than a minute: the failure these
@@ -1201,9 +1188,9 @@ mod tests {
 
     #[test]
     fn undrawable_axes_are_skipped_with_a_reason() {
-        let dir = temp_dir("extreme");
+        let dir = TempDir::new("extreme");
         let line = |name: &str, y: Axis, points: Vec<(f64, f64)>| {
-            let dir = dir.clone();
+            let dir = dir.to_path_buf();
             let name = name.to_string();
             within_a_minute(move || {
                 let chart = LineChart {
@@ -1252,7 +1239,7 @@ mod tests {
         assert!(!dir.join("span.svg").exists() && !dir.join("span.png").exists());
 
         let hist = |name: &str, values: Vec<f64>| {
-            let dir = dir.clone();
+            let dir = dir.to_path_buf();
             let name = name.to_string();
             within_a_minute(move || {
                 let figure = HistogramFigure {
@@ -1280,12 +1267,11 @@ mod tests {
         // Equal ordinary values are padded to a unit bin and drawn, with a sane bin count.
         let d = hist("h-equal", vec![3.0; 5]);
         assert!(d.files().is_some(), "{d:?}");
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
     fn figures_are_capped_in_series_points_and_panels() {
-        let dir = temp_dir("caps");
+        let dir = TempDir::new("caps");
         let series: Vec<Series> = (0..40)
             .map(|i| {
                 let points = (0..100_000).map(|e| (e as f64, (i + e) as f64)).collect();
@@ -1328,6 +1314,5 @@ mod tests {
         assert!(has_text(&text, "panel3") && !has_text(&text, "panel4"));
         assert!(has_text(&text, "h15") && !has_text(&text, "h16"));
         assert_eq!(png_size(&png), (2080, 460));
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -614,9 +614,9 @@ mod tests {
     use crate::experiment::{RunRecord, run};
     use crate::expr::Expr;
     use crate::results::Tail;
+    use crate::test_dir::TempDir;
     use std::fs::OpenOptions;
     use std::io::Write;
-    use std::path::PathBuf;
 
     fn tiny_grid() -> Grid {
         Grid {
@@ -634,40 +634,6 @@ mod tests {
                 ..RunSpec::paper("", Pair::lg())
             },
         }
-    }
-
-    /// A temporary directory unique to this process and test, removed when dropped (also when
-    /// the test fails, so no run leaves folders behind).
-    struct TempDir(PathBuf);
-
-    impl TempDir {
-        fn new(name: &str) -> TempDir {
-            let dir =
-                std::env::temp_dir().join(format!("logexp-sweep-{}-{name}", std::process::id()));
-            let _ = std::fs::remove_dir_all(&dir);
-            std::fs::create_dir_all(&dir).unwrap();
-            TempDir(dir)
-        }
-
-        fn results(&self) -> PathBuf {
-            self.0.join("results.jsonl")
-        }
-    }
-
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-
-    #[test]
-    fn temp_dirs_remove_themselves() {
-        let path = {
-            let dir = TempDir::new("guard");
-            std::fs::write(dir.results(), "x").unwrap();
-            dir.0.clone()
-        };
-        assert!(!path.exists(), "{} left behind", path.display());
     }
 
     #[test]
@@ -698,7 +664,7 @@ mod tests {
     #[test]
     fn resuming_skips_done_runs_and_repairs_a_cut_line() {
         let dir = TempDir::new("resume");
-        let out = dir.results();
+        let out = dir.join("results.jsonl");
         let specs = tiny_grid().specs();
         let first = run_sweep(&specs[..5], &out, &|_| {}).unwrap();
         assert_eq!((first.ran, first.skipped), (5, 0));
@@ -742,7 +708,7 @@ mod tests {
             lines
         };
         let (dir1, dir2) = (TempDir::new("threads1"), TempDir::new("threads2"));
-        let (one, two) = (dir1.results(), dir2.results());
+        let (one, two) = (dir1.join("results.jsonl"), dir2.join("results.jsonl"));
         let pool = |n| {
             rayon::ThreadPoolBuilder::new()
                 .num_threads(n)
@@ -761,7 +727,7 @@ mod tests {
     #[test]
     fn a_corrupt_complete_line_is_refused_and_the_file_kept() {
         let dir = TempDir::new("corrupt");
-        let out = dir.results();
+        let out = dir.join("results.jsonl");
         let specs = tiny_grid().specs();
         run_sweep(&specs[..2], &out, &|_| {}).unwrap();
         let mut f = OpenOptions::new().append(true).open(&out).unwrap();
@@ -948,7 +914,7 @@ mod tests {
     #[test]
     fn progress_counts_every_finished_run_once() {
         let dir = TempDir::new("progress");
-        let out = dir.results();
+        let out = dir.join("results.jsonl");
         let specs = tiny_grid().specs();
         let seen = std::sync::Mutex::new(Vec::new());
         run_sweep(&specs, &out, &|p| {
@@ -1079,7 +1045,7 @@ mod tests {
     #[test]
     fn a_complete_record_without_its_newline_is_kept_and_not_redone() {
         let dir = TempDir::new("unterminated");
-        let out = dir.results();
+        let out = dir.join("results.jsonl");
         let specs = tiny_grid().specs();
         let record = run(&specs[0]).unwrap();
         let text = serde_json::to_string(&record).unwrap();
@@ -1109,7 +1075,7 @@ mod tests {
             b"\xff\xfe\n",
         ];
         for (i, bytes) in cases.iter().enumerate() {
-            let out = dir.0.join(format!("notes{i}"));
+            let out = dir.join(format!("notes{i}"));
             std::fs::write(&out, bytes).unwrap();
             let err = run_sweep(&specs[..1], &out, &|_| {}).unwrap_err();
             assert!(matches!(err, Error::NotResults { .. }), "case {i}: {err}");
@@ -1193,7 +1159,7 @@ mod tests {
     #[test]
     fn a_record_longer_than_a_line_may_be_is_not_written() {
         let dir = TempDir::new("long");
-        let out = dir.results();
+        let out = dir.join("results.jsonl");
         let mut record: RunRecord = run(&tiny_grid().specs()[0]).unwrap();
         record.train_loss = vec![0.123_456_789_012_345_67; crate::results::MAX_LINE_BYTES / 16];
         let writer = crate::results::ResultsWriter::open(&out).unwrap();

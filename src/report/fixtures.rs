@@ -1,20 +1,10 @@
-//! Test fixtures shared by the report's unit tests: hand-made records, temporary directories
-//! removed on drop, and a time-limited [`write_report`] run.
+//! Test fixtures shared by the report's unit tests: hand-made records and a time-limited
+//! [`write_report`] run.
 
 use super::{ReportSummary, write_report};
 use crate::experiment::{RECORD_SCHEMA, RunRecord, RunSpec};
 use crate::protocol::PAPER_FUNCTIONS;
-use std::path::{Path, PathBuf};
-
-pub(super) fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "logexp-report-{name}-{}-{:?}",
-        std::process::id(),
-        std::thread::current().id()
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
+use std::path::Path;
 
 /// A hand-made record: `pct` None means the run diverged in epoch 2.
 pub(super) fn rec(function: &str, pair: &str, seed: u64, pct: Option<f64>) -> RunRecord {
@@ -105,13 +95,5 @@ pub(super) fn report_within(records: Vec<RunRecord>, dir: &Path, limit_secs: u64
     match rx.recv_timeout(std::time::Duration::from_secs(limit_secs)) {
         Ok(result) => result.unwrap(),
         Err(_) => panic!("write_report did not finish within {limit_secs} s"),
-    }
-}
-
-/// Deletes a directory when dropped, so a failing test leaves nothing behind either.
-pub(super) struct TempDir(pub(super) PathBuf);
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }

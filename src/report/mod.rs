@@ -355,11 +355,12 @@ mod tests {
     use super::*;
     use crate::experiment::RunSpec;
     use crate::protocol::PAPER_FUNCTIONS;
+    use crate::test_dir::TempDir;
     use std::collections::BTreeSet;
 
     #[test]
     fn colliding_functions_get_their_own_files() {
-        let dir = TempDir(temp_dir("collide"));
+        let dir = TempDir::new("collide");
         let functions = [
             "x1*x2",
             "(x1)*(x2)",
@@ -372,7 +373,7 @@ mod tests {
             .iter()
             .map(|f| rec(f, "lg", 0, Some(10.0)))
             .collect();
-        let summary = report_within(records, &dir.0, 120);
+        let summary = report_within(records, &dir, 120);
         let csvs: BTreeSet<&PathBuf> = summary.rankings.iter().map(|r| &r.csv).collect();
         assert_eq!(csvs.len(), functions.len(), "{csvs:?}");
         let files: BTreeSet<&PathBuf> = summary.files.iter().collect();
@@ -391,7 +392,7 @@ mod tests {
     /// Values at the ends of f64: the report finishes, skips what it cannot draw and says so.
     #[test]
     fn extreme_values_are_skipped_not_hung_on() {
-        let dir = TempDir(temp_dir("extreme"));
+        let dir = TempDir::new("extreme");
         let extreme = |function: &str, seed, loss: Vec<f64>| RunRecord {
             spec: RunSpec {
                 train_range: crate::data::Range::new(-17.0, 17.0).unwrap(),
@@ -413,7 +414,7 @@ mod tests {
             extreme("x1", 0, vec![f64::MAX; 3]),
             extreme("x1", 1, vec![f64::MIN_POSITIVE; 3]),
         ];
-        let summary = report_within(records, &dir.0, 120);
+        let summary = report_within(records, &dir, 120);
         let md = std::fs::read_to_string(&summary.report_md).unwrap();
         assert!(
             md.contains("Fig. 1 (training data) not drawn")
@@ -430,7 +431,7 @@ mod tests {
         // No link to a figure that was not written.
         for part in md.split("](").skip(1) {
             let target = &part[..part.find(')').unwrap()];
-            assert!(dir.0.join(target).is_file(), "broken link {target}");
+            assert!(dir.join(target).is_file(), "broken link {target}");
         }
         for f in &summary.files {
             assert!(f.is_file(), "{}", f.display());
@@ -455,7 +456,7 @@ mod tests {
 
     #[test]
     fn record_text_cannot_inject_into_report_md() {
-        let dir = TempDir(temp_dir("inject"));
+        let dir = TempDir::new("inject");
         let evil = "x1|x2`<script>alert(1)</script>`[a](b) *_\u{1b}[31m\nx3\u{202e}";
         let mut records = vec![
             rec(evil, "lg", 0, Some(10.0)),
@@ -463,7 +464,7 @@ mod tests {
             rec("x1*x2", "lg", 0, Some(10.0)),
         ];
         records[1].logexp_version = "0.1<b>bold</b>|\r\n# heading".to_string();
-        let summary = report_within(records, &dir.0, 120);
+        let summary = report_within(records, &dir, 120);
         let md = std::fs::read_to_string(&summary.report_md).unwrap();
         assert!(
             !md.contains("<script") && !md.contains("<b>"),
@@ -529,7 +530,7 @@ mod tests {
 
     #[test]
     fn many_inputs_and_many_seeds_are_capped() {
-        let dir = TempDir(temp_dir("caps"));
+        let dir = TempDir::new("caps");
         // 40 inputs: Figs 1-2 show 16 of them.
         let wide = RunRecord {
             spec: RunSpec {
@@ -565,7 +566,7 @@ mod tests {
                 r
             })
             .collect();
-        let summary = report_within(records, &dir.0, 300);
+        let summary = report_within(records, &dir, 300);
         let md = std::fs::read_to_string(&summary.report_md).unwrap();
         let longest = md.lines().map(str::len).max().unwrap();
         assert!(longest < 2_000, "a {longest}-byte line");
@@ -580,7 +581,7 @@ mod tests {
 
     #[test]
     fn the_report_matches_hand_computed_figures() {
-        let dir = temp_dir("full");
+        let dir = TempDir::new("full");
         let mut records = fixture();
         // The same run read twice counts once.
         records.push(records[0].clone());
@@ -718,12 +719,11 @@ mod tests {
                 assert!(!name.to_string_lossy().contains(".tmp-"), "{name:?}");
             }
         }
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
     fn real_runs_make_a_report() {
-        let dir = temp_dir("real");
+        let dir = TempDir::new("real");
         let records: Vec<RunRecord> = ["lg", "relu,linear"]
             .iter()
             .flat_map(|pair| {
@@ -747,23 +747,21 @@ mod tests {
         assert!(md.contains("| training rows (n_train) | 64 |"));
         // The paper's runs are described as the paper's network.
         assert!(md.contains("Each run trains a dense network on one target function"));
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
     fn no_records_is_a_report_that_says_so() {
-        let dir = temp_dir("empty");
+        let dir = TempDir::new("empty");
         let summary = write_report(&[], &dir).unwrap();
         assert_eq!(summary.files, vec![summary.report_md.clone()]);
         assert!(summary.table1.is_empty());
         let md = std::fs::read_to_string(&summary.report_md).unwrap();
         assert!(md.contains("nothing to report"));
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
     fn hostile_records_give_a_report_not_a_panic() {
-        let dir = temp_dir("hostile");
+        let dir = TempDir::new("hostile");
         let base = rec("x1*x2", "lg", 0, Some(10.0));
         let records = vec![
             // Chosen for Figs 1-2, but its ranges cannot be sampled.
@@ -820,18 +818,16 @@ mod tests {
         for f in &summary.files {
             assert!(f.is_file(), "{}", f.display());
         }
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
     fn an_unwritable_out_dir_is_an_error() {
-        let dir = temp_dir("unwritable");
+        let dir = TempDir::new("unwritable");
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("a-file");
         std::fs::write(&file, "x").unwrap();
         let err = write_report(&fixture(), &file.join("out")).unwrap_err();
         assert!(matches!(err, Error::Io { .. }), "{err}");
         assert!(err.to_string().contains("a-file"), "{err}");
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }

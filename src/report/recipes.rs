@@ -476,9 +476,10 @@ fn cells_csv(cells: &[Cell], with_family: bool) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::super::fixtures::{rec, temp_dir};
+    use super::super::fixtures::rec;
     use super::*;
     use crate::recipe::Recipe;
+    use crate::test_dir::TempDir;
     use crate::train::{Loss, LrSchedule};
 
     /// `r` with the paper's epochs (the fixture's are 3), then `f` applied.
@@ -555,7 +556,7 @@ mod tests {
         }
         // A resumed file holds records in any order; the tables keep the study's order.
         records.reverse();
-        let dir = temp_dir("recipes");
+        let dir = TempDir::new("recipes");
         let report = write_recipes_report(&records, &dir).unwrap();
         assert_eq!(report.ablation.len(), 3);
         let paper_x1x2 = &report.ablation[0];
@@ -594,6 +595,5 @@ mod tests {
                 .unwrap()
                 .starts_with("\"negative inputs\",")
         );
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }
