@@ -110,6 +110,19 @@ pub enum Error {
         /// What is wrong and what to do.
         message: String,
     },
+    /// An output path that exists but is not a regular file (a device such as `/dev/null`, a
+    /// FIFO, a socket, a directory) or is a symbolic link to nothing: writing the file would
+    /// replace it, so nothing is written.
+    #[error(
+        "{}: cannot write the output there: it is {kind}; give the path of a regular file or of a new one",
+        path.display()
+    )]
+    NotRegularOutput {
+        /// The path given.
+        path: PathBuf,
+        /// What it is.
+        kind: &'static str,
+    },
     /// Work that could not start or finish for a reason outside the user's input (e.g. the
     /// operating system refused the worker threads).
     #[error("{0}")]
@@ -131,7 +144,8 @@ impl Error {
             | Error::NotResults { .. }
             | Error::Locked { .. }
             | Error::Csv { .. }
-            | Error::ModelFile { .. } => true,
+            | Error::ModelFile { .. }
+            | Error::NotRegularOutput { .. } => true,
             Error::CorruptResults { .. } | Error::Io { .. } | Error::Run(_) => false,
         }
     }
@@ -162,6 +176,11 @@ mod tests {
         };
         assert!(!corrupt.is_usage());
         assert!(Error::Locked { path: "f".into() }.is_usage());
+        let device = Error::NotRegularOutput {
+            path: "/dev/null".into(),
+            kind: "a device",
+        };
+        assert!(device.is_usage());
         assert!(
             Error::NotResults {
                 path: "f".into(),

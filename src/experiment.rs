@@ -47,7 +47,7 @@ impl Default for Limits {
 }
 
 /// Bytes for people: `1.5 GiB`, `512 B`.
-fn format_bytes(bytes: u64) -> String {
+pub(crate) fn format_bytes(bytes: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut value = bytes as f64;
     let mut unit = 0;

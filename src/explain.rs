@@ -184,13 +184,25 @@ fn constant(c: f64, n: usize) -> Poly {
     monomial(c, vec![0.0; n])
 }
 
-/// Merges terms with identical exponents and drops zero constants.
+/// Merges terms with identical exponents and drops zero constants, keeping the order of first
+/// appearance. Terms are found through a hash of their exponents, so a sum of many wide terms
+/// costs time linear in its size, not quadratic.
 fn tidy(mut p: Poly) -> Poly {
     let mut out: Poly = Vec::with_capacity(p.len());
+    let mut seen: HashMap<Vec<u64>, usize> = HashMap::with_capacity(p.len());
     for t in p.drain(..) {
-        match out.iter_mut().find(|o| o.exps == t.exps) {
-            Some(o) => o.coef += t.coef,
-            None => out.push(t),
+        // `==` on exponents: -0 equals 0 (so `+ 0.0`), and a NaN equals nothing.
+        if t.exps.iter().any(|e| e.is_nan()) {
+            out.push(t);
+            continue;
+        }
+        let key: Vec<u64> = t.exps.iter().map(|e| (e + 0.0).to_bits()).collect();
+        match seen.get(&key) {
+            Some(&at) => out[at].coef += t.coef,
+            None => {
+                seen.insert(key, out.len());
+                out.push(t);
+            }
         }
     }
     out.retain(|t| t.coef != 0.0);
@@ -244,9 +256,18 @@ fn read_out(
     data: &Dataset,
     train: &[usize],
 ) -> Result<(Poly, Vec<String>), String> {
+    if model.params.iter().any(|p| !p.is_finite()) {
+        return Err("a parameter is not finite (the training diverged)".into());
+    }
     if let Model::LogLinear(_) = &model.network {
         // s · exp(c + Σ wᵢ ln|xᵢ|) is already one monomial (for inputs of one sign).
         let n = model.features.len();
+        if n > crate::expr::MAX_VARIABLES {
+            return Err(format!(
+                "the model has {n} input features; formulas are written for at most {} (fit on fewer columns with --features)",
+                crate::expr::MAX_VARIABLES
+            ));
+        }
         let p = &model.params;
         let exps: Vec<f64> = p[..n].iter().map(|&w| f64::from(w)).collect();
         let coef = f64::from(p[n + 1]) * f64::from(p[n]).exp();
@@ -258,6 +279,13 @@ fn read_out(
         );
     };
     let n = model.features.len();
+    // Every term holds an exponent per feature, and a summing layer makes a term per input,
+    // so a wide table would take memory and time in the square of its width.
+    if n > MAX_TERMS {
+        return Err(format!(
+            "the model has {n} input features; formulas of unit models are read out for at most {MAX_TERMS} (fit on fewer columns with --features, or use loglinear)"
+        ));
+    }
     let blocks: HashMap<String, (usize, Vec<usize>)> = model
         .network
         .param_blocks()

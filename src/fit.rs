@@ -30,6 +30,7 @@
 
 use crate::data::Dataset;
 use crate::error::Error;
+use crate::experiment::{Limits, RunSpec, format_bytes};
 use crate::metrics::{EVAL_BATCH, Scores};
 use crate::model::Network;
 use crate::model::spec::{Model, ModelSpec};
@@ -554,6 +555,39 @@ pub fn split(data: &Dataset, mode: Validation, seed: u64) -> (Vec<usize>, Vec<us
     (train, valid)
 }
 
+/// An upper estimate, in bytes, of what fitting `network` on `rows` rows allocates beyond the
+/// table itself: a run's estimate ([`RunSpec::memory_estimate`]) with every row both trained
+/// and validated on, a scaled copy of the rows, the best parameters kept across restarts, and
+/// for `loglinear` the normal equations, which grow with the square of the features. `None`
+/// if it does not fit in a `u64`.
+pub fn fit_memory_estimate(options: &FitOptions, network: &Model, rows: usize) -> Option<u64> {
+    let n_features = network.n_inputs();
+    let spec = RunSpec {
+        model: options.model.clone(),
+        n_train: rows,
+        n_test: rows,
+        ..RunSpec::paper("x1", crate::model::spec::Pair::lg())
+    }
+    .with_training(options.training);
+    let run = spec.memory_estimate(n_features, network.n_params(), 1)?;
+    let f32_row = u64::try_from(n_features)
+        .ok()?
+        .checked_add(2)?
+        .checked_mul(4)?;
+    let scaled_copy = u64::try_from(rows).ok()?.checked_mul(f32_row)?;
+    let best = u64::try_from(network.n_params()).ok()?.checked_mul(4)?;
+    let normal_equations = match network {
+        Model::LogLinear(_) => {
+            let k = u64::try_from(n_features).ok()?.checked_add(1)?;
+            k.checked_mul(k)?.checked_mul(2 * 8)?
+        }
+        _ => 0,
+    };
+    run.checked_add(scaled_copy)?
+        .checked_add(best)?
+        .checked_add(normal_equations)
+}
+
 /// Where a fit is, for a progress bar: [`fit_with_progress`] reports it before every epoch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Progress {
@@ -623,9 +657,51 @@ pub fn fit_with_progress(
     options: &FitOptions,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<FittedModel, Error> {
+    fit_within(table, options, &Limits::default(), progress)
+}
+
+/// Like [`fit_with_progress`], refusing a fit that would need more memory than `limits`
+/// allows ([`fit_memory_estimate`]) before anything is allocated.
+pub fn fit_within(
+    table: &Table,
+    options: &FitOptions,
+    limits: &Limits,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<FittedModel, Error> {
     options.validate()?;
     let data = &table.data;
     let network = options.model.build(data.n_features())?;
+    let needed = fit_memory_estimate(options, &network, data.len());
+    if needed.is_none_or(|bytes| bytes > limits.max_run_bytes) {
+        let field = match network {
+            Model::LogLinear(_) => "features",
+            _ if options
+                .model
+                .hidden()
+                .iter()
+                .any(|&w| w > data.n_features()) =>
+            {
+                "hidden"
+            }
+            _ => "features",
+        };
+        return Err(Error::InvalidSetting {
+            field,
+            message: format!(
+                "fitting {} on {} rows of {} features would need {} of memory, more than the limit of {}: use fewer columns (--features){}, or raise the limit (--max-memory)",
+                options.model.describe(),
+                data.len(),
+                data.n_features(),
+                needed.map_or("more than 2^64 bytes".to_string(), format_bytes),
+                format_bytes(limits.max_run_bytes),
+                if field == "hidden" {
+                    " or narrower layers"
+                } else {
+                    ""
+                },
+            ),
+        });
+    }
     options
         .training
         .validate_model(!network.gates().is_empty(), &options.model.describe())?;
@@ -885,9 +961,7 @@ pub fn predict_file(model: &FittedModel, data: &Path, out: Option<&Path>) -> Res
     let input = std::fs::File::open(data).map_err(|e| Error::io("cannot read", data, e))?;
     let input = std::io::BufReader::new(input);
     match out {
-        Some(path) => {
-            crate::modelfile::write_atomically_with(path, |w| predict_csv(model, input, data, w))
-        }
+        Some(path) => crate::output::write_file_with(path, |w| predict_csv(model, input, data, w)),
         None => {
             let stdout = std::io::stdout();
             predict_csv(model, input, data, std::io::BufWriter::new(stdout.lock()))

@@ -59,6 +59,7 @@ pub mod metrics;
 pub mod model;
 pub mod modelfile;
 pub mod optim;
+pub mod output;
 pub mod peers;
 pub mod plot;
 pub mod protocol;

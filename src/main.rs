@@ -92,6 +92,9 @@ struct FitArgs {
     seed: u64,
     #[command(flatten)]
     training: TrainingArgs,
+    /// Most memory the fit may use, in GiB; a larger fit is refused before it starts.
+    #[arg(long, allow_negative_numbers = true, default_value_t = DEFAULT_MAX_RUN_GIB)]
+    max_memory: f64,
     /// The model file to write (safetensors).
     #[arg(long)]
     out: PathBuf,
@@ -158,7 +161,8 @@ fn fit(args: &FitArgs) -> Result<(), logexp::Error> {
         );
         bar
     });
-    let model = logexp::fit::fit_with_progress(&table, &options, &mut |p| {
+    let limits = memory_limits(args.max_memory)?;
+    let model = logexp::fit::fit_within(&table, &options, &limits, &mut |p| {
         if let Some(bar) = &bar {
             bar.set_length((p.epochs * p.restarts) as u64);
             bar.set_position((p.restart * p.epochs + p.epoch) as u64);
@@ -166,6 +170,18 @@ fn fit(args: &FitArgs) -> Result<(), logexp::Error> {
     })?;
     if let Some(bar) = &bar {
         bar.finish_and_clear();
+    }
+    if let Some(epoch) = model.summary.diverged_at_epoch {
+        // A diverged model predicts NaN: saving it would only hide the failure.
+        return Err(logexp::Error::Run(format!(
+            "training diverged in epoch {epoch} (a parameter became non-finite){}; no model written to {}: try a smaller --lr, another --seed or more --restarts",
+            if args.restarts > 1 {
+                format!(" in every one of the {} restarts", args.restarts)
+            } else {
+                String::new()
+            },
+            args.out.display()
+        )));
     }
     logexp::modelfile::save(&model, &args.out)?;
     let mut text = model.summary.text();
@@ -507,19 +523,23 @@ impl ProtocolArgs {
 
     /// The limits of `--max-memory`.
     fn limits(&self) -> Result<Limits, logexp::Error> {
-        let gib = self.max_memory;
-        if !(gib.is_finite() && gib > 0.0 && gib <= 1024.0 * 1024.0) {
-            return Err(logexp::Error::InvalidSetting {
-                field: "max-memory",
-                message: format!(
-                    "must be a positive number of GiB up to 1048576, e.g. {DEFAULT_MAX_RUN_GIB}"
-                ),
-            });
-        }
-        Ok(Limits {
-            max_run_bytes: (gib * (1u64 << 30) as f64) as u64,
-        })
+        memory_limits(self.max_memory)
     }
+}
+
+/// Reads `--max-memory GIB`.
+fn memory_limits(gib: f64) -> Result<Limits, logexp::Error> {
+    if !(gib.is_finite() && gib > 0.0 && gib <= 1024.0 * 1024.0) {
+        return Err(logexp::Error::InvalidSetting {
+            field: "max-memory",
+            message: format!(
+                "must be a positive number of GiB up to 1048576, e.g. {DEFAULT_MAX_RUN_GIB}"
+            ),
+        });
+    }
+    Ok(Limits {
+        max_run_bytes: (gib * (1u64 << 30) as f64) as u64,
+    })
 }
 
 /// Reads `--regularizer LAMBDA,START,END[,BELOW]`.
@@ -759,26 +779,38 @@ fn sweep(args: &SweepArgs) -> Result<(), logexp::Error> {
     Ok(())
 }
 
-/// Prints a line on stderr. Messages and progress must never kill the work they describe: a
+/// Prints a line on stderr, made [`terminal_safe`]. Messages and progress must never kill the work they describe: a
 /// closed or full stderr (`2>/dev/full`, `2>&1 | head -1`) loses the line, nothing else.
 fn print_stderr(text: &str) {
+    let text = terminal_safe(text);
     let mut err = std::io::stderr().lock();
     let _ = writeln!(err, "{text}").and_then(|()| err.flush());
 }
 
-/// An error as one safe terminal line: control characters (from records, file names or flags)
-/// are escaped so they cannot move the cursor or recolour the terminal, and an overlong line
-/// is shortened in the middle.
-fn error_line(err: &logexp::Error) -> String {
-    const MAX_CHARS: usize = 2000;
-    let mut line = String::new();
-    for c in err.to_string().chars() {
-        if c.is_control() {
-            line.extend(c.escape_default());
+/// `text` made safe for a terminal: control characters (from records, CSV headers, model
+/// files, file names or flags) are escaped so they cannot move the cursor, recolour the
+/// terminal or set its title, and so are the bidirectional overrides that can make text read
+/// differently from what it is. Line breaks and tabs are kept.
+fn terminal_safe(text: &str) -> String {
+    let mut safe = String::with_capacity(text.len());
+    for c in text.chars() {
+        let bidi = matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+        if (c.is_control() && c != '\n' && c != '\t') || bidi {
+            safe.extend(c.escape_default());
         } else {
-            line.push(c);
+            safe.push(c);
         }
     }
+    safe
+}
+
+/// An error as one safe terminal line: every control character escaped, line breaks too, and
+/// an overlong line shortened in the middle.
+fn error_line(err: &logexp::Error) -> String {
+    const MAX_CHARS: usize = 2000;
+    let mut line = terminal_safe(&err.to_string())
+        .replace('\n', "\\n")
+        .replace('\t', "\\t");
     let count = line.chars().count();
     if count > MAX_CHARS {
         let head: String = line.chars().take(MAX_CHARS / 2).collect();
@@ -791,9 +823,10 @@ fn error_line(err: &logexp::Error) -> String {
     format!("error: {line}")
 }
 
-/// Prints a line on stdout. A closed pipe (`logexp ... | head`) is not an error worth a panic:
+/// Prints a line on stdout, made [`terminal_safe`]. A closed pipe (`logexp ... | head`) is not an error worth a panic:
 /// the reader has what it wanted.
 fn print_stdout(text: &str) -> Result<(), logexp::Error> {
+    let text = terminal_safe(text);
     let mut out = std::io::stdout().lock();
     match writeln!(out, "{text}").and_then(|()| out.flush()) {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
@@ -903,6 +936,13 @@ fn reproduce(args: &ReproduceArgs) -> Result<(), logexp::Error> {
 }
 
 fn main() -> ExitCode {
+    // An interrupt (Ctrl-C, SIGTERM, SIGHUP) must not leave a half-written temporary file beside
+    // an output. Results files need nothing here: a sweep's torn last line is repaired when it
+    // resumes. If the handler cannot be installed, the default (an immediate exit) stands.
+    let _ = ctrlc::set_handler(|| {
+        logexp::output::remove_staged_files();
+        std::process::exit(130);
+    });
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Train(args) => train(args),

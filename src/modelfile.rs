@@ -36,8 +36,8 @@ use crate::fit::{FitSummary, FittedModel, Scaling};
 use crate::model::spec::ModelSpec;
 use safetensors::{Dtype, SafeTensors, tensor::TensorView};
 use std::collections::HashMap;
-use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::io::Read;
+use std::path::Path;
 
 /// Version of the model file layout this logexp writes and the newest it reads.
 pub const FORMAT_VERSION: u32 = 1;
@@ -125,54 +125,11 @@ fn json<T: serde::Serialize + ?Sized>(value: &T) -> String {
     serde_json::to_string(value).expect("model metadata always serialises")
 }
 
-/// Saves `model` to `path` atomically (a temporary file beside it, synced, then renamed).
+/// Saves `model` to `path` atomically, through [`crate::output`]: a path that is not a regular
+/// file is refused, and on any error `path` is left as it was.
 pub fn save(model: &FittedModel, path: &Path) -> Result<(), Error> {
     let bytes = to_bytes(model)?;
-    write_atomically(path, &bytes)
-}
-
-/// Writes `bytes` to `path` through a temporary file in the same directory and a rename, so
-/// `path` holds either its old content or all of `bytes`.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Error> {
-    write_atomically_with(path, |w| {
-        w.write_all(bytes)
-            .map_err(|e| Error::io("cannot write", path, e))
-    })
-}
-
-/// Like [`write_atomically`], with the content streamed by `write` into a buffered writer; if
-/// `write` fails, the temporary file is removed and `path` is left as it was.
-pub fn write_atomically_with<T>(
-    path: &Path,
-    write: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> Result<T, Error>,
-) -> Result<T, Error> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = path
-        .file_name()
-        .map_or_else(|| "out".into(), |n| n.to_string_lossy().into_owned());
-    let temp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&temp)
-        .map_err(|e| Error::io("cannot write", path, e))?;
-    let mut writer = std::io::BufWriter::new(file);
-    let result = write(&mut writer).and_then(|value| {
-        let file = writer
-            .into_inner()
-            .map_err(|e| Error::io("cannot write", path, e.into_error()))?;
-        file.sync_all()
-            .and_then(|()| std::fs::rename(&temp, path))
-            .map_err(|e| Error::io("cannot write", path, e))?;
-        Ok(value)
-    });
-    if result.is_err() {
-        let _ = std::fs::remove_file(&temp);
-    }
-    result
+    crate::output::write_file(path, &bytes)
 }
 
 /// Reads and checks the model file `path`.
@@ -303,6 +260,16 @@ pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<FittedModel, Error> {
             .zip(view.data().chunks_exact(4))
         {
             *p = f32::from_le_bytes(chunk.try_into().expect("4 bytes"));
+        }
+        // fit never saves a diverged model; a non-finite parameter would only predict NaN.
+        if params[block.offset..block.offset + block.len()]
+            .iter()
+            .any(|p| !p.is_finite())
+        {
+            return Err(bad(format!(
+                "tensor '{}' holds a value that is not finite (NaN or infinite), so every prediction would be NaN: fit the model again",
+                block.name
+            )));
         }
         named.push((block.name.as_str(), view.data()));
     }
@@ -599,6 +566,23 @@ mod tests {
             if let Ok(back) = from_bytes(&bytes, Path::new("m")) {
                 proptest::prop_assert_eq!(back.params, m.params);
             }
+        }
+    }
+
+    #[test]
+    fn a_model_with_a_non_finite_parameter_is_refused_naming_its_tensor() {
+        for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+            let mut m = model("nmu");
+            let last = m.params.len() - 1;
+            m.params[last] = bad;
+            // A well-formed file with a valid checksum, as a hostile tool could write it.
+            let bytes = to_bytes(&m).unwrap();
+            let e = from_bytes(&bytes, Path::new("m.st")).unwrap_err();
+            assert!(e.is_usage(), "{e}");
+            let text = e.to_string();
+            assert!(text.contains("not finite"), "{text}");
+            let block = m.network.param_blocks().last().unwrap().name.clone();
+            assert!(text.contains(&block), "{text} should name {block}");
         }
     }
 

@@ -23,7 +23,6 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The font every figure uses, registered with plotters under the family `sans-serif`.
 static FONT_BYTES: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
@@ -384,40 +383,6 @@ impl Figure for HistogramFigure {
     }
 }
 
-/// Writes `bytes` to `path` through a temporary file in the same directory and a rename, so
-/// that readers see either the old file or the complete new one.
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
-    let tmp = temp_path(path);
-    if let Err(e) = std::fs::write(&tmp, bytes) {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(Error::io("cannot write", path, e));
-    }
-    rename_into_place(&tmp, path)
-}
-
-/// A temporary name beside `path` that keeps its extension (the PNG encoder picks the format
-/// from it) and is unique within this process and across processes.
-fn temp_path(path: &Path) -> PathBuf {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let ext = path
-        .extension()
-        .map(|e| format!(".{}", e.to_string_lossy()))
-        .unwrap_or_default();
-    path.with_file_name(format!(".{name}.tmp-{}-{n}{ext}", std::process::id()))
-}
-
-fn rename_into_place(tmp: &Path, path: &Path) -> Result<(), Error> {
-    std::fs::rename(tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(tmp);
-        Error::io("cannot write", path, e)
-    })
-}
-
 /// Registers the shipped font once per process. Returns false if plotters refused it, which
 /// only happens if the embedded file is corrupt (a unit test guards against that).
 fn font_ready() -> bool {
@@ -454,19 +419,16 @@ fn render_both<F: Figure>(
         figure.draw(&root).map_err(|e| draw_error(&svg_path, e))?;
         root.present().map_err(|e| draw_error(&svg_path, e))?;
     }
-    write_atomic(&svg_path, svg.as_bytes())?;
+    crate::output::write_file(&svg_path, svg.as_bytes())?;
 
-    let tmp = temp_path(&png_path);
+    let png = crate::output::Staged::new(&png_path)?;
     let drawn = (|| {
-        let root = BitMapBackend::new(&tmp, size).into_drawing_area();
+        let root = BitMapBackend::new(png.temp(), size).into_drawing_area();
         figure.draw(&root)?;
         root.present().map_err(|e| e.to_string())
     })();
-    if let Err(e) = drawn {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(draw_error(&png_path, e));
-    }
-    rename_into_place(&tmp, &png_path)?;
+    drawn.map_err(|e| draw_error(&png_path, e))?;
+    png.commit()?;
     Ok([svg_path, png_path])
 }
 

@@ -100,33 +100,11 @@ fn refuse_non_regular(path: &Path, what_to_do: &str) -> Result<(), Error> {
             path: path.to_path_buf(),
             message: format!(
                 "not a regular file (it is {}); {what_to_do}",
-                kind_of(&meta)
+                crate::output::kind_of(&meta)
             ),
         }),
         _ => Ok(()),
     }
-}
-
-/// A few words naming the kind of a file that is not regular.
-fn kind_of(meta: &std::fs::Metadata) -> &'static str {
-    if meta.is_dir() {
-        return "a directory";
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::FileTypeExt;
-        let t = meta.file_type();
-        if t.is_fifo() {
-            return "a FIFO (named pipe)";
-        }
-        if t.is_char_device() || t.is_block_device() {
-            return "a device";
-        }
-        if t.is_socket() {
-            return "a socket";
-        }
-    }
-    "not a plain file"
 }
 
 /// What a scan of a file found, besides the records it handed over.
@@ -428,7 +406,10 @@ impl ResultsWriter {
         if !meta.is_file() {
             return Err(Error::NotResults {
                 path: path.to_path_buf(),
-                message: format!("not a regular file (it is {}); {advice}", kind_of(&meta)),
+                message: format!(
+                    "not a regular file (it is {}); {advice}",
+                    crate::output::kind_of(&meta)
+                ),
             });
         }
         // Locked before reading, so what is read (and cut) is what no one else is writing.

@@ -245,3 +245,25 @@ pub(crate) fn assert_gradients_match(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layers_without_discrete_weights_have_no_sparsity_error_or_regulariser() {
+        // Product and linear weights are meant to be any real number: a sparsity error of 0
+        // would claim every trained product unit had found a discrete solution.
+        let layers: [Box<dyn Layer>; 2] = [
+            Box::new(super::super::product::Product::new(2, 3)),
+            Box::new(super::super::linear::Linear::new(2, 3)),
+        ];
+        for layer in &layers {
+            let params = vec![0.3f32; layer.n_params()];
+            assert_eq!(layer.sparsity_error(&params), None);
+            let mut grad = vec![0.5f32; layer.n_params()];
+            assert_eq!(layer.regularize(&params, 1.0, &mut grad), 0.0);
+            assert!(grad.iter().all(|&g| g == 0.5));
+        }
+    }
+}

@@ -118,7 +118,7 @@ pub fn write_report(records: &[RunRecord], out_dir: &Path) -> Result<ReportSumma
         let text = "# logexp report\n\nNo run records were given, so there is nothing to \
                     report. Produce records with a sweep (or `train --json`) and run the report \
                     on its results file.\n";
-        plot::write_atomic(&report_md, text.as_bytes())?;
+        crate::output::write_file(&report_md, text.as_bytes())?;
         return Ok(ReportSummary {
             report_md: report_md.clone(),
             files: vec![report_md],
@@ -142,7 +142,7 @@ pub fn write_report(records: &[RunRecord], out_dir: &Path) -> Result<ReportSumma
     for (g, slug) in groups.iter().zip(&slugs) {
         let pairs = rank(g);
         let csv = rankings_dir.join(format!("{slug}.csv"));
-        plot::write_atomic(&csv, ranking_csv(&pairs).as_bytes())?;
+        crate::output::write_file(&csv, ranking_csv(&pairs).as_bytes())?;
         files.push(csv.clone());
         rankings.push(FunctionRanking {
             function: g.function.clone(),
@@ -154,13 +154,13 @@ pub fn write_report(records: &[RunRecord], out_dir: &Path) -> Result<ReportSumma
     // Table I.
     let table1 = table1_rows(&rankings, &paper);
     let table1_csv = out_dir.join("table1.csv");
-    plot::write_atomic(&table1_csv, table1_csv_text(&table1).as_bytes())?;
+    crate::output::write_file(&table1_csv, table1_csv_text(&table1).as_bytes())?;
     files.push(table1_csv);
 
     // Normaliser study.
     let study = normaliser_cells(&rankings);
     let normaliser_csv = out_dir.join("normaliser.csv");
-    plot::write_atomic(&normaliser_csv, normaliser_csv_text(&study).as_bytes())?;
+    crate::output::write_file(&normaliser_csv, normaliser_csv_text(&study).as_bytes())?;
     files.push(normaliser_csv);
     let missing_study: Vec<String> = study
         .iter()
@@ -298,7 +298,7 @@ pub fn write_report(records: &[RunRecord], out_dir: &Path) -> Result<ReportSumma
     let mut md = markdown(&ctx);
     if !bench.is_empty() {
         let bench_csv = out_dir.join("bench.csv");
-        plot::write_atomic(&bench_csv, bench::bench_csv(&bench).as_bytes())?;
+        crate::output::write_file(&bench_csv, bench::bench_csv(&bench).as_bytes())?;
         files.push(bench_csv);
         let figure = |kind: &str, k: usize| {
             let stem = format!("{kind}-{}", k + 1);
@@ -310,7 +310,7 @@ pub fn write_report(records: &[RunRecord], out_dir: &Path) -> Result<ReportSumma
     if !peers.is_empty() {
         md.push_str(&bench::peers_markdown(&peers));
     }
-    plot::write_atomic(&report_md, md.as_bytes())?;
+    crate::output::write_file(&report_md, md.as_bytes())?;
     files.insert(0, report_md.clone());
 
     Ok(ReportSummary {

@@ -320,13 +320,13 @@ pub fn write_recipes_report(records: &[RunRecord], out_dir: &Path) -> Result<Rec
         md.push_str(&families_markdown(&families));
     }
     let recipes_csv = out_dir.join("recipes.csv");
-    plot::write_atomic(&recipes_csv, cells_csv(&ablation, false).as_bytes())?;
+    crate::output::write_file(&recipes_csv, cells_csv(&ablation, false).as_bytes())?;
     files.push(recipes_csv);
     let families_csv = out_dir.join("families.csv");
-    plot::write_atomic(&families_csv, cells_csv(&families, true).as_bytes())?;
+    crate::output::write_file(&families_csv, cells_csv(&families, true).as_bytes())?;
     files.push(families_csv);
     let report_md = out_dir.join("report.md");
-    plot::write_atomic(&report_md, md.as_bytes())?;
+    crate::output::write_file(&report_md, md.as_bytes())?;
     files.insert(0, report_md.clone());
     Ok(RecipesReport {
         report_md,

@@ -1,0 +1,298 @@
+//! Writing output files so that nothing is lost: every file logexp writes (model files,
+//! predictions, report pages, tables and figures) goes through [`Staged`].
+//!
+//! - **Atomic.** The content goes to a temporary file beside the destination, is synced, and
+//!   is renamed over it, so a reader sees the old file or the whole new one, never a part.
+//! - **Only over regular files.** A rename replaces whatever has the name, so a destination
+//!   that is a device (`/dev/null`), a FIFO, a socket or a directory is refused before anything
+//!   is written ([`Error::NotRegularOutput`]); a symbolic link is followed and the file it
+//!   names is replaced, the link kept. An existing file keeps its permissions.
+//! - **Nothing left behind.** A temporary file is removed when its write fails, and also when
+//!   the process is interrupted: the binary's Ctrl-C / SIGTERM handler calls
+//!   [`remove_staged_files`] before it exits. Only `kill -9` can leave one (its name starts
+//!   with `.` and ends in `.tmp`, beside the destination).
+
+use crate::error::Error;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Temporary files being written, removed by [`remove_staged_files`]. The lock is also held
+/// while a file is renamed into place, so an interrupt never removes a file that has just
+/// become the destination, and never lets a rename follow its removal.
+static STAGED: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+fn staged() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {
+    // A thread that panicked while holding the lock left the list itself intact.
+    STAGED
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Removes every temporary file still being written and keeps the list locked, so no rename
+/// can follow. For an interrupt handler that exits the process right after.
+pub fn remove_staged_files() {
+    let mut list = staged();
+    for temp in list.drain(..) {
+        let _ = std::fs::remove_file(temp);
+    }
+    // The guard is leaked on purpose: the process is about to exit, and no write may finish.
+    std::mem::forget(list);
+}
+
+/// A few words naming the kind of a file that is not a regular file.
+pub(crate) fn kind_of(meta: &std::fs::Metadata) -> &'static str {
+    if meta.is_dir() {
+        return "a directory";
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        let t = meta.file_type();
+        if t.is_fifo() {
+            return "a FIFO (named pipe)";
+        }
+        if t.is_char_device() || t.is_block_device() {
+            return "a device";
+        }
+        if t.is_socket() {
+            return "a socket";
+        }
+    }
+    "not a plain file"
+}
+
+/// Where writing `path` must put the new content: `path` itself when it is missing or a
+/// regular file, the file a symbolic link names when it is a link to a regular file, and an
+/// error for anything else.
+fn destination(path: &Path) -> Result<PathBuf, Error> {
+    let refuse = |kind: &'static str| Error::NotRegularOutput {
+        path: path.to_path_buf(),
+        kind,
+    };
+    match std::fs::symlink_metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(path.to_path_buf()),
+        Err(e) => Err(Error::io("cannot write", path, e)),
+        Ok(meta) if meta.file_type().is_symlink() => match std::fs::canonicalize(path) {
+            Ok(target) => match std::fs::metadata(&target) {
+                Ok(meta) if meta.is_file() => Ok(target),
+                Ok(meta) => Err(refuse(kind_of(&meta))),
+                Err(e) => Err(Error::io("cannot write", path, e)),
+            },
+            Err(_) => Err(refuse("a symbolic link to nothing")),
+        },
+        Ok(meta) if meta.is_file() => Ok(path.to_path_buf()),
+        Ok(meta) => Err(refuse(kind_of(&meta))),
+    }
+}
+
+/// A temporary name beside `dest`, unique within this process and across processes, that
+/// keeps the extension (the PNG encoder picks its format from it).
+fn temp_beside(dest: &Path) -> PathBuf {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let name = dest
+        .file_name()
+        .map_or_else(|| "out".into(), |n| n.to_string_lossy().into_owned());
+    let ext = dest
+        .extension()
+        .map(|e| format!(".{}", e.to_string_lossy()))
+        .unwrap_or_default();
+    dest.with_file_name(format!(".{name}.tmp-{}-{n}{ext}", std::process::id()))
+}
+
+/// A file being written: its content goes to [`Staged::temp`], and [`Staged::commit`] renames
+/// it over the destination. Dropped without a commit (an error, a panic), the temporary file
+/// is removed and the destination is left as it was.
+pub struct Staged {
+    /// The path the user named, for messages.
+    path: PathBuf,
+    /// Where the content lands: `path`, or the file a link at `path` names.
+    dest: PathBuf,
+    temp: PathBuf,
+    /// The permissions of the file being replaced, given to the new one.
+    permissions: Option<std::fs::Permissions>,
+    committed: bool,
+}
+
+impl Staged {
+    /// Checks that `path` may be written (see the module's rules) and reserves a temporary
+    /// file beside it. Nothing is created yet; the caller writes [`Staged::temp`].
+    pub fn new(path: &Path) -> Result<Staged, Error> {
+        let dest = destination(path)?;
+        let permissions = std::fs::metadata(&dest).ok().map(|m| m.permissions());
+        let temp = temp_beside(&dest);
+        staged().push(temp.clone());
+        Ok(Staged {
+            path: path.to_path_buf(),
+            dest,
+            temp,
+            permissions,
+            committed: false,
+        })
+    }
+
+    /// The temporary file to write.
+    pub fn temp(&self) -> &Path {
+        &self.temp
+    }
+
+    /// An I/O error naming the path the user gave.
+    fn error(&self, e: std::io::Error) -> Error {
+        Error::io("cannot write", &self.path, e)
+    }
+
+    /// Syncs the temporary file and renames it over the destination.
+    pub fn commit(mut self) -> Result<(), Error> {
+        let synced = std::fs::File::open(&self.temp).and_then(|f| f.sync_all());
+        synced.map_err(|e| self.error(e))?;
+        if let Some(permissions) = &self.permissions {
+            std::fs::set_permissions(&self.temp, permissions.clone()).map_err(|e| self.error(e))?;
+        }
+        let mut list = staged();
+        std::fs::rename(&self.temp, &self.dest).map_err(|e| self.error(e))?;
+        list.retain(|t| t != &self.temp);
+        self.committed = true;
+        Ok(())
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if !self.committed {
+            let mut list = staged();
+            let _ = std::fs::remove_file(&self.temp);
+            list.retain(|t| t != &self.temp);
+        }
+    }
+}
+
+/// Writes `bytes` to `path` through a [`Staged`] file.
+pub fn write_file(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    write_file_with(path, |w| {
+        w.write_all(bytes)
+            .map_err(|e| Error::io("cannot write", path, e))
+    })
+}
+
+/// Like [`write_file`], with the content streamed by `write` into a buffered writer; if
+/// `write` fails, the temporary file is removed and `path` is left as it was.
+pub fn write_file_with<T>(
+    path: &Path,
+    write: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> Result<T, Error>,
+) -> Result<T, Error> {
+    let staged = Staged::new(path)?;
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(staged.temp())
+        .map_err(|e| staged.error(e))?;
+    let mut writer = std::io::BufWriter::new(file);
+    let value = write(&mut writer)?;
+    writer
+        .into_inner()
+        .map_err(|e| staged.error(e.into_error()))?;
+    staged.commit()?;
+    Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_dir::TempDir;
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn a_write_replaces_the_whole_file_and_leaves_no_temporary_file() {
+        let dir = TempDir::new("output-replace");
+        let path = dir.join("out.csv");
+        std::fs::write(&path, "old content that is longer").unwrap();
+        write_file(&path, b"new").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"new");
+        assert_eq!(names(&dir), ["out.csv"]);
+    }
+
+    #[test]
+    fn a_failed_write_leaves_the_old_file_and_no_temporary_file() {
+        let dir = TempDir::new("output-fail");
+        let path = dir.join("out.csv");
+        std::fs::write(&path, "old").unwrap();
+        let err = write_file_with(&path, |w| {
+            w.write_all(b"half").unwrap();
+            Err::<(), _>(Error::Run("the writer failed".into()))
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("the writer failed"), "{err}");
+        assert_eq!(std::fs::read(&path).unwrap(), b"old");
+        assert_eq!(names(&dir), ["out.csv"]);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn devices_fifos_directories_and_dangling_links_are_refused_and_kept() {
+        let dir = TempDir::new("output-kinds");
+        let fifo = dir.join("fifo");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        assert!(made.unwrap().success());
+        std::os::unix::fs::symlink(dir.join("missing"), dir.join("dangling")).unwrap();
+        std::os::unix::fs::symlink("/dev/null", dir.join("to-null")).unwrap();
+        let cases = [
+            (PathBuf::from("/dev/null"), "a device"),
+            (fifo.clone(), "a FIFO"),
+            (dir.to_path_buf(), "a directory"),
+            (dir.join("dangling"), "a symbolic link to nothing"),
+            (dir.join("to-null"), "a device"),
+        ];
+        for (path, kind) in cases {
+            let err = write_file(&path, b"x").unwrap_err();
+            assert!(err.is_usage(), "{err}");
+            let text = err.to_string();
+            assert!(text.contains(kind), "{text}");
+            assert!(text.contains("regular file"), "{text}");
+        }
+        use std::os::unix::fs::FileTypeExt;
+        assert!(
+            std::fs::metadata("/dev/null")
+                .unwrap()
+                .file_type()
+                .is_char_device()
+        );
+        assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
+        assert!(
+            std::fs::symlink_metadata(dir.join("dangling"))
+                .unwrap()
+                .is_symlink()
+        );
+        assert_eq!(names(&dir), ["dangling", "fifo", "to-null"]);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_link_to_a_file_is_kept_and_the_file_it_names_is_replaced_with_its_permissions() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = TempDir::new("output-link");
+        let real = dir.join("real.csv");
+        std::fs::write(&real, "old").unwrap();
+        std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o600)).unwrap();
+        std::os::unix::fs::symlink(&real, dir.join("link.csv")).unwrap();
+        write_file(&dir.join("link.csv"), b"new").unwrap();
+        assert!(
+            std::fs::symlink_metadata(dir.join("link.csv"))
+                .unwrap()
+                .is_symlink()
+        );
+        assert_eq!(std::fs::read(&real).unwrap(), b"new");
+        let mode = std::fs::metadata(&real).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        assert_eq!(names(&dir), ["link.csv", "real.csv"]);
+    }
+}

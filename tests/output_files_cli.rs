@@ -1,0 +1,303 @@
+//! What `fit` and `predict` write, and what they refuse to write over: devices, FIFOs,
+//! directories and dangling links are refused and kept; a link is followed; an interrupt
+//! leaves the old output and no temporary file; a diverged fit writes nothing; a fit too
+//! large for memory is refused first; and text from a table never reaches the terminal raw.
+
+mod common;
+
+use common::{TempDir, assert_refused, logexp, text};
+use std::path::Path;
+
+/// A small table of y = a·b and a model fitted on it, in `dir`.
+fn table_and_model(dir: &TempDir) -> (String, String) {
+    let data = dir.join("d.csv");
+    std::fs::write(
+        &data,
+        "a,b,y\n1,2,2\n2,3,6\n3,5,15\n4,7,28\n5,11,55\n6,13,78\n",
+    )
+    .unwrap();
+    let model = dir.join("m.st");
+    let (data, model) = (
+        data.to_str().unwrap().to_string(),
+        model.to_str().unwrap().to_string(),
+    );
+    let out = logexp(&["fit", "--data", &data, "--target", "y", "--out", &model]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    (data, model)
+}
+
+fn is_temporary(name: &str) -> bool {
+    name.starts_with('.') && name.contains(".tmp")
+}
+
+fn names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[cfg(unix)]
+#[test]
+fn outputs_that_are_not_regular_files_are_refused_and_kept() {
+    use std::os::unix::fs::FileTypeExt;
+    let dir = TempDir::new("outputs-kinds");
+    let (data, model) = table_and_model(&dir);
+    let fifo = dir.join("fifo");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    assert!(made.unwrap().success());
+    std::os::unix::fs::symlink(dir.join("missing.csv"), dir.join("dangling.csv")).unwrap();
+    let sub = dir.join("sub");
+    std::fs::create_dir(&sub).unwrap();
+    let cases = [
+        ("/dev/null".to_string(), "a device"),
+        (fifo.to_str().unwrap().to_string(), "a FIFO"),
+        (sub.to_str().unwrap().to_string(), "a directory"),
+        (
+            dir.join("dangling.csv").to_str().unwrap().to_string(),
+            "a symbolic link to nothing",
+        ),
+    ];
+    for (out, kind) in &cases {
+        assert_refused(
+            &["predict", "--model", &model, "--data", &data, "--out", out],
+            2,
+            &[out, kind, "regular file"],
+        );
+        assert_refused(
+            &["fit", "--data", &data, "--target", "y", "--out", out],
+            2,
+            &[out, kind, "regular file"],
+        );
+    }
+    let null = std::fs::metadata("/dev/null").unwrap();
+    assert!(null.file_type().is_char_device(), "/dev/null was replaced");
+    assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
+    assert!(
+        std::fs::symlink_metadata(dir.join("dangling.csv"))
+            .unwrap()
+            .is_symlink()
+    );
+    assert!(sub.is_dir());
+    assert!(
+        !names(&dir.0).iter().any(|n| is_temporary(n)),
+        "{:?}",
+        names(&dir.0)
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn a_link_to_a_file_is_followed_and_kept() {
+    let dir = TempDir::new("outputs-link");
+    let (data, model) = table_and_model(&dir);
+    let real = dir.join("real.csv");
+    std::fs::write(&real, "old").unwrap();
+    let link = dir.join("link.csv");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    let out = logexp(&[
+        "predict",
+        "--model",
+        &model,
+        "--data",
+        &data,
+        "--out",
+        link.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(std::fs::symlink_metadata(&link).unwrap().is_symlink());
+    let written = std::fs::read_to_string(&real).unwrap();
+    assert!(written.starts_with("a,b,y,y_predicted\n"), "{written}");
+}
+
+#[cfg(unix)]
+#[test]
+fn an_interrupted_predict_keeps_the_old_output_and_leaves_no_temporary_file() {
+    let dir = TempDir::new("outputs-interrupt");
+    let (_, model) = table_and_model(&dir);
+    // Enough rows that the prediction is still being written when the signal comes.
+    let big = dir.join("big.csv");
+    let mut rows = String::from("a,b\n");
+    for i in 0..2_000_000u32 {
+        rows += &format!("{},{}\n", 1 + i % 97, 1 + i % 89);
+    }
+    std::fs::write(&big, rows).unwrap();
+    for signal in ["INT", "TERM"] {
+        let out = dir.join("out.csv");
+        std::fs::write(&out, "keep").unwrap();
+        let mut child = std::process::Command::new(common::BIN)
+            .args(["predict", "--model", &model, "--data"])
+            .arg(&big)
+            .arg("--out")
+            .arg(&out)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        // Wait until the temporary file exists, so the signal comes mid-write.
+        let started = std::time::Instant::now();
+        while !names(&dir.0).iter().any(|n| is_temporary(n)) {
+            if let Some(status) = child.try_wait().unwrap() {
+                panic!("predict finished ({status}) before it could be interrupted");
+            }
+            assert!(
+                started.elapsed().as_secs() < 60,
+                "no temporary file appeared"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        let killed = std::process::Command::new("kill")
+            .args([format!("-{signal}"), child.id().to_string()])
+            .status();
+        assert!(killed.unwrap().success());
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(130), "SIG{signal}: {status}");
+        assert_eq!(std::fs::read_to_string(&out).unwrap(), "keep");
+        let left: Vec<String> = names(&dir.0)
+            .into_iter()
+            .filter(|n| is_temporary(n))
+            .collect();
+        assert!(left.is_empty(), "SIG{signal} left {left:?}");
+    }
+}
+
+#[test]
+fn a_diverged_fit_writes_no_model_and_exits_1() {
+    let dir = TempDir::new("outputs-diverged");
+    let (data, _) = table_and_model(&dir);
+    let model = dir.join("div.st");
+    let model = model.to_str().unwrap();
+    let args = [
+        "fit", "--data", &data, "--target", "y", "--model", "dense", "--lr", "1e30", "--epochs",
+        "2", "--out", model,
+    ];
+    assert_refused(&args, 1, &["diverged", "no model written", "--lr"]);
+    assert!(!Path::new(model).exists());
+}
+
+#[test]
+fn a_fit_too_large_for_memory_is_refused_before_it_starts() {
+    let dir = TempDir::new("outputs-memory");
+    let (data, _) = table_and_model(&dir);
+    let model = dir.join("big.st");
+    let model = model.to_str().unwrap();
+    let args = [
+        "fit",
+        "--data",
+        &data,
+        "--target",
+        "y",
+        "--model",
+        "dense",
+        "--hidden",
+        "100000,100000",
+        "--out",
+        model,
+    ];
+    assert_refused(&args, 2, &["--hidden", "GiB", "--max-memory"]);
+    // The closed-form fit grows with the square of the columns.
+    let wide = dir.join("wide.csv");
+    let n = 40_000;
+    let mut csv: Vec<String> = vec![
+        (0..n)
+            .map(|i| format!("c{i}"))
+            .collect::<Vec<_>>()
+            .join(",")
+            + ",y",
+    ];
+    for r in 0..2 {
+        csv.push(
+            (0..=n)
+                .map(|i| (1 + (i + r) % 5).to_string())
+                .collect::<Vec<_>>()
+                .join(","),
+        );
+    }
+    std::fs::write(&wide, csv.join("\n") + "\n").unwrap();
+    let args = [
+        "fit",
+        "--data",
+        wide.to_str().unwrap(),
+        "--target",
+        "y",
+        "--out",
+        model,
+    ];
+    assert_refused(&args, 2, &["--features", "GiB", "--max-memory"]);
+    assert!(!Path::new(model).exists());
+}
+
+#[test]
+fn text_from_a_table_never_reaches_the_terminal_raw() {
+    let dir = TempDir::new("outputs-control");
+    let data = dir.join("ctrl.csv");
+    std::fs::write(
+        &data,
+        "a\u{1b}[31mRED,b\u{7},y\n1,2,2\n2,3,6\n3,5,15\n4,7,28\n5,11,55\n6,13,78\n",
+    )
+    .unwrap();
+    let model = dir.join("c.st");
+    let out = logexp(&[
+        "fit",
+        "--data",
+        data.to_str().unwrap(),
+        "--target",
+        "y",
+        "--out",
+        model.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let explained = logexp(&["explain", "--model", model.to_str().unwrap()]);
+    assert!(explained.status.success(), "{}", text(&explained.stderr));
+    for printed in [text(&out.stdout), text(&explained.stdout)] {
+        assert!(
+            !printed.chars().any(|c| c.is_control() && c != '\n'),
+            "{printed:?}"
+        );
+        assert!(printed.contains("a\\u{1b}[31mRED"), "{printed}");
+    }
+}
+
+#[test]
+fn a_unit_model_on_a_wide_table_is_fitted_without_a_formula() {
+    let dir = TempDir::new("outputs-wide-explain");
+    let n = 300;
+    let mut csv: Vec<String> = vec![
+        (0..n)
+            .map(|i| format!("c{i}"))
+            .collect::<Vec<_>>()
+            .join(",")
+            + ",y",
+    ];
+    for r in 0..4 {
+        csv.push(
+            (0..=n)
+                .map(|i| (1 + (i + r) % 5).to_string())
+                .collect::<Vec<_>>()
+                .join(","),
+        );
+    }
+    let data = dir.join("wide.csv");
+    std::fs::write(&data, csv.join("\n") + "\n").unwrap();
+    let model = dir.join("w.st");
+    let out = logexp(&[
+        "fit",
+        "--data",
+        data.to_str().unwrap(),
+        "--target",
+        "y",
+        "--model",
+        "nau",
+        "--epochs",
+        "1",
+        "--out",
+        model.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let printed = text(&out.stdout);
+    assert!(printed.contains("300 input features"), "{printed}");
+    assert!(printed.contains("at most 256"), "{printed}");
+}
