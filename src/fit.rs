@@ -909,7 +909,20 @@ pub fn predict_csv<R: Read, W: Write>(
     let mut writer = csv::Writer::from_writer(out);
     let write_err = |e: csv::Error| Error::Run(format!("cannot write the predictions: {e}"));
     let mut header: Vec<String> = reader.header().to_vec();
-    header.push(format!("{}_predicted", model.target));
+    let predicted = format!("{}_predicted", model.target);
+    if let Some(at) = header.iter().position(|h| *h == predicted) {
+        // A second column of the same name could not be read back by name.
+        return Err(Error::Csv {
+            path: path.to_path_buf(),
+            line: Some(1),
+            column: Some(predicted),
+            message: format!(
+                "column {} already holds this name, which the predictions would take: rename or remove it (e.g. predict from the file the predictions were added to)",
+                at + 1
+            ),
+        });
+    }
+    header.push(predicted);
     writer.write_record(&header).map_err(write_err)?;
     let k = model.features.len();
     let mut inputs = Vec::with_capacity(PREDICT_CHUNK * k);
@@ -1064,6 +1077,58 @@ mod tests {
         assert_eq!(seen, [(0, 1), (0, 2), (0, 3), (1, 1), (1, 2), (1, 3)]);
         // Reporting changes nothing in the result.
         assert_eq!(with.params, fit(&t, &options).unwrap().params);
+    }
+
+    #[test]
+    fn predictions_refuse_an_input_that_already_has_their_column() {
+        let t = table("x,y\n1,2\n2,4\n3,6\n4,8\n5,10\n");
+        let model = fit(&t, &FitOptions::new(ModelSpec::Loglinear)).unwrap();
+        let input = "x,y_predicted\n1,2\n";
+        let mut out = Vec::new();
+        let e = predict_csv(&model, input.as_bytes(), Path::new("in.csv"), &mut out).unwrap_err();
+        assert!(e.is_usage(), "{e}");
+        let text = e.to_string();
+        assert!(
+            text.contains("column y_predicted") && text.contains("column 2"),
+            "{text}"
+        );
+        assert!(out.is_empty(), "nothing is written before the refusal");
+    }
+
+    #[test]
+    fn a_fit_beyond_the_memory_limit_is_refused_naming_the_flag_at_fault() {
+        let t = table("x,y\n1,2\n2,4\n3,6\n4,8\n5,10\n");
+        let tiny = Limits {
+            max_run_bytes: 1 << 20,
+        };
+        let wide = FitOptions::new(
+            ModelSpec::parse("dense", &"lg".parse().unwrap(), Some(&[4000, 4000])).unwrap(),
+        );
+        let e = fit_within(&t, &wide, &tiny, &mut |_| {}).unwrap_err();
+        let text = e.to_string();
+        assert!(text.starts_with("invalid --hidden"), "{text}");
+        assert!(
+            text.contains("1.0 MiB") && text.contains("--max-memory"),
+            "{text}"
+        );
+        // The same fit within a limit it fits in runs.
+        let small = FitOptions {
+            training: Training {
+                epochs: 1,
+                ..Training::default()
+            },
+            ..FitOptions::new(
+                ModelSpec::parse("dense", &"lg".parse().unwrap(), Some(&[4, 4])).unwrap(),
+            )
+        };
+        assert!(fit_within(&t, &small, &tiny, &mut |_| {}).is_ok());
+        // loglinear's normal equations grow with the square of the columns.
+        let estimate = |k: usize| {
+            let network = ModelSpec::Loglinear.build(k).unwrap();
+            fit_memory_estimate(&FitOptions::new(ModelSpec::Loglinear), &network, 10).unwrap()
+        };
+        assert!(estimate(2000) >= 2001 * 2001 * 8, "{}", estimate(2000));
+        assert!(estimate(2000) > 3 * estimate(1000));
     }
 
     #[test]

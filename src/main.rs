@@ -126,6 +126,7 @@ struct ExplainArgs {
 
 fn fit(args: &FitArgs) -> Result<(), logexp::Error> {
     use logexp::table::{ReadOptions, read_table};
+    logexp::output::check_writable(&args.out)?;
     let table = read_table(
         &args.data,
         &ReadOptions {

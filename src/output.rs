@@ -87,6 +87,12 @@ fn destination(path: &Path) -> Result<PathBuf, Error> {
     }
 }
 
+/// Checks, without writing anything, that `path` could be written: what a command calls
+/// before long work (a fit) so that a bad `--out` is refused before the work, not after.
+pub fn check_writable(path: &Path) -> Result<(), Error> {
+    destination(path).map(|_| ())
+}
+
 /// A temporary name beside `dest`, unique within this process and across processes, that
 /// keeps the extension (the PNG encoder picks its format from it).
 fn temp_beside(dest: &Path) -> PathBuf {

@@ -367,17 +367,20 @@ pub fn parse_models(
                 }
                 continue;
             }
-            let model = ModelSpec::parse(name, &Pair::lg(), hidden).map_err(|e| match e {
-                Error::InvalidSetting { message, .. } => Error::InvalidSetting {
-                    field: "models",
-                    message: format!(
-                        "model {} ('{}'): {message}; separate models with ';'",
-                        i + 1,
-                        crate::expr::short_text(name)
-                    ),
-                },
-                other => other,
-            })?;
+            // A sweep's --hidden is for the listed models that have hidden layers.
+            let has_hidden = ModelSpec::preset(name.trim()) != Some(ModelSpec::Loglinear);
+            let model = ModelSpec::parse(name, &Pair::lg(), hidden.filter(|_| has_hidden))
+                .map_err(|e| match e {
+                    Error::InvalidSetting { message, .. } => Error::InvalidSetting {
+                        field: "models",
+                        message: format!(
+                            "model {} ('{}'): {message}; separate models with ';'",
+                            i + 1,
+                            crate::expr::short_text(name)
+                        ),
+                    },
+                    other => other,
+                })?;
             push(model);
         }
     }
@@ -891,6 +894,9 @@ mod tests {
         assert_eq!(labels(models), ["nau,nmu", "lg", "relu,linear"]);
         let wide = parse_models(&["nmu".into()], &[], Some(&[3])).unwrap();
         assert_eq!(wide[0].hidden(), [3]);
+        // A sweep's --hidden widens the models that have hidden layers and leaves loglinear.
+        let mixed = parse_models(&["loglinear;nmu".into()], &[], Some(&[3])).unwrap();
+        assert_eq!(mixed, [ModelSpec::Loglinear, wide[0].clone()]);
         let err = parse_models(&["dense".into()], &[], None).unwrap_err();
         assert!(err.to_string().contains("--pairs"), "{err}");
         let err = parse_models(&["nmu;bogus".into()], &[], None).unwrap_err();

@@ -202,6 +202,16 @@ impl<R: Read> CsvSource<R> {
 
     /// The index of the column `name`, or a usage error naming it and the columns there are.
     pub fn column(&self, name: &str, role: &str) -> Result<usize, Error> {
+        if name.trim().is_empty() {
+            // Formulas and predictions name columns; an empty name would print as nothing.
+            return Err(self.error(
+                Some(1),
+                None,
+                &format!(
+                    "the {role} needs a column with a name: give it one in the header, and here"
+                ),
+            ));
+        }
         self.header.iter().position(|h| h == name).ok_or_else(|| {
             self.error(
                 Some(1),
@@ -330,7 +340,9 @@ pub fn read_table_from<R: Read>(
                 .iter()
                 .copied()
                 .filter(|&c| {
+                    // A column without a name (e.g. after a trailing comma) is not an input.
                     c != target
+                        && !source.header[c].is_empty()
                         && source.record.get(c).is_some_and(|cell| {
                             std::str::from_utf8(cell).is_ok_and(|t| t.trim().parse::<f64>().is_ok())
                         })
@@ -470,6 +482,32 @@ impl<R: Read> FeatureReader<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_column_without_a_name_is_never_an_input_or_the_target() {
+        let csv = "a,,y\n1,2,3\n2,3,4\n";
+        let t =
+            read_table_from(csv.as_bytes(), Path::new("t.csv"), &ReadOptions::new("y")).unwrap();
+        assert_eq!(t.features, ["a"]);
+        for (options, role) in [
+            (ReadOptions::new(""), "target"),
+            (
+                ReadOptions {
+                    features: Some(vec!["a".into(), " ".into()]),
+                    ..ReadOptions::new("y")
+                },
+                "features",
+            ),
+        ] {
+            let e = read_table_from(csv.as_bytes(), Path::new("t.csv"), &options).unwrap_err();
+            assert!(e.is_usage(), "{e}");
+            assert!(
+                e.to_string()
+                    .contains(&format!("the {role} needs a column with a name")),
+                "{e}"
+            );
+        }
+    }
     use proptest::prelude::*;
 
     fn read(text: &str, options: &ReadOptions) -> Result<Table, Error> {

@@ -308,12 +308,17 @@ impl ModelSpec {
             });
         }
         if let Some(mut preset) = ModelSpec::preset(name) {
-            if let Some(h) = hidden {
+            if let Some(h) = hidden.filter(|h| !h.is_empty()) {
                 match &mut preset {
                     ModelSpec::Dense { hidden, .. } | ModelSpec::Units { hidden, .. } => {
                         *hidden = h.to_vec()
                     }
-                    ModelSpec::Loglinear => {}
+                    ModelSpec::Loglinear => {
+                        return Err(Error::InvalidSetting {
+                            field: "hidden",
+                            message: "loglinear has no hidden layers (it is one product of powers): leave --hidden out, or choose a model that has them (dense, or unit layers such as nau,nmu)".into(),
+                        });
+                    }
                 }
             }
             return Ok(preset);
@@ -483,6 +488,20 @@ impl ModelSpec {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hidden_widths_are_refused_for_loglinear_not_ignored() {
+        let e = ModelSpec::parse("loglinear", &Pair::lg(), Some(&[5])).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("invalid --hidden: loglinear has no hidden layers"),
+            "{e}"
+        );
+        assert_eq!(
+            ModelSpec::parse("loglinear", &Pair::lg(), None).unwrap(),
+            ModelSpec::Loglinear
+        );
+    }
 
     #[test]
     fn a_dense_model_serialises_as_schema_one_did() {
