@@ -1632,6 +1632,79 @@ mod tests {
         assert_eq!(history.reinit_epochs, [3]);
     }
 
+    #[test]
+    fn a_clip_must_be_a_positive_normal_f32() {
+        let with_clip = |clip| Training {
+            clip: Some(clip),
+            ..Training::default()
+        };
+        for bad in [-0.1, 0.0, -0.0, f64::NAN, f64::INFINITY, 1e-40, 1e39] {
+            let e = with_clip(bad).validate().unwrap_err();
+            assert!(e.to_string().starts_with("invalid --clip"), "{bad}: {e}");
+        }
+        for good in [0.1, 1.0, 1e-30] {
+            assert!(with_clip(good).validate().is_ok(), "{good}");
+        }
+    }
+
+    /// One parameter, a constant loss of 1; every initialisation records the first number
+    /// it draws.
+    struct Redrawn {
+        draws: std::cell::RefCell<Vec<u64>>,
+    }
+
+    impl Network for Redrawn {
+        type Workspace = ();
+
+        fn n_inputs(&self) -> usize {
+            1
+        }
+        fn n_params(&self) -> usize {
+            1
+        }
+        fn init_params(&self, rng: &mut ChaCha8Rng, params: &mut [f32]) {
+            self.draws.borrow_mut().push(rand::RngCore::next_u64(rng));
+            params.fill(0.0);
+        }
+        fn workspace(&self, _: usize) {}
+        fn forward(&self, _: &[f32], _: &[f32], n: usize, _: &mut (), out: &mut [f32]) {
+            out[..n].fill(0.0);
+        }
+        fn backward(&self, _: &[f32], _: &[f32], _: usize, _: &mut (), _: &[f32], g: &mut [f32]) {
+            g.fill(0.0);
+        }
+    }
+
+    #[test]
+    fn every_restart_draws_numbers_no_other_restart_or_shuffle_draws() {
+        use rand::RngCore;
+        let net = Redrawn {
+            draws: std::cell::RefCell::new(Vec::new()),
+        };
+        // Patience 1 on a flat loss: restarts after epochs 2 and 4, the second one after the
+        // last shuffle, so the caller's generator continues the shuffling stream from there.
+        let config = TrainConfig {
+            epochs: 4,
+            batch_size: 8,
+            reinit: Some(Plateau {
+                patience: 1,
+                above: 0.5,
+            }),
+            ..TrainConfig::default()
+        };
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let history = fit(&net, &mut [0.0], &indexed_rows(8), &config, &mut rng);
+        assert_eq!(history.reinit_epochs, [2, 4]);
+        let mut draws = net.draws.into_inner();
+        // What the shuffling stream would draw next: a restart drawing it would tie the new
+        // parameters to the next epoch's order.
+        draws.push(rng.next_u64());
+        let mut distinct = draws.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        assert_eq!(distinct.len(), draws.len(), "{draws:?}");
+    }
+
     /// Three parameters `[w0, g, w1]`, the middle one a gate, each with gradient 1 whatever
     /// the data; every forward pass records the parameters it sees (those before the step).
     struct Gated {
