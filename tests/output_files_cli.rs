@@ -26,6 +26,16 @@ fn table_and_model(dir: &TempDir) -> (String, String) {
     (data, model)
 }
 
+/// A table of `n` feature columns `c0…` and a target `y`, with `rows` rows of small integers.
+fn write_wide_csv(path: &Path, n: usize, rows: usize) {
+    let mut lines = vec![(0..n).map(|i| format!("c{i},")).collect::<String>() + "y"];
+    for r in 0..rows {
+        let row: Vec<String> = (0..=n).map(|i| (1 + (i + r) % 5).to_string()).collect();
+        lines.push(row.join(","));
+    }
+    std::fs::write(path, lines.join("\n") + "\n").unwrap();
+}
+
 fn is_temporary(name: &str) -> bool {
     name.starts_with('.') && name.contains(".tmp")
 }
@@ -201,22 +211,7 @@ fn a_fit_too_large_for_memory_is_refused_before_it_starts() {
     // The closed-form fit grows with the square of the columns.
     let wide = dir.join("wide.csv");
     let n = 40_000;
-    let mut csv: Vec<String> = vec![
-        (0..n)
-            .map(|i| format!("c{i}"))
-            .collect::<Vec<_>>()
-            .join(",")
-            + ",y",
-    ];
-    for r in 0..2 {
-        csv.push(
-            (0..=n)
-                .map(|i| (1 + (i + r) % 5).to_string())
-                .collect::<Vec<_>>()
-                .join(","),
-        );
-    }
-    std::fs::write(&wide, csv.join("\n") + "\n").unwrap();
+    write_wide_csv(&wide, n, 2);
     let args = [
         "fit",
         "--data",
@@ -265,23 +260,8 @@ fn text_from_a_table_never_reaches_the_terminal_raw() {
 fn a_unit_model_on_a_wide_table_is_fitted_without_a_formula() {
     let dir = TempDir::new("outputs-wide-explain");
     let n = 300;
-    let mut csv: Vec<String> = vec![
-        (0..n)
-            .map(|i| format!("c{i}"))
-            .collect::<Vec<_>>()
-            .join(",")
-            + ",y",
-    ];
-    for r in 0..4 {
-        csv.push(
-            (0..=n)
-                .map(|i| (1 + (i + r) % 5).to_string())
-                .collect::<Vec<_>>()
-                .join(","),
-        );
-    }
     let data = dir.join("wide.csv");
-    std::fs::write(&data, csv.join("\n") + "\n").unwrap();
+    write_wide_csv(&data, n, 4);
     let model = dir.join("w.st");
     let out = logexp(&[
         "fit",
