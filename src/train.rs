@@ -1633,6 +1633,21 @@ mod tests {
     }
 
     #[test]
+    fn an_alternation_must_give_both_groups_batches() {
+        let alternate = |weights, cycle| Alternate { weights, cycle }.validate();
+        for (weights, cycle) in [(0, 10), (10, 10), (11, 10), (0, 0), (1, 1)] {
+            let e = alternate(weights, cycle).unwrap_err();
+            assert!(
+                e.contains("leaves a group never trained"),
+                "{weights},{cycle}: {e}"
+            );
+        }
+        for (weights, cycle) in [(1, 2), (8, 10), (9, 10)] {
+            assert!(alternate(weights, cycle).is_ok(), "{weights},{cycle}");
+        }
+    }
+
+    #[test]
     fn a_clip_must_be_a_positive_normal_f32() {
         let with_clip = |clip| Training {
             clip: Some(clip),
@@ -1647,10 +1662,15 @@ mod tests {
         }
     }
 
-    /// One parameter, a constant loss of 1; every initialisation records the first number
-    /// it draws.
+    /// One parameter, a constant loss of 1; every initialisation records the numbers it draws:
+    /// [`Redrawn::DRAWS`] of them, more than the shuffles draw between two restarts, so two
+    /// restarts on one stream would draw some of the same numbers.
     struct Redrawn {
         draws: std::cell::RefCell<Vec<u64>>,
+    }
+
+    impl Redrawn {
+        const DRAWS: usize = 64;
     }
 
     impl Network for Redrawn {
@@ -1663,7 +1683,9 @@ mod tests {
             1
         }
         fn init_params(&self, rng: &mut ChaCha8Rng, params: &mut [f32]) {
-            self.draws.borrow_mut().push(rand::RngCore::next_u64(rng));
+            for _ in 0..Redrawn::DRAWS {
+                self.draws.borrow_mut().push(rand::RngCore::next_u64(rng));
+            }
             params.fill(0.0);
         }
         fn workspace(&self, _: usize) {}
@@ -1696,6 +1718,7 @@ mod tests {
         let history = fit(&net, &mut [0.0], &indexed_rows(8), &config, &mut rng);
         assert_eq!(history.reinit_epochs, [2, 4]);
         let mut draws = net.draws.into_inner();
+        assert_eq!(draws.len(), 2 * Redrawn::DRAWS);
         // What the shuffling stream would draw next: a restart drawing it would tie the new
         // parameters to the next epoch's order.
         draws.push(rng.next_u64());
