@@ -23,6 +23,14 @@ pub(crate) struct AffineShape {
 #[cfg(not(target_arch = "x86_64"))]
 #[inline(always)]
 pub(crate) fn sum_lanes(v: &Lanes) -> f32 {
+    sum_lanes_portable(v)
+}
+
+/// [`sum_lanes`] in plain Rust: what other machines run, and, compiled on x86-64 for the tests
+/// too, the reference the SSE version must match bit for bit (CI runs on x86-64 only).
+#[cfg_attr(all(target_arch = "x86_64", not(test)), allow(dead_code))]
+#[inline(always)]
+fn sum_lanes_portable(v: &Lanes) -> f32 {
     let h = [v[0] + v[4], v[1] + v[5], v[2] + v[6], v[3] + v[7]];
     let g = [h[0] + h[2], h[1] + h[3]];
     g[0] + g[1]
@@ -405,6 +413,28 @@ pub(crate) mod tests {
         SSE2_FORCED.with(|c| c.set(true));
         let _reset = Reset;
         f()
+    }
+
+    #[test]
+    fn the_lane_sum_gives_the_bits_of_the_portable_order() {
+        use rand::Rng;
+        let mut rng = ChaCha8Rng::seed_from_u64(6);
+        for _ in 0..2000 {
+            // Magnitudes far apart, so that any other order of the additions rounds differently.
+            let lanes: Lanes = std::array::from_fn(|_| {
+                rng.random_range(-1.0f32..1.0) * 10f32.powi(rng.random_range(-6..7))
+            });
+            assert_eq!(
+                sum_lanes(&lanes).to_bits(),
+                sum_lanes_portable(&lanes).to_bits(),
+                "{lanes:?}"
+            );
+        }
+        // The order itself: ((v0+v4) + (v2+v6)) + ((v1+v5) + (v3+v7)), by hand.
+        // In index order the three ones would vanish into 1e8 and the sum would be 0.
+        let v: Lanes = [1e8, 1.0, 1.0, 1.0, -1e8, 0.0, 0.0, 0.0];
+        assert_eq!(sum_lanes_portable(&v), 3.0);
+        assert_eq!(sum_lanes(&v), 3.0);
     }
 
     #[test]
