@@ -81,6 +81,13 @@ pub const ROUND_DISTANCE: f64 = 0.05;
 /// gate depends on the inputs) for which it is read out as its multiplicative path alone.
 pub const GATE_TOLERANCE: f64 = 0.01;
 
+/// Most hidden units of an lg network read out as a formula.
+pub const MAX_LG_UNITS: usize = 128;
+
+/// Most (hidden units)² × rows for an lg read-out: its pruning takes about 10 s there on one
+/// core.
+pub const MAX_LG_WORK: f64 = 2e8;
+
 /// Most terms an expansion may reach before the model is declared too tangled to read out.
 pub const MAX_TERMS: usize = 256;
 
@@ -284,6 +291,14 @@ fn read_out(
     if n > MAX_TERMS {
         return Err(format!(
             "the model has {n} input features; formulas of unit models are read out for at most {MAX_TERMS} (fit on fewer columns with --features, or use loglinear)"
+        ));
+    }
+    // A layer's sums hold up to (its units) × (terms per input) terms of n exponents each.
+    if let Some(&widest) = model.spec.hidden().iter().max()
+        && widest > MAX_TERMS
+    {
+        return Err(format!(
+            "a hidden layer has {widest} units; formulas of unit models are read out for at most {MAX_TERMS} per layer"
         ));
     }
     let blocks: HashMap<String, (usize, Vec<usize>)> = model
@@ -1073,7 +1088,17 @@ fn explain_lg(
     train: &[usize],
     valid: &[usize],
 ) -> Result<Explanation, String> {
+    // Pruning tries each unit against every other: the time grows with the square of the
+    // hidden units, times the rows.
+    let hidden: usize = model.spec.hidden().iter().sum();
     let all: Vec<usize> = train.iter().chain(valid).copied().collect();
+    let work = (hidden as f64).powi(2) * all.len() as f64;
+    if hidden > MAX_LG_UNITS || work > MAX_LG_WORK {
+        return Err(format!(
+            "the network has {hidden} hidden units and the data {} rows; lg formulas are read out for at most {MAX_LG_UNITS} hidden units (the paper's network has 28) and (hidden units)² × rows up to {MAX_LG_WORK:e}",
+            all.len()
+        ));
+    }
     let (mut f, mut notes) = read_out_lg(model, data, &all)?;
     let reference_rows = if valid.is_empty() { train } else { valid };
     // Where a hidden unit's input changes sign within the data, the formula reads it with its

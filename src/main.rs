@@ -127,6 +127,7 @@ struct ExplainArgs {
 fn fit(args: &FitArgs) -> Result<(), logexp::Error> {
     use logexp::table::{ReadOptions, read_table};
     logexp::output::check_writable(&args.out)?;
+    logexp::output::check_not_an_input(&args.out, "out", &[(&args.data, "--data")])?;
     let table = read_table(
         &args.data,
         &ReadOptions {
@@ -195,6 +196,13 @@ fn fit(args: &FitArgs) -> Result<(), logexp::Error> {
 }
 
 fn predict(args: &PredictArgs) -> Result<(), logexp::Error> {
+    if let Some(out) = &args.out {
+        let inputs = [
+            (args.data.as_path(), "--data"),
+            (args.model.as_path(), "--model"),
+        ];
+        logexp::output::check_not_an_input(out, "out", &inputs)?;
+    }
     let model = logexp::modelfile::load(&args.model)?;
     let rows = logexp::fit::predict_file(&model, &args.data, args.out.as_deref())?;
     if let Some(out) = &args.out {

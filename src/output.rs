@@ -87,6 +87,30 @@ fn destination(path: &Path) -> Result<PathBuf, Error> {
     }
 }
 
+/// Refuses an output that is the same file as one of `inputs` (each with the flag that named
+/// it): writing it would replace the input the command reads.
+pub fn check_not_an_input(
+    out: &Path,
+    out_flag: &'static str,
+    inputs: &[(&Path, &str)],
+) -> Result<(), Error> {
+    let Ok(out_real) = std::fs::canonicalize(out) else {
+        return Ok(()); // A new file cannot be an input.
+    };
+    for (input, flag) in inputs {
+        if std::fs::canonicalize(input).is_ok_and(|real| real == out_real) {
+            return Err(Error::InvalidSetting {
+                field: out_flag,
+                message: format!(
+                    "{} is the same file as {flag}, which it would replace: give another path",
+                    out.display()
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Checks, without writing anything, that `path` could be written: what a command calls
 /// before long work (a fit) so that a bad `--out` is refused before the work, not after.
 pub fn check_writable(path: &Path) -> Result<(), Error> {
@@ -94,8 +118,10 @@ pub fn check_writable(path: &Path) -> Result<(), Error> {
 }
 
 /// A temporary name beside `dest`, unique within this process and across processes, that
-/// keeps the extension (the PNG encoder picks its format from it).
+/// keeps the extension (the PNG encoder picks its format from it). A long name is shortened
+/// so the temporary one stays within the 255 bytes a file name may have.
 fn temp_beside(dest: &Path) -> PathBuf {
+    const MAX_NAME_BYTES: usize = 255;
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let name = dest
@@ -105,7 +131,13 @@ fn temp_beside(dest: &Path) -> PathBuf {
         .extension()
         .map(|e| format!(".{}", e.to_string_lossy()))
         .unwrap_or_default();
-    dest.with_file_name(format!(".{name}.tmp-{}-{n}{ext}", std::process::id()))
+    let suffix = format!(".tmp-{}-{n}{ext}", std::process::id());
+    let room = MAX_NAME_BYTES.saturating_sub(1 + suffix.len());
+    let mut cut = name.len().min(room);
+    while !name.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    dest.with_file_name(format!(".{}{suffix}", &name[..cut]))
 }
 
 /// A file being written: its content goes to [`Staged::temp`], and [`Staged::commit`] renames
@@ -279,6 +311,18 @@ mod tests {
                 .is_symlink()
         );
         assert_eq!(names(&dir), ["dangling", "fifo", "to-null"]);
+    }
+
+    #[test]
+    fn a_name_as_long_as_a_file_name_may_be_can_be_written() {
+        let dir = TempDir::new("output-long");
+        for name in ["n".repeat(251) + ".csv", "é".repeat(125) + ".csv"] {
+            assert!(name.len() <= 255);
+            write_file(&dir.join(&name), b"x").unwrap();
+            assert_eq!(std::fs::read(dir.join(&name)).unwrap(), b"x");
+            assert_eq!(names(&dir), std::slice::from_ref(&name));
+            std::fs::remove_file(dir.join(&name)).unwrap();
+        }
     }
 
     #[cfg(unix)]

@@ -281,3 +281,58 @@ fn a_unit_model_on_a_wide_table_is_fitted_without_a_formula() {
     assert!(printed.contains("300 input features"), "{printed}");
     assert!(printed.contains("at most 256"), "{printed}");
 }
+
+#[test]
+fn an_output_that_is_an_input_is_refused_and_the_input_kept() {
+    let dir = TempDir::new("outputs-same");
+    let (data, model) = table_and_model(&dir);
+    let before = (
+        std::fs::read(&data).unwrap(),
+        std::fs::read(&model).unwrap(),
+    );
+    let fit = ["fit", "--data", &data, "--target", "y", "--out", &data];
+    assert_refused(&fit, 2, &["--out", "same file as --data"]);
+    for (out, flag) in [(&data, "--data"), (&model, "--model")] {
+        let predict = ["predict", "--model", &model, "--data", &data, "--out", out];
+        assert_refused(&predict, 2, &["--out", &format!("same file as {flag}")]);
+    }
+    let after = (
+        std::fs::read(&data).unwrap(),
+        std::fs::read(&model).unwrap(),
+    );
+    assert!(before == after, "an input changed");
+}
+
+#[test]
+fn wide_networks_are_fitted_without_a_formula_instead_of_an_endless_read_out() {
+    let dir = TempDir::new("outputs-wide-networks");
+    let (data, _) = table_and_model(&dir);
+    let wide_data = dir.join("w256.csv");
+    write_wide_csv(&wide_data, 256, 8);
+    let wide_data = wide_data.to_str().unwrap();
+    let model = dir.join("w.st");
+    let model = model.to_str().unwrap();
+    let cases = [
+        (
+            &data[..],
+            "dense",
+            "1000,1000",
+            "lg formulas are read out for at most 128 hidden units",
+        ),
+        (
+            wide_data,
+            "nau,nau",
+            "5000",
+            "a hidden layer has 5000 units",
+        ),
+    ];
+    for (data, kind, hidden, reason) in cases {
+        let out = logexp(&[
+            "fit", "--data", data, "--target", "y", "--model", kind, "--hidden", hidden,
+            "--epochs", "1", "--out", model,
+        ]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let printed = text(&out.stdout);
+        assert!(printed.contains(reason), "{printed}");
+    }
+}
