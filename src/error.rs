@@ -111,10 +111,10 @@ pub enum Error {
         message: String,
     },
     /// An output path that exists but is not a regular file (a device such as `/dev/null`, a
-    /// FIFO, a socket, a directory) or is a symbolic link to nothing: writing the file would
-    /// replace it, so nothing is written.
+    /// FIFO, a socket, a directory), is a read-only file, or is a symbolic link to nothing:
+    /// writing the file would replace it, so nothing is written.
     #[error(
-        "{}: cannot write the output there: it is {kind}; give the path of a regular file or of a new one",
+        "{}: cannot write the output there: it is {kind}; give the path of a writable regular file or of a new one",
         path.display()
     )]
     NotRegularOutput {

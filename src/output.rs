@@ -76,12 +76,19 @@ fn destination(path: &Path) -> Result<PathBuf, Error> {
         Err(e) => Err(Error::io("cannot write", path, e)),
         Ok(meta) if meta.file_type().is_symlink() => match std::fs::canonicalize(path) {
             Ok(target) => match std::fs::metadata(&target) {
+                Ok(meta) if meta.is_file() && meta.permissions().readonly() => {
+                    Err(refuse("a read-only file"))
+                }
                 Ok(meta) if meta.is_file() => Ok(target),
                 Ok(meta) => Err(refuse(kind_of(&meta))),
                 Err(e) => Err(Error::io("cannot write", path, e)),
             },
             Err(_) => Err(refuse("a symbolic link to nothing")),
         },
+        // A rename would replace it anyway, where a plain write would be refused.
+        Ok(meta) if meta.is_file() && meta.permissions().readonly() => {
+            Err(refuse("a read-only file"))
+        }
         Ok(meta) if meta.is_file() => Ok(path.to_path_buf()),
         Ok(meta) => Err(refuse(kind_of(&meta))),
     }
@@ -311,6 +318,22 @@ mod tests {
                 .is_symlink()
         );
         assert_eq!(names(&dir), ["dangling", "fifo", "to-null"]);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_read_only_file_is_refused_and_kept() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = TempDir::new("output-read-only");
+        let path = dir.join("kept.csv");
+        std::fs::write(&path, "old").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o444)).unwrap();
+        let err = write_file(&path, b"new").unwrap_err();
+        assert!(
+            err.is_usage() && err.to_string().contains("a read-only file"),
+            "{err}"
+        );
+        assert_eq!(std::fs::read(&path).unwrap(), b"old");
     }
 
     #[test]

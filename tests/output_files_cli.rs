@@ -231,7 +231,7 @@ fn text_from_a_table_never_reaches_the_terminal_raw() {
     let data = dir.join("ctrl.csv");
     std::fs::write(
         &data,
-        "a\u{1b}[31mRED,b\u{7},y\n1,2,2\n2,3,6\n3,5,15\n4,7,28\n5,11,55\n6,13,78\n",
+        "a\u{1b}[31mRED,b\u{7}\u{202e}\u{200b},y\n1,2,2\n2,3,6\n3,5,15\n4,7,28\n5,11,55\n6,13,78\n",
     )
     .unwrap();
     let model = dir.join("c.st");
@@ -253,6 +253,8 @@ fn text_from_a_table_never_reaches_the_terminal_raw() {
             "{printed:?}"
         );
         assert!(printed.contains("a\\u{1b}[31mRED"), "{printed}");
+        assert!(printed.contains("b\\u{7}\\u{202e}\\u{200b}"), "{printed}");
+        assert!(!printed.contains(['\u{202e}', '\u{200b}']), "{printed}");
     }
 }
 
