@@ -673,18 +673,14 @@ pub fn fit_within(
     let network = options.model.build(data.n_features())?;
     let needed = fit_memory_estimate(options, &network, data.len());
     if needed.is_none_or(|bytes| bytes > limits.max_run_bytes) {
-        let field = match network {
-            Model::LogLinear(_) => "features",
-            _ if options
+        // Hidden layers wider than the table are what to narrow; otherwise, the columns.
+        let wide_layers = !matches!(network, Model::LogLinear(_))
+            && options
                 .model
                 .hidden()
                 .iter()
-                .any(|&w| w > data.n_features()) =>
-            {
-                "hidden"
-            }
-            _ => "features",
-        };
+                .any(|&w| w > data.n_features());
+        let field = if wide_layers { "hidden" } else { "features" };
         return Err(Error::InvalidSetting {
             field,
             message: format!(
@@ -694,7 +690,7 @@ pub fn fit_within(
                 data.n_features(),
                 needed.map_or("more than 2^64 bytes".to_string(), format_bytes),
                 format_bytes(limits.max_run_bytes),
-                if field == "hidden" {
+                if wide_layers {
                     " or narrower layers"
                 } else {
                     ""

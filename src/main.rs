@@ -796,29 +796,14 @@ fn print_stderr(text: &str) {
     let _ = writeln!(err, "{text}").and_then(|()| err.flush());
 }
 
-/// `text` made safe for a terminal: control characters (from records, CSV headers, model
-/// files, file names or flags) are escaped so they cannot move the cursor, recolour the
-/// terminal or set its title, and so are the invisible format characters (zero-width ones,
-/// direction marks and overrides) that can make text read differently from what it is. Line
-/// breaks and tabs are kept.
+/// `text` made safe for a terminal: every [`logexp::report::is_hidden_char`] (control
+/// characters from records, CSV headers, model files, file names or flags, which could move
+/// the cursor, recolour the terminal or set its title, and invisible format characters, which
+/// can make text read differently from what it is) is escaped. Line breaks and tabs are kept.
 fn terminal_safe(text: &str) -> String {
     let mut safe = String::with_capacity(text.len());
     for c in text.chars() {
-        // Invisible format characters: zero-width ones, direction marks and overrides, line
-        // and paragraph separators, the byte-order mark, tag characters.
-        let invisible = matches!(
-            c,
-            '\u{00ad}'
-                | '\u{061c}'
-                | '\u{180e}'
-                | '\u{200b}'..='\u{200f}'
-                | '\u{2028}'..='\u{202e}'
-                | '\u{2060}'..='\u{206f}'
-                | '\u{feff}'
-                | '\u{fff9}'..='\u{fffb}'
-                | '\u{e0000}'..='\u{e007f}'
-        );
-        if (c.is_control() && c != '\n' && c != '\t') || invisible {
+        if logexp::report::is_hidden_char(c) && c != '\n' && c != '\t' {
             safe.extend(c.escape_default());
         } else {
             safe.push(c);

@@ -69,7 +69,9 @@ mod text;
 
 pub use figures::MAX_LOSS_FIGURES;
 pub use stats::{FunctionRanking, PairStats, PaperRow, Table1Row, paper_table1};
-pub use text::{MAX_LISTED_VALUES, MAX_RECORD_TEXT_CHARS, MAX_SLUG_LEN, printable, slug};
+pub use text::{
+    MAX_LISTED_VALUES, MAX_RECORD_TEXT_CHARS, MAX_SLUG_LEN, is_hidden_char, printable, slug,
+};
 
 use crate::error::Error;
 use crate::experiment::RunRecord;

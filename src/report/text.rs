@@ -144,13 +144,26 @@ pub const MAX_LISTED_VALUES: usize = 12;
 
 /// Characters that must never reach a terminal or `report.md` raw: control characters (escape
 /// sequences, newlines that would break a table row) and invisible formatting characters
-/// (zero-width and bidirectional overrides, which can make text read differently from what it
-/// is).
-pub(super) fn is_hidden_char(c: char) -> bool {
+/// (zero-width ones, direction marks and overrides, line and paragraph separators, the
+/// byte-order mark, tag characters: they can make text read differently from what it is).
+///
+/// ```
+/// use logexp::report::is_hidden_char;
+/// assert!(is_hidden_char('\u{1b}') && is_hidden_char('\u{202e}') && !is_hidden_char('é'));
+/// ```
+pub fn is_hidden_char(c: char) -> bool {
     c.is_control()
         || matches!(
             c,
-            '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{feff}'
+            '\u{00ad}'
+                | '\u{061c}'
+                | '\u{180e}'
+                | '\u{200b}'..='\u{200f}'
+                | '\u{2028}'..='\u{202e}'
+                | '\u{2060}'..='\u{206f}'
+                | '\u{feff}'
+                | '\u{fff9}'..='\u{fffb}'
+                | '\u{e0000}'..='\u{e007f}'
         )
 }
 
