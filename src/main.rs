@@ -6,7 +6,7 @@ use logexp::data::Range;
 use logexp::experiment::{InputScale, Limits, ModelSpec, Optimizer, Pair, RunSpec, TargetScale};
 use logexp::model::UnitInit;
 use logexp::recipe::{Ingredients, Recipe};
-use logexp::report::write_report;
+use logexp::report::write_report_keeping;
 use logexp::reproduce::{ReproduceOptions, Target};
 use logexp::sweep::{
     Grid, Progress, Shard, parse_functions, parse_models, read_all_results, run_sweep_within,
@@ -861,7 +861,18 @@ fn output_directory(out: &std::path::Path) -> Result<(), logexp::Error> {
 fn report(args: &ReportArgs) -> Result<(), logexp::Error> {
     output_directory(&args.out)?;
     let records = read_all_results(&args.results)?;
-    let summary = write_report(&records, &args.out)?;
+    let names: Vec<String> = args
+        .results
+        .iter()
+        .map(|path| format!("the results file {}", path.display()))
+        .collect();
+    let inputs: Vec<(&std::path::Path, &str)> = args
+        .results
+        .iter()
+        .zip(&names)
+        .map(|(path, name)| (path.as_path(), name.as_str()))
+        .collect();
+    let summary = write_report_keeping(&records, &args.out, &inputs)?;
     for note in &summary.notes {
         print_stderr(&format!("note: {note}"));
     }

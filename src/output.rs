@@ -7,6 +7,8 @@
 //!   that is a device (`/dev/null`), a FIFO, a socket or a directory is refused before anything
 //!   is written ([`Error::NotRegularOutput`]); a symbolic link is followed and the file it
 //!   names is replaced, the link kept. An existing file keeps its permissions.
+//! - **Many files at once.** A [`Batch`] (a report) stages all its files and renames them
+//!   together at the end, so an error or an interrupt leaves the old set whole.
 //! - **Nothing left behind.** A temporary file is removed when its write fails, and also when
 //!   the process is interrupted: the binary's Ctrl-C / SIGTERM handler calls
 //!   [`remove_staged_files`] before it exits. Only `kill -9` can leave one (its name starts
@@ -190,12 +192,24 @@ impl Staged {
 
     /// Syncs the temporary file and renames it over the destination.
     pub fn commit(mut self) -> Result<(), Error> {
+        self.prepare()?;
+        let mut list = staged();
+        self.rename(&mut list)
+    }
+
+    /// Syncs the temporary file and gives it the replaced file's permissions: the slow part
+    /// of a commit, done before the lock is taken.
+    fn prepare(&self) -> Result<(), Error> {
         let synced = std::fs::File::open(&self.temp).and_then(|f| f.sync_all());
         synced.map_err(|e| self.error(e))?;
         if let Some(permissions) = &self.permissions {
             std::fs::set_permissions(&self.temp, permissions.clone()).map_err(|e| self.error(e))?;
         }
-        let mut list = staged();
+        Ok(())
+    }
+
+    /// Renames the temporary file over the destination; `list` is the locked [`STAGED`].
+    fn rename(&mut self, list: &mut Vec<PathBuf>) -> Result<(), Error> {
         std::fs::rename(&self.temp, &self.dest).map_err(|e| self.error(e))?;
         list.retain(|t| t != &self.temp);
         self.committed = true;
@@ -240,6 +254,108 @@ pub fn write_file_with<T>(
         .map_err(|e| staged.error(e.into_error()))?;
     staged.commit()?;
     Ok(value)
+}
+
+/// Files that become visible together: each is written to its temporary file as it comes, and
+/// [`Batch::commit`] renames them all into place at the end, in the order they were added.
+///
+/// A report is many files; written one by one, an error or an interrupt halfway left a
+/// directory mixing the new report's files with the old one's. With a batch, an error or an
+/// interrupt before the commit leaves every old file as it was, and an interrupt during the
+/// commit waits for it to finish (the commit holds the lock that [`remove_staged_files`]
+/// takes), so the files are all old or all new. Dropped without a commit, a batch removes its
+/// temporary files. Files may be added from several threads at once.
+///
+/// ```
+/// # let dir = std::env::temp_dir().join(format!("logexp-batch-doc-{}", std::process::id()));
+/// # std::fs::create_dir_all(&dir).unwrap();
+/// let batch = logexp::output::Batch::new();
+/// batch.write_file(&dir.join("table.csv"), b"a,b\n1,2\n")?;
+/// batch.write_file(&dir.join("report.md"), b"# Report\n")?;
+/// assert!(!dir.join("report.md").exists()); // nothing is visible before the commit
+/// batch.commit()?;
+/// assert_eq!(std::fs::read(dir.join("report.md"))?, b"# Report\n");
+/// # std::fs::remove_dir_all(&dir).unwrap();
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Default)]
+pub struct Batch {
+    staged: Mutex<Vec<Staged>>,
+    /// Files the batch must not replace (canonical path, the flag that named them).
+    inputs: Vec<(PathBuf, String)>,
+}
+
+impl Batch {
+    /// An empty batch.
+    pub fn new() -> Batch {
+        Batch::default()
+    }
+
+    /// An empty batch that refuses to write over any of `inputs` (each with the flag or name
+    /// that gave it): a command's output must never replace what it reads.
+    pub fn keeping(inputs: &[(&Path, &str)]) -> Batch {
+        let inputs = inputs
+            .iter()
+            .filter_map(|(path, flag)| {
+                let real = std::fs::canonicalize(path).ok()?;
+                Some((real, flag.to_string()))
+            })
+            .collect();
+        Batch {
+            staged: Mutex::default(),
+            inputs,
+        }
+    }
+
+    /// Stages `path`: checks it (the module's rules, and not one of the inputs), lets `write`
+    /// fill the temporary file it is given, and keeps it for [`Batch::commit`].
+    pub fn write_with(
+        &self,
+        path: &Path,
+        write: impl FnOnce(&Path) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        let staged = Staged::new(path)?;
+        if let Ok(real) = std::fs::canonicalize(&staged.dest)
+            && let Some((_, flag)) = self.inputs.iter().find(|(input, _)| *input == real)
+        {
+            return Err(Error::InvalidSetting {
+                field: "out",
+                message: format!(
+                    "{} is the same file as {flag}, which it would replace: give another \
+                         output directory",
+                    path.display()
+                ),
+            });
+        }
+        write(staged.temp())?;
+        staged.prepare()?;
+        self.staged
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push(staged);
+        Ok(())
+    }
+
+    /// Stages `bytes` as the new content of `path`.
+    pub fn write_file(&self, path: &Path, bytes: &[u8]) -> Result<(), Error> {
+        self.write_with(path, |temp| {
+            std::fs::write(temp, bytes).map_err(|e| Error::io("cannot write", path, e))
+        })
+    }
+
+    /// Renames every staged file into place, in the order they were staged. An interrupt
+    /// cannot stop it halfway; if a rename fails, the files not yet renamed are removed.
+    pub fn commit(self) -> Result<(), Error> {
+        let mut files = self
+            .staged
+            .into_inner()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut list = staged();
+        let renamed = files.iter_mut().try_for_each(|file| file.rename(&mut list));
+        // Released before `files` drops, since dropping an unrenamed file takes the lock.
+        drop(list);
+        renamed
+    }
 }
 
 #[cfg(test)]
@@ -367,5 +483,49 @@ mod tests {
         let mode = std::fs::metadata(&real).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
         assert_eq!(names(&dir), ["link.csv", "real.csv"]);
+    }
+
+    #[test]
+    fn a_batch_shows_nothing_until_it_commits_and_a_dropped_batch_leaves_the_old_files() {
+        let dir = TempDir::new("output-batch");
+        std::fs::write(dir.join("a.csv"), "old a").unwrap();
+        let batch = Batch::new();
+        batch.write_file(&dir.join("a.csv"), b"new a").unwrap();
+        batch.write_file(&dir.join("b.csv"), b"new b").unwrap();
+        assert_eq!(std::fs::read(dir.join("a.csv")).unwrap(), b"old a");
+        assert!(!dir.join("b.csv").exists());
+        drop(batch);
+        assert_eq!(names(&dir), ["a.csv"]);
+        assert_eq!(std::fs::read(dir.join("a.csv")).unwrap(), b"old a");
+
+        let batch = Batch::new();
+        batch.write_file(&dir.join("a.csv"), b"new a").unwrap();
+        batch.write_file(&dir.join("b.csv"), b"new b").unwrap();
+        batch.commit().unwrap();
+        assert_eq!(names(&dir), ["a.csv", "b.csv"]);
+        assert_eq!(std::fs::read(dir.join("a.csv")).unwrap(), b"new a");
+        assert_eq!(std::fs::read(dir.join("b.csv")).unwrap(), b"new b");
+        // Other tests stage files at the same time: only this directory's must be gone.
+        assert!(!staged().iter().any(|temp| temp.starts_with(&*dir)));
+    }
+
+    #[test]
+    fn a_batch_refuses_to_write_over_an_input_and_a_failed_file_leaves_nothing() {
+        let dir = TempDir::new("output-batch-input");
+        let input = dir.join("results.jsonl");
+        std::fs::write(&input, "records").unwrap();
+        let batch = Batch::keeping(&[(input.as_path(), "the results file")]);
+        let err = batch.write_file(&input, b"report").unwrap_err();
+        assert!(err.is_usage(), "{err}");
+        assert!(err.to_string().contains("the results file"), "{err}");
+        let err = batch
+            .write_with(&dir.join("c.csv"), |_| {
+                Err(Error::Run("drawing failed".into()))
+            })
+            .unwrap_err();
+        assert!(err.to_string().contains("drawing failed"), "{err}");
+        batch.commit().unwrap();
+        assert_eq!(std::fs::read(&input).unwrap(), b"records");
+        assert_eq!(names(&dir), ["results.jsonl"]);
     }
 }

@@ -14,6 +14,7 @@
 //! "no data", and a range of equal values is padded.
 
 use crate::error::Error;
+use crate::output::Batch;
 use plotters::coord::Shift;
 use plotters::coord::combinators::{BindKeyPoints, LogCoord, WithKeyPoints};
 use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
@@ -224,17 +225,37 @@ impl Drawn {
 /// it when an axis cannot be drawn (see [`Drawn::Skipped`]). At most [`MAX_SERIES`] series and
 /// [`MAX_POINTS`] points per series are drawn. The directory must exist.
 pub fn write_line_chart(chart: &LineChart, stem: &Path) -> Result<Drawn, Error> {
+    let batch = Batch::new();
+    let drawn = stage_line_chart(chart, stem, &batch)?;
+    batch.commit()?;
+    Ok(drawn)
+}
+
+/// Like [`write_line_chart`], with the two files staged in `batch` (visible once it commits).
+pub fn stage_line_chart(chart: &LineChart, stem: &Path, batch: &Batch) -> Result<Drawn, Error> {
     let chart = capped_chart(chart);
     if let Err(why) = line_ranges(&chart) {
         return Ok(Drawn::Skipped(why));
     }
-    render_both(stem, CHART_SIZE, &chart).map(Drawn::Files)
+    render_both(stem, CHART_SIZE, &chart, batch).map(Drawn::Files)
 }
 
 /// Draws `figure` to `STEM.svg` and `STEM.png`, or skips it when a panel's axis cannot be drawn.
 /// At most [`MAX_PANELS`] panels of at most [`MAX_HISTOGRAM_SERIES`] histograms with at most
 /// [`MAX_BINS`] bins are drawn. The directory must exist.
 pub fn write_histograms(figure: &HistogramFigure, stem: &Path) -> Result<Drawn, Error> {
+    let batch = Batch::new();
+    let drawn = stage_histograms(figure, stem, &batch)?;
+    batch.commit()?;
+    Ok(drawn)
+}
+
+/// Like [`write_histograms`], with the two files staged in `batch` (visible once it commits).
+pub fn stage_histograms(
+    figure: &HistogramFigure,
+    stem: &Path,
+    batch: &Batch,
+) -> Result<Drawn, Error> {
     let figure = capped_histograms(figure);
     for panel in &figure.panels {
         if let Err(why) = panel_range(panel) {
@@ -242,7 +263,7 @@ pub fn write_histograms(figure: &HistogramFigure, stem: &Path) -> Result<Drawn, 
         }
     }
     let width = 520 * figure.panels.len().clamp(1, MAX_PANELS) as u32;
-    render_both(stem, (width, 460), &figure).map(Drawn::Files)
+    render_both(stem, (width, 460), &figure, batch).map(Drawn::Files)
 }
 
 /// Text for a figure: control and invisible formatting characters (which are not even valid
@@ -397,12 +418,12 @@ fn draw_error(path: &Path, message: impl std::fmt::Display) -> Error {
     Error::io("cannot draw", path, io::Error::other(message.to_string()))
 }
 
-/// Renders `figure` once into an SVG string and once into a PNG file, both then renamed into
-/// place.
+/// Renders `figure` once into an SVG string and once into a PNG file, both staged in `batch`.
 fn render_both<F: Figure>(
     stem: &Path,
     size: (u32, u32),
     figure: &F,
+    batch: &Batch,
 ) -> Result<[PathBuf; 2], Error> {
     let svg_path = with_extension(stem, "svg");
     let png_path = with_extension(stem, "png");
@@ -419,16 +440,15 @@ fn render_both<F: Figure>(
         figure.draw(&root).map_err(|e| draw_error(&svg_path, e))?;
         root.present().map_err(|e| draw_error(&svg_path, e))?;
     }
-    crate::output::write_file(&svg_path, svg.as_bytes())?;
-
-    let png = crate::output::Staged::new(&png_path)?;
-    let drawn = (|| {
-        let root = BitMapBackend::new(png.temp(), size).into_drawing_area();
-        figure.draw(&root)?;
-        root.present().map_err(|e| e.to_string())
-    })();
-    drawn.map_err(|e| draw_error(&png_path, e))?;
-    png.commit()?;
+    batch.write_file(&svg_path, svg.as_bytes())?;
+    batch.write_with(&png_path, |temp| {
+        let drawn = (|| {
+            let root = BitMapBackend::new(temp, size).into_drawing_area();
+            figure.draw(&root)?;
+            root.present().map_err(|e| e.to_string())
+        })();
+        drawn.map_err(|e| draw_error(&png_path, e))
+    })?;
     Ok([svg_path, png_path])
 }
 

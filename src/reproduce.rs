@@ -12,8 +12,8 @@ use crate::protocol::{
     BENCH_MODELS, BENCH_TEST, BENCH_TRAIN, PAPER_FUNCTIONS, reproduce_functions,
 };
 use crate::recipe::Recipe;
-use crate::report::recipes::write_recipes_report;
-use crate::report::{ReportSummary, write_report};
+use crate::report::recipes::write_recipes_report_keeping;
+use crate::report::{ReportSummary, write_report_keeping};
 use crate::results::read_results;
 use crate::sweep::{Grid, Progress, SweepSummary, run_sweep};
 use std::collections::HashSet;
@@ -288,8 +288,9 @@ pub fn reproduce(
         .into_iter()
         .filter(|r| wanted.contains(&r.spec.key()))
         .collect();
+    let inputs = [(results.as_path(), "the results file")];
     if options.target == Target::Recipes {
-        let report = write_recipes_report(&records, out_dir)?;
+        let report = write_recipes_report_keeping(&records, out_dir, &inputs)?;
         return Ok(ReproduceSummary {
             results,
             sweep,
@@ -297,7 +298,7 @@ pub fn reproduce(
             report: None,
         });
     }
-    let report = write_report(&records, out_dir)?;
+    let report = write_report_keeping(&records, out_dir, &inputs)?;
     Ok(ReproduceSummary {
         results,
         sweep,

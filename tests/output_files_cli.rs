@@ -1,7 +1,8 @@
-//! What `fit` and `predict` write, and what they refuse to write over: devices, FIFOs,
-//! directories and dangling links are refused and kept; a link is followed; an interrupt
-//! leaves the old output and no temporary file; a diverged fit writes nothing; a fit too
-//! large for memory is refused first; and text from a table never reaches the terminal raw.
+//! What `fit`, `predict` and `report` write, and what they refuse to write over: devices,
+//! FIFOs, directories and dangling links are refused and kept; a link is followed; an
+//! interrupt leaves the old output (a report's every file) and no temporary file; an output is
+//! never one of the command's inputs; a diverged fit writes nothing; a fit too large for
+//! memory is refused first; and text from a table never reaches the terminal raw.
 
 mod common;
 
@@ -337,4 +338,120 @@ fn wide_networks_are_fitted_without_a_formula_instead_of_an_endless_read_out() {
         let printed = text(&out.stdout);
         assert!(printed.contains(reason), "{printed}");
     }
+}
+
+/// Every file under `dir` (relative path → content), temporary files included.
+fn tree(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut files = std::collections::BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let name = path
+                    .strip_prefix(dir)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned();
+                files.insert(name, std::fs::read(&path).unwrap());
+            }
+        }
+    }
+    files
+}
+
+/// A results file of one quick `train` record per function, in `dir`.
+fn results_of(dir: &TempDir, name: &str, functions: &[&str]) -> std::path::PathBuf {
+    let mut lines = String::new();
+    for f in functions {
+        let out = logexp(&[
+            "train",
+            "--function",
+            f,
+            "--epochs",
+            "3",
+            "--n-train",
+            "100",
+            "--n-test",
+            "20",
+            "--json",
+        ]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        lines += &text(&out.stdout);
+    }
+    let path = dir.join(name);
+    std::fs::write(&path, lines).unwrap();
+    path
+}
+
+#[cfg(unix)]
+#[test]
+fn an_interrupted_report_leaves_every_file_of_the_previous_report() {
+    let dir = TempDir::new("outputs-report-interrupt");
+    let old = results_of(&dir, "old.jsonl", &["x1*x2"]);
+    let new = results_of(&dir, "new.jsonl", &["x1*x2", "x1/x2", "x1*x2*x3"]);
+    let out = dir.join("report");
+    let made = logexp(&[Path::new("report"), &old, Path::new("--out"), &out]);
+    assert!(made.status.success(), "{}", text(&made.stderr));
+    let before = tree(&out);
+    assert!(
+        before.contains_key("report.md") && before.len() > 5,
+        "{before:?}"
+    );
+
+    let mut child = std::process::Command::new(common::BIN)
+        .arg("report")
+        .arg(&new)
+        .arg("--out")
+        .arg(&out)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // The first staged file (a ranking) comes long before the figures are drawn; written one
+    // by one, it would already be in place when the signal comes.
+    let started = std::time::Instant::now();
+    let staged = |d: &Path| d.exists() && names(d).iter().any(|n| is_temporary(n));
+    while !staged(&out) && !staged(&out.join("rankings")) {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("report finished ({status}) before it could be interrupted");
+        }
+        assert!(started.elapsed().as_secs() < 60, "no file was staged");
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let killed = std::process::Command::new("kill")
+        .args(["-INT".to_string(), child.id().to_string()])
+        .status();
+    assert!(killed.unwrap().success());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{status}");
+    let after = tree(&out);
+    let changed: Vec<&String> = after
+        .keys()
+        .filter(|name| before.get(*name) != after.get(*name))
+        .collect();
+    assert!(changed.is_empty(), "changed or added: {changed:?}");
+    assert_eq!(after.len(), before.len());
+}
+
+#[test]
+fn a_report_never_writes_over_a_results_file_it_reads() {
+    let dir = TempDir::new("outputs-report-input");
+    let out = dir.join("report");
+    std::fs::create_dir(&out).unwrap();
+    // A results file that happens to have a name the report writes, in the report's directory.
+    let results = results_of(&dir, "report/report.md", &["x1*x2"]);
+    let kept = std::fs::read(&results).unwrap();
+    assert_refused(
+        &[Path::new("report"), &results, Path::new("--out"), &out],
+        2,
+        &["--out", "report.md", "same file", "results file"],
+    );
+    assert_eq!(std::fs::read(&results).unwrap(), kept);
+    assert_eq!(names(&out), ["figures", "rankings", "report.md"]);
+    assert!(names(&out.join("figures")).is_empty());
 }

@@ -107,7 +107,31 @@ pub struct ReportSummary {
 /// drawn); data it cannot use (no lg runs for a function, a function of the normaliser study
 /// without records, data that cannot be re-sampled) is reported in `report.md` and in
 /// [`ReportSummary::notes`] instead.
+///
+/// The files become visible together, when the report is complete (see
+/// [`crate::output::Batch`]): an error or an interrupt leaves the previous report as it was.
 pub fn write_report(records: &[RunRecord], out_dir: &Path) -> Result<ReportSummary, Error> {
+    write_report_keeping(records, out_dir, &[])
+}
+
+/// [`write_report`], refusing to write over any of `inputs` (the results files the records
+/// came from, each with the name to give in the error).
+pub fn write_report_keeping(
+    records: &[RunRecord],
+    out_dir: &Path,
+    inputs: &[(&Path, &str)],
+) -> Result<ReportSummary, Error> {
+    let batch = crate::output::Batch::keeping(inputs);
+    let summary = stage_report(records, out_dir, &batch)?;
+    batch.commit()?;
+    Ok(summary)
+}
+
+fn stage_report(
+    records: &[RunRecord],
+    out_dir: &Path,
+    batch: &crate::output::Batch,
+) -> Result<ReportSummary, Error> {
     let figures_dir = out_dir.join("figures");
     let rankings_dir = out_dir.join("rankings");
     for dir in [out_dir, &figures_dir, &rankings_dir] {
@@ -120,7 +144,7 @@ pub fn write_report(records: &[RunRecord], out_dir: &Path) -> Result<ReportSumma
         let text = "# logexp report\n\nNo run records were given, so there is nothing to \
                     report. Produce records with a sweep (or `train --json`) and run the report \
                     on its results file.\n";
-        crate::output::write_file(&report_md, text.as_bytes())?;
+        batch.write_file(&report_md, text.as_bytes())?;
         return Ok(ReportSummary {
             report_md: report_md.clone(),
             files: vec![report_md],
@@ -144,7 +168,7 @@ pub fn write_report(records: &[RunRecord], out_dir: &Path) -> Result<ReportSumma
     for (g, slug) in groups.iter().zip(&slugs) {
         let pairs = rank(g);
         let csv = rankings_dir.join(format!("{slug}.csv"));
-        crate::output::write_file(&csv, ranking_csv(&pairs).as_bytes())?;
+        batch.write_file(&csv, ranking_csv(&pairs).as_bytes())?;
         files.push(csv.clone());
         rankings.push(FunctionRanking {
             function: g.function.clone(),
@@ -156,13 +180,13 @@ pub fn write_report(records: &[RunRecord], out_dir: &Path) -> Result<ReportSumma
     // Table I.
     let table1 = table1_rows(&rankings, &paper);
     let table1_csv = out_dir.join("table1.csv");
-    crate::output::write_file(&table1_csv, table1_csv_text(&table1).as_bytes())?;
+    batch.write_file(&table1_csv, table1_csv_text(&table1).as_bytes())?;
     files.push(table1_csv);
 
     // Normaliser study.
     let study = normaliser_cells(&rankings);
     let normaliser_csv = out_dir.join("normaliser.csv");
-    crate::output::write_file(&normaliser_csv, normaliser_csv_text(&study).as_bytes())?;
+    batch.write_file(&normaliser_csv, normaliser_csv_text(&study).as_bytes())?;
     files.push(normaliser_csv);
     let missing_study: Vec<String> = study
         .iter()
@@ -266,8 +290,8 @@ pub fn write_report(records: &[RunRecord], out_dir: &Path) -> Result<ReportSumma
         .map(|(job, stem, _)| {
             let stem = figures_dir.join(stem);
             match job {
-                FigureJob::Line(chart) => plot::write_line_chart(chart, &stem),
-                FigureJob::Hist(figure) => plot::write_histograms(figure, &stem),
+                FigureJob::Line(chart) => plot::stage_line_chart(chart, &stem, batch),
+                FigureJob::Hist(figure) => plot::stage_histograms(figure, &stem, batch),
             }
         })
         .collect();
@@ -300,7 +324,7 @@ pub fn write_report(records: &[RunRecord], out_dir: &Path) -> Result<ReportSumma
     let mut md = markdown(&ctx);
     if !bench.is_empty() {
         let bench_csv = out_dir.join("bench.csv");
-        crate::output::write_file(&bench_csv, bench::bench_csv(&bench).as_bytes())?;
+        batch.write_file(&bench_csv, bench::bench_csv(&bench).as_bytes())?;
         files.push(bench_csv);
         let figure = |kind: &str, k: usize| {
             let stem = format!("{kind}-{}", k + 1);
@@ -312,7 +336,7 @@ pub fn write_report(records: &[RunRecord], out_dir: &Path) -> Result<ReportSumma
     if !peers.is_empty() {
         md.push_str(&bench::peers_markdown(&peers));
     }
-    crate::output::write_file(&report_md, md.as_bytes())?;
+    batch.write_file(&report_md, md.as_bytes())?;
     files.insert(0, report_md.clone());
 
     Ok(ReportSummary {

@@ -214,7 +214,30 @@ pub struct RecipesReport {
 }
 
 /// Writes the recipes report for `records` into `out_dir` (see the module documentation).
+///
+/// Like [`super::write_report`], the files become visible together when the report is complete.
 pub fn write_recipes_report(records: &[RunRecord], out_dir: &Path) -> Result<RecipesReport, Error> {
+    write_recipes_report_keeping(records, out_dir, &[])
+}
+
+/// [`write_recipes_report`], refusing to write over any of `inputs` (see
+/// [`super::write_report_keeping`]).
+pub fn write_recipes_report_keeping(
+    records: &[RunRecord],
+    out_dir: &Path,
+    inputs: &[(&Path, &str)],
+) -> Result<RecipesReport, Error> {
+    let batch = crate::output::Batch::keeping(inputs);
+    let report = stage_recipes_report(records, out_dir, &batch)?;
+    batch.commit()?;
+    Ok(report)
+}
+
+fn stage_recipes_report(
+    records: &[RunRecord],
+    out_dir: &Path,
+    batch: &crate::output::Batch,
+) -> Result<RecipesReport, Error> {
     let figures_dir = out_dir.join("figures");
     for dir in [out_dir, &figures_dir] {
         std::fs::create_dir_all(dir).map_err(|e| Error::io("cannot create directory", dir, e))?;
@@ -299,7 +322,7 @@ pub fn write_recipes_report(records: &[RunRecord], out_dir: &Path) -> Result<Rec
         md.push('\n');
         let stem = format!("recipes-cost-{}", k + 1);
         let chart = cost_chart(&points, train, test);
-        match plot::write_line_chart(&chart, &figures_dir.join(&stem))? {
+        match plot::stage_line_chart(&chart, &figures_dir.join(&stem), batch)? {
             plot::Drawn::Files(paths) => {
                 files.extend(paths);
                 let _ = writeln!(
@@ -320,13 +343,13 @@ pub fn write_recipes_report(records: &[RunRecord], out_dir: &Path) -> Result<Rec
         md.push_str(&families_markdown(&families));
     }
     let recipes_csv = out_dir.join("recipes.csv");
-    crate::output::write_file(&recipes_csv, cells_csv(&ablation, false).as_bytes())?;
+    batch.write_file(&recipes_csv, cells_csv(&ablation, false).as_bytes())?;
     files.push(recipes_csv);
     let families_csv = out_dir.join("families.csv");
-    crate::output::write_file(&families_csv, cells_csv(&families, true).as_bytes())?;
+    batch.write_file(&families_csv, cells_csv(&families, true).as_bytes())?;
     files.push(families_csv);
     let report_md = out_dir.join("report.md");
-    crate::output::write_file(&report_md, md.as_bytes())?;
+    batch.write_file(&report_md, md.as_bytes())?;
     files.insert(0, report_md.clone());
     Ok(RecipesReport {
         report_md,
