@@ -36,14 +36,55 @@ pub const DEFAULT_MAX_RUN_BYTES: u64 = 8 << 30;
 pub struct Limits {
     /// Most bytes one run may allocate ([`RunSpec::memory_estimate`]).
     pub max_run_bytes: u64,
+    /// The memory and swap of the machine, when known ([`machine_memory`]): a run needing
+    /// more is refused whatever `max_run_bytes` allows, since its allocation would fail and
+    /// abort the process.
+    pub machine_bytes: Option<u64>,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_run_bytes: DEFAULT_MAX_RUN_BYTES,
+            machine_bytes: machine_memory(),
         }
     }
+}
+
+impl Limits {
+    /// Refuses `needed` bytes (of `what`) beyond the machine's memory and swap: an
+    /// [`Error::Run`], since no setting of the limit can make it fit.
+    pub fn check_machine(&self, needed: u64, what: &str) -> Result<(), Error> {
+        match self.machine_bytes {
+            Some(machine) if needed > machine => Err(Error::Run(format!(
+                "{what} would need {} of memory, but this machine has {} (memory and swap): make it smaller",
+                format_bytes(needed),
+                format_bytes(machine)
+            ))),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The machine's memory plus swap in bytes, from `/proc/meminfo` (`None` where there is no
+/// such file, or it does not say). Read once per process.
+pub fn machine_memory() -> Option<u64> {
+    static MACHINE: std::sync::OnceLock<Option<u64>> = std::sync::OnceLock::new();
+    *MACHINE.get_or_init(|| {
+        let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+        meminfo_bytes(&text)
+    })
+}
+
+/// `MemTotal` + `SwapTotal` of a `/proc/meminfo` text, in bytes.
+fn meminfo_bytes(text: &str) -> Option<u64> {
+    let kib = |key: &str| -> Option<u64> {
+        let line = text.lines().find(|l| l.starts_with(key))?;
+        let rest = line[key.len()..].trim().strip_suffix("kB")?;
+        rest.trim().parse::<u64>().ok()
+    };
+    let total = kib("MemTotal:")?.checked_add(kib("SwapTotal:").unwrap_or(0))?;
+    total.checked_mul(1024)
 }
 
 /// Bytes for people: `1.5 GiB`, `512 B`.
@@ -403,6 +444,9 @@ impl RunSpec {
                     format_bytes(limits.max_run_bytes)
                 ),
             );
+        }
+        if let Some(bytes) = needed {
+            limits.check_machine(bytes, "the run")?;
         }
         Ok(outputs)
     }
@@ -1048,6 +1092,44 @@ impl Data<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn machine_memory_is_memory_plus_swap_from_meminfo() {
+        let text = "MemTotal:       24576000 kB\nMemFree:  100 kB\nSwapTotal:  1024 kB\n";
+        assert_eq!(meminfo_bytes(text), Some((24_576_000 + 1024) * 1024));
+        assert_eq!(meminfo_bytes("MemTotal: 2048 kB\n"), Some(2048 * 1024));
+        assert_eq!(meminfo_bytes("MemFree: 2048 kB\n"), None);
+        assert_eq!(meminfo_bytes("MemTotal: lots kB\n"), None);
+        assert_eq!(meminfo_bytes(&format!("MemTotal: {} kB\n", u64::MAX)), None);
+    }
+
+    #[test]
+    fn a_run_beyond_the_machines_memory_is_a_run_error_whatever_the_limit() {
+        let spec = RunSpec {
+            model: ModelSpec::parse("dense", &Pair::lg(), Some(&[2000, 2000])).unwrap(),
+            ..small("x1*x2", "symlog,symexp")
+        };
+        let small_machine = Limits {
+            max_run_bytes: u64::MAX,
+            machine_bytes: Some(1 << 20),
+        };
+        let err = spec.validate_within(&small_machine).unwrap_err();
+        assert!(matches!(err, Error::Run(_)), "{err:?}");
+        assert!(
+            err.to_string().contains("this machine has 1.0 MiB"),
+            "{err}"
+        );
+        let big_machine = Limits {
+            machine_bytes: Some(1 << 40),
+            ..small_machine
+        };
+        assert!(spec.validate_within(&big_machine).is_ok());
+        let unknown = Limits {
+            machine_bytes: None,
+            ..small_machine
+        };
+        assert!(spec.validate_within(&unknown).is_ok());
+    }
 
     fn small(function: &str, pair: &str) -> RunSpec {
         RunSpec {

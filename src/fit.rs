@@ -698,6 +698,9 @@ pub fn fit_within(
             ),
         });
     }
+    if let Some(bytes) = needed {
+        limits.check_machine(bytes, &format!("fitting {}", options.model.describe()))?;
+    }
     options
         .training
         .validate_model(!network.gates().is_empty(), &options.model.describe())?;
@@ -1096,6 +1099,7 @@ mod tests {
         let t = table("x,y\n1,2\n2,4\n3,6\n4,8\n5,10\n");
         let tiny = Limits {
             max_run_bytes: 1 << 20,
+            machine_bytes: None,
         };
         let wide = FitOptions::new(
             ModelSpec::parse("dense", &"lg".parse().unwrap(), Some(&[4000, 4000])).unwrap(),

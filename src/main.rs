@@ -548,6 +548,7 @@ fn memory_limits(gib: f64) -> Result<Limits, logexp::Error> {
     }
     Ok(Limits {
         max_run_bytes: (gib * (1u64 << 30) as f64) as u64,
+        ..Limits::default()
     })
 }
 

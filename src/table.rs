@@ -218,7 +218,7 @@ impl<R: Read> CsvSource<R> {
                 Some(name.to_string()),
                 &format!(
                     "no such column for the {role}; the header has: {}",
-                    self.header.join(", ")
+                    header_excerpt(&self.header)
                 ),
             )
         })
@@ -479,6 +479,26 @@ impl<R: Read> FeatureReader<R> {
     }
 }
 
+/// The names of a header for an error line: at most [`HEADER_NAMES_SHOWN`] names of at most
+/// [`HEADER_NAME_CHARS`] characters each, so a wide table (or a file that is not a table at
+/// all) still gives a line a person can read.
+fn header_excerpt(header: &[String]) -> String {
+    let mut shown: Vec<String> = header
+        .iter()
+        .take(HEADER_NAMES_SHOWN)
+        .map(|name| crate::report::printable(name, HEADER_NAME_CHARS))
+        .collect();
+    if header.len() > HEADER_NAMES_SHOWN {
+        shown.push(format!("… and {} more", header.len() - HEADER_NAMES_SHOWN));
+    }
+    shown.join(", ")
+}
+
+/// How many of a header's names an error shows.
+const HEADER_NAMES_SHOWN: usize = 20;
+/// How many characters of a header's name an error shows.
+const HEADER_NAME_CHARS: usize = 40;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -507,6 +527,28 @@ mod tests {
                 "{e}"
             );
         }
+    }
+
+    #[test]
+    fn a_missing_column_lists_a_bounded_excerpt_of_the_header() {
+        let names: Vec<String> = (0..100)
+            .map(|i| format!("c{i}{}", "x".repeat(100)))
+            .collect();
+        let csv = format!("{}\n{}\n", names.join(","), vec!["1"; 100].join(","));
+        let e = read(&csv, &opts("y")).unwrap_err().to_string();
+        assert!(
+            e.contains("no such column") && e.contains("… and 80 more"),
+            "{e}"
+        );
+        assert!(e.contains(&format!("c0{}…", "x".repeat(38))), "{e}");
+        assert!(!e.contains("c20x"), "{e}");
+        assert!(
+            e.chars().count() < 20 * 45 + 200,
+            "{} chars",
+            e.chars().count()
+        );
+        let e = read("a,b\n1,2\n", &opts("y")).unwrap_err().to_string();
+        assert!(e.ends_with("the header has: a, b"), "{e}");
     }
     use proptest::prelude::*;
 

@@ -72,6 +72,35 @@ fn sizes_that_overflow_or_exceed_memory_are_refused_before_allocating() {
     }
 }
 
+/// A limit raised beyond the machine does not let a run abort on allocation: it is refused
+/// as a run failure (exit 1) naming the machine's memory. 18 TiB is beyond any machine here.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_run_or_fit_beyond_the_machines_memory_is_refused_whatever_the_limit() {
+    let too_big = ["--hidden", "1000000,1000000", "--max-memory", "1048576"];
+    let mut args = vec!["--function", "x1*x2"];
+    args.extend(too_big);
+    assert_refused(&train_args(&args), 1, &["this machine has", "memory"]);
+    let dir = TempDir::new("hostile-machine-memory");
+    let data = dir.join("d.csv");
+    std::fs::write(&data, "a,b,y\n1,2,2\n2,3,6\n3,5,15\n").unwrap();
+    let model = dir.join("m.st");
+    let mut args = vec![
+        "fit",
+        "--data",
+        data.to_str().unwrap(),
+        "--target",
+        "y",
+        "--model",
+        "dense",
+        "--out",
+        model.to_str().unwrap(),
+    ];
+    args.extend(too_big);
+    assert_refused(&args, 1, &["fitting", "this machine has"]);
+    assert!(!model.exists());
+}
+
 #[test]
 fn ranges_that_f32_cannot_represent_are_refused_by_flag() {
     for range in [
