@@ -492,6 +492,21 @@ fn uniform_f32(rng: &mut ChaCha8Rng, range: Range) -> f32 {
 mod tests {
     use super::*;
 
+    #[test]
+    fn f32_at_or_above_is_the_smallest_f32_not_below() {
+        // Exact in f32: itself, not the next one up.
+        assert_eq!(f32_at_or_above(10.0), 10.0);
+        assert_eq!(f32_at_or_above(-0.5), -0.5);
+        // Between two f32 values: the upper one.
+        let above_one = f64::from(1.0f32.next_up());
+        assert_eq!(f32_at_or_above(1.0 + 1e-9), 1.0f32.next_up());
+        assert_eq!(f32_at_or_above((1.0 + above_one) / 2.0), 1.0f32.next_up());
+        // So a range holding exactly two f32 values, from an exact end, is accepted.
+        let two = f64::from(1.0f32.next_up().next_up());
+        assert!(Range::new(1.0, two).is_ok());
+        assert!(Range::new(above_one, two).is_err());
+    }
+
     fn expr(s: &str) -> Expr {
         Expr::parse(s).unwrap()
     }

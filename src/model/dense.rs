@@ -383,6 +383,15 @@ pub(crate) mod tests {
             blocks.last().map(|b| b.offset + b.len()),
             Some(net.n_params())
         );
+        assert!(blocks.iter().all(|b| !b.is_empty()));
+        let none = ParamBlock {
+            name: "nothing".into(),
+            offset: 0,
+            shape: vec![3, 0],
+        };
+        assert!(none.is_empty());
+        // A dense network has no discrete weights, so no sparsity error (not 0, not -1).
+        assert_eq!(net.sparsity_error(&vec![0.5; net.n_params()]), None);
         // Biases really are where the blocks say: initialisation leaves them zero.
         let mut params = vec![1.0f32; net.n_params()];
         net.init_params(&mut rand_chacha::ChaCha8Rng::seed_from_u64(1), &mut params);
