@@ -967,16 +967,15 @@ pub fn predict_csv<R: Read, W: Write>(
     Ok(total)
 }
 
-/// [`predict_csv`] from the file `data` to the file `out` (written atomically: on any error
+/// [`predict_csv`] from the file `data` (`-`: standard input) to the file `out` (written atomically: on any error
 /// `out` is left as it was) or, without `out`, to standard output. Returns the rows predicted.
 pub fn predict_file(model: &FittedModel, data: &Path, out: Option<&Path>) -> Result<u64, Error> {
-    let input = std::fs::File::open(data).map_err(|e| Error::io("cannot read", data, e))?;
-    let input = std::io::BufReader::new(input);
+    let (input, data) = crate::table::open_data(data)?;
     match out {
-        Some(path) => crate::output::write_file_with(path, |w| predict_csv(model, input, data, w)),
+        Some(path) => crate::output::write_file_with(path, |w| predict_csv(model, input, &data, w)),
         None => {
             let stdout = std::io::stdout();
-            predict_csv(model, input, data, std::io::BufWriter::new(stdout.lock()))
+            predict_csv(model, input, &data, std::io::BufWriter::new(stdout.lock()))
         }
     }
 }

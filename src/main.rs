@@ -51,7 +51,7 @@ enum Command {
 
 #[derive(Args)]
 struct FitArgs {
-    /// The CSV file: a header row, then one row per sample.
+    /// The CSV file: a header row, then one row per sample (`-`: standard input).
     #[arg(long)]
     data: PathBuf,
     /// The column to predict.
@@ -105,8 +105,8 @@ struct PredictArgs {
     /// The model file written by `fit`.
     #[arg(long)]
     model: PathBuf,
-    /// The CSV to predict on; it must have the model's feature columns (any order, extra
-    /// columns kept).
+    /// The CSV to predict on (`-`: standard input); it must have the model's feature columns
+    /// (any order, extra columns kept).
     #[arg(long)]
     data: PathBuf,
     /// Where to write the rows with a prediction column appended [default: standard output].
@@ -119,7 +119,8 @@ struct ExplainArgs {
     /// The model file written by `fit`.
     #[arg(long)]
     model: PathBuf,
-    /// A CSV to score the formula on (otherwise the explanation stored at fit time).
+    /// A CSV to score the formula on (`-`: standard input; otherwise the explanation stored
+    /// at fit time).
     #[arg(long)]
     data: Option<PathBuf>,
 }

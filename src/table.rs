@@ -287,10 +287,25 @@ impl<R: Read> CsvSource<R> {
     }
 }
 
-/// Reads the table in `path` for fitting, as `options` say.
+/// Reads the table in `path` for fitting, as `options` say; `-` reads standard input
+/// ([`open_data`]).
 pub fn read_table(path: &Path, options: &ReadOptions) -> Result<Table, Error> {
+    let (input, name) = open_data(path)?;
+    read_table_from(input, &name, options)
+}
+
+/// Opens a data file for reading, buffered, with the name to give it in messages. The path
+/// `-` means standard input (named "standard input"), as in most command-line tools; a file
+/// called `-` is `./-`.
+pub fn open_data(path: &Path) -> Result<(Box<dyn Read>, PathBuf), Error> {
+    if path.as_os_str() == "-" {
+        return Ok((
+            Box::new(std::io::stdin().lock()),
+            PathBuf::from("standard input"),
+        ));
+    }
     let file = std::fs::File::open(path).map_err(|e| Error::io("cannot read", path, e))?;
-    read_table_from(std::io::BufReader::new(file), path, options)
+    Ok((Box::new(std::io::BufReader::new(file)), path.to_path_buf()))
 }
 
 /// Like [`read_table`], from any byte source (`path` names it in errors).
@@ -336,6 +351,8 @@ pub fn read_table_from<R: Read>(
             if !source.next_record()? {
                 return Err(source.error(None, None, "the file has a header but no data rows"));
             }
+            // A row of the wrong length cannot say which columns are numeric.
+            source.check_row_length()?;
             let numeric: Vec<usize> = all
                 .iter()
                 .copied()
@@ -407,6 +424,24 @@ pub fn read_table_from<R: Read>(
 }
 
 impl<R: Read> CsvSource<R> {
+    /// Refuses a record whose number of fields is not the header's.
+    fn check_row_length(&self) -> Result<(), Error> {
+        if self.record.len() == self.header.len() {
+            return Ok(());
+        }
+        let line = self.line();
+        Err(self.error(
+            Some(line),
+            None,
+            &format!(
+                "the row has {} fields but the header has {}{}",
+                self.record.len(),
+                self.header.len(),
+                open_quote_hint(&self.record, line)
+            ),
+        ))
+    }
+
     /// [`CsvSource::next_row`]'s checks on the record already read.
     fn parse_current(
         &mut self,
@@ -415,17 +450,7 @@ impl<R: Read> CsvSource<R> {
         values: &mut Vec<f64>,
     ) -> Result<(), Error> {
         let line = self.line();
-        if self.record.len() != self.header.len() {
-            return Err(self.error(
-                Some(line),
-                None,
-                &format!(
-                    "the row has {} fields but the header has {}",
-                    self.record.len(),
-                    self.header.len()
-                ),
-            ));
-        }
+        self.check_row_length()?;
         values.clear();
         for (k, &c) in columns.iter().enumerate() {
             let v = cell_problem(&self.record[c], k < inputs)
@@ -479,6 +504,24 @@ impl<R: Read> FeatureReader<R> {
     }
 }
 
+/// For a row of the wrong length: where a field holds a line break, the likely cause, a
+/// quote opened and not closed, so that the row ran on into the lines after it.
+fn open_quote_hint(record: &csv::ByteRecord, line: u64) -> String {
+    let Some(k) = record.iter().position(|f| f.contains(&b'\n')) else {
+        return String::new();
+    };
+    // A line break ending the last field is the file's last newline, not a line of its own.
+    let breaks = record
+        .iter()
+        .map(|f| f.trim_ascii_end().iter().filter(|&&b| b == b'\n').count())
+        .sum::<usize>();
+    format!(
+        " (field {} opens a quote that runs on to line {}: is a closing quote missing?)",
+        k + 1,
+        line + breaks as u64
+    )
+}
+
 /// The names of a header for an error line: at most [`HEADER_NAMES_SHOWN`] names of at most
 /// [`HEADER_NAME_CHARS`] characters each, so a wide table (or a file that is not a table at
 /// all) still gives a line a person can read.
@@ -527,6 +570,33 @@ mod tests {
                 "{e}"
             );
         }
+    }
+
+    #[test]
+    fn a_row_that_runs_on_from_an_unclosed_quote_says_so() {
+        let e = read("a,b,y\n1,2,3\n\"4,5,6\n7,8,9\n", &opts("y"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("line 3"), "{e}");
+        assert!(
+            e.contains("field 1 opens a quote that runs on to line 4"),
+            "{e}"
+        );
+        assert!(e.contains("closing quote missing"), "{e}");
+        // Also when the first row, which picks the default features, is the one.
+        let e = read("a,b,y\n\"1,2,3\n2,3,6\n", &opts("y"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("line 2") && e.contains("closing quote missing"),
+            "{e}"
+        );
+        // A short row without a line break in it gets no such hint.
+        let e = read("a,b,y\n1,2\n", &opts("y")).unwrap_err().to_string();
+        assert!(
+            e.contains("the row has 2 fields") && !e.contains("quote"),
+            "{e}"
+        );
     }
 
     #[test]

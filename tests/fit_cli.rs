@@ -357,3 +357,56 @@ fn bad_training_flags_of_fit_are_refused_by_name() {
     assert!(text(&out.stderr).starts_with("error: unexpected argument '--fresh-data'"));
     assert!(!model.exists(), "nothing written on failure");
 }
+
+/// `logexp` with `args`, `stdin` piped in.
+fn with_stdin(args: &[&str], stdin: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut child = std::process::Command::new(common::BIN)
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn a_dash_reads_the_data_from_standard_input() {
+    let dir = TempDir::new("fit-stdin");
+    let csv = "a,b,y\n1,2,2\n2,3,6\n3,5,15\n4,7,28\n5,11,55\n";
+    let model = dir.join("m.st");
+    let model = model.to_str().unwrap();
+    let fitted = with_stdin(
+        &["fit", "--data", "-", "--target", "y", "--out", model],
+        csv,
+    );
+    assert!(fitted.status.success(), "{}", text(&fitted.stderr));
+    assert!(
+        text(&fitted.stdout).contains("5 rows"),
+        "{}",
+        text(&fitted.stdout)
+    );
+    let predicted = with_stdin(&["predict", "--model", model, "--data", "-"], "b,a\n10,3\n");
+    assert!(predicted.status.success(), "{}", text(&predicted.stderr));
+    let lines: Vec<String> = text(&predicted.stdout).lines().map(String::from).collect();
+    assert_eq!(lines[0], "b,a,y_predicted");
+    let y: f64 = lines[1].rsplit(',').next().unwrap().parse().unwrap();
+    assert!((y - 30.0).abs() < 0.3, "{y}");
+    let explained = with_stdin(&["explain", "--model", model, "--data", "-"], csv);
+    assert!(explained.status.success(), "{}", text(&explained.stderr));
+    // Errors name standard input, not a file called "-".
+    let bad = with_stdin(&["predict", "--model", model, "--data", "-"], "a\n1\n");
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        text(&bad.stderr).contains("standard input"),
+        "{}",
+        text(&bad.stderr)
+    );
+}
