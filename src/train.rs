@@ -1909,6 +1909,22 @@ mod tests {
     /// 0.5) are regularised, never those of odd rows (loss 2); without a threshold every batch
     /// from step 4 is.
     #[test]
+    fn the_regulariser_weight_rises_linearly_between_start_and_end() {
+        let s = Schedule {
+            lambda: 8.0,
+            start: 10,
+            end: 50,
+            below: None,
+        };
+        let weights: Vec<f64> = [0, 9, 10, 15, 30, 49, 50, 1000]
+            .iter()
+            .map(|&t| s.at(t))
+            .collect();
+        // 8 · (t − 10) / 40 between the ends, written out by hand.
+        assert_eq!(weights, [0.0, 0.0, 0.0, 1.0, 4.0, 7.8, 8.0, 8.0]);
+    }
+
+    #[test]
     fn the_regulariser_acts_only_on_batches_below_its_threshold() {
         let data = Dataset::new(
             1,
