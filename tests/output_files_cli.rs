@@ -37,6 +37,37 @@ fn write_wide_csv(path: &Path, n: usize, rows: usize) {
     std::fs::write(path, lines.join("\n") + "\n").unwrap();
 }
 
+/// Runs logexp with `args` (no input, output discarded), sends it `signal` (`INT`, `TERM`)
+/// `settle` after `ready` first holds, and returns how it ended. Fails if it ends first.
+fn signal_once(
+    args: &[&Path],
+    signal: &str,
+    ready: impl Fn() -> bool,
+    settle: std::time::Duration,
+) -> std::process::ExitStatus {
+    let mut child = std::process::Command::new(common::BIN)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while !ready() {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("logexp {args:?} finished ({status}) before it could be interrupted");
+        }
+        assert!(started.elapsed().as_secs() < 60, "not ready after 60 s");
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    std::thread::sleep(settle);
+    let killed = std::process::Command::new("kill")
+        .args([format!("-{signal}"), child.id().to_string()])
+        .status();
+    assert!(killed.unwrap().success());
+    child.wait().unwrap()
+}
+
 fn is_temporary(name: &str) -> bool {
     name.starts_with('.') && name.contains(".tmp")
 }
@@ -138,33 +169,22 @@ fn an_interrupted_predict_keeps_the_old_output_and_leaves_no_temporary_file() {
     for signal in ["INT", "TERM"] {
         let out = dir.join("out.csv");
         std::fs::write(&out, "keep").unwrap();
-        let mut child = std::process::Command::new(common::BIN)
-            .args(["predict", "--model", &model, "--data"])
-            .arg(&big)
-            .arg("--out")
-            .arg(&out)
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        // Wait until the temporary file exists, so the signal comes mid-write.
-        let started = std::time::Instant::now();
-        while !names(&dir.0).iter().any(|n| is_temporary(n)) {
-            if let Some(status) = child.try_wait().unwrap() {
-                panic!("predict finished ({status}) before it could be interrupted");
-            }
-            assert!(
-                started.elapsed().as_secs() < 60,
-                "no temporary file appeared"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(5));
-        }
-        let killed = std::process::Command::new("kill")
-            .args([format!("-{signal}"), child.id().to_string()])
-            .status();
-        assert!(killed.unwrap().success());
-        let status = child.wait().unwrap();
+        let args = [
+            Path::new("predict"),
+            Path::new("--model"),
+            Path::new(&model),
+            Path::new("--data"),
+            &big,
+            Path::new("--out"),
+            &out,
+        ];
+        // The signal comes once the temporary file exists, so mid-write.
+        let status = signal_once(
+            &args,
+            signal,
+            || names(&dir.0).iter().any(|n| is_temporary(n)),
+            std::time::Duration::ZERO,
+        );
         assert_eq!(status.code(), Some(130), "SIG{signal}: {status}");
         assert_eq!(std::fs::read_to_string(&out).unwrap(), "keep");
         let left: Vec<String> = names(&dir.0)
@@ -401,33 +421,17 @@ fn an_interrupted_report_leaves_every_file_of_the_previous_report() {
         "{before:?}"
     );
 
-    let mut child = std::process::Command::new(common::BIN)
-        .arg("report")
-        .arg(&new)
-        .arg("--out")
-        .arg(&out)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
     // The first staged file (a ranking) comes long before the figures are drawn; written one
     // by one, it would already be in place when the signal comes.
-    let started = std::time::Instant::now();
     let staged = |d: &Path| d.exists() && names(d).iter().any(|n| is_temporary(n));
-    while !staged(&out) && !staged(&out.join("rankings")) {
-        if let Some(status) = child.try_wait().unwrap() {
-            panic!("report finished ({status}) before it could be interrupted");
-        }
-        assert!(started.elapsed().as_secs() < 60, "no file was staged");
-        std::thread::sleep(std::time::Duration::from_millis(2));
-    }
-    std::thread::sleep(std::time::Duration::from_millis(20));
-    let killed = std::process::Command::new("kill")
-        .args(["-INT".to_string(), child.id().to_string()])
-        .status();
-    assert!(killed.unwrap().success());
-    let status = child.wait().unwrap();
+    let args = [Path::new("report"), &new, Path::new("--out"), &out];
+    // 20 ms is ample for the old way to have put the first files in place.
+    let status = signal_once(
+        &args,
+        "INT",
+        || staged(&out) || staged(&out.join("rankings")),
+        std::time::Duration::from_millis(20),
+    );
     assert_eq!(status.code(), Some(130), "{status}");
     let after = tree(&out);
     let changed: Vec<&String> = after
