@@ -63,6 +63,15 @@ pub enum Error {
         /// The file.
         path: PathBuf,
     },
+    /// An output directory that another process (another report) is writing.
+    #[error(
+        "{}: another logexp process is writing a report into this directory; wait for it to finish or choose another --out",
+        path.display()
+    )]
+    DirectoryLocked {
+        /// The directory.
+        path: PathBuf,
+    },
     /// A results file with a line that is not a run record.
     #[error(
         "{}, line {line}: not a run record ({message}); fix or delete that line, the other lines are kept",
@@ -143,6 +152,7 @@ impl Error {
             | Error::Data(_)
             | Error::NotResults { .. }
             | Error::Locked { .. }
+            | Error::DirectoryLocked { .. }
             | Error::Csv { .. }
             | Error::ModelFile { .. }
             | Error::NotRegularOutput { .. } => true,

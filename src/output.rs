@@ -358,6 +358,36 @@ impl Batch {
     }
 }
 
+/// An exclusive advisory lock on a directory that a command fills with files (a report),
+/// held until dropped: two reports into one directory would otherwise interleave their files.
+/// A second process gets [`Error::DirectoryLocked`] at once. Where directories cannot be
+/// opened as files (not Unix), nothing is locked.
+pub struct DirectoryLock {
+    _held: Option<std::fs::File>,
+}
+
+impl DirectoryLock {
+    /// Creates `dir` if needed and locks it.
+    pub fn acquire(dir: &Path) -> Result<DirectoryLock, Error> {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io("cannot create directory", dir, e))?;
+        #[cfg(unix)]
+        {
+            let handle = std::fs::File::open(dir).map_err(|e| Error::io("cannot open", dir, e))?;
+            match handle.try_lock() {
+                Ok(()) => Ok(DirectoryLock {
+                    _held: Some(handle),
+                }),
+                Err(std::fs::TryLockError::WouldBlock) => Err(Error::DirectoryLocked {
+                    path: dir.to_path_buf(),
+                }),
+                Err(std::fs::TryLockError::Error(e)) => Err(Error::io("cannot lock", dir, e)),
+            }
+        }
+        #[cfg(not(unix))]
+        Ok(DirectoryLock { _held: None })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -527,5 +557,21 @@ mod tests {
         batch.commit().unwrap();
         assert_eq!(std::fs::read(&input).unwrap(), b"records");
         assert_eq!(names(&dir), ["results.jsonl"]);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_locked_directory_is_refused_until_its_lock_is_dropped() {
+        let dir = TempDir::new("output-dir-lock");
+        let out = dir.join("report");
+        let held = DirectoryLock::acquire(&out).unwrap();
+        assert!(out.is_dir());
+        // Another open file description, as another process would have.
+        match DirectoryLock::acquire(&out) {
+            Err(Error::DirectoryLocked { path }) => assert_eq!(path, out),
+            other => panic!("expected DirectoryLocked, got {:?}", other.err()),
+        }
+        drop(held);
+        assert!(DirectoryLock::acquire(&out).is_ok());
     }
 }

@@ -459,3 +459,22 @@ fn a_report_never_writes_over_a_results_file_it_reads() {
     assert_eq!(names(&out), ["figures", "rankings", "report.md"]);
     assert!(names(&out.join("figures")).is_empty());
 }
+
+#[cfg(unix)]
+#[test]
+fn a_second_report_into_the_same_directory_is_refused_while_the_first_writes() {
+    let dir = TempDir::new("outputs-report-lock");
+    let results = results_of(&dir, "r.jsonl", &["x1*x2"]);
+    let out = dir.join("report");
+    std::fs::create_dir(&out).unwrap();
+    // This process stands in for a report being written: it holds the directory's lock.
+    let held = std::fs::File::open(&out).unwrap();
+    held.lock().unwrap();
+    let args = [Path::new("report"), &results, Path::new("--out"), &out];
+    assert_refused(&args, 2, &["another logexp process", "report", "--out"]);
+    assert!(tree(&out).is_empty());
+    held.unlock().unwrap();
+    let made = logexp(&args);
+    assert!(made.status.success(), "{}", text(&made.stderr));
+    assert!(out.join("report.md").exists());
+}

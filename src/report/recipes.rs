@@ -227,6 +227,7 @@ pub fn write_recipes_report_keeping(
     out_dir: &Path,
     inputs: &[(&Path, &str)],
 ) -> Result<RecipesReport, Error> {
+    let _lock = crate::output::DirectoryLock::acquire(out_dir)?;
     let batch = crate::output::Batch::keeping(inputs);
     let report = stage_recipes_report(records, out_dir, &batch)?;
     batch.commit()?;
