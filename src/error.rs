@@ -63,6 +63,18 @@ pub enum Error {
         /// The file.
         path: PathBuf,
     },
+    /// An output directory's path that names something other than a directory: a file, a
+    /// FIFO, a link to nothing or a loop of links (or passes through one).
+    #[error(
+        "{}: cannot write files there: it is {kind}; give a directory (it is created if missing)",
+        path.display()
+    )]
+    NotADirectory {
+        /// The path.
+        path: PathBuf,
+        /// What it is instead.
+        kind: &'static str,
+    },
     /// An output directory that another process (another report) is writing.
     #[error(
         "{}: another logexp process is writing a report into this directory; wait for it to finish or choose another --out",
@@ -153,6 +165,7 @@ impl Error {
             | Error::NotResults { .. }
             | Error::Locked { .. }
             | Error::DirectoryLocked { .. }
+            | Error::NotADirectory { .. }
             | Error::Csv { .. }
             | Error::ModelFile { .. }
             | Error::NotRegularOutput { .. } => true,

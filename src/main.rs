@@ -9,7 +9,7 @@ use logexp::recipe::{Ingredients, Recipe};
 use logexp::report::write_report_keeping;
 use logexp::reproduce::{ReproduceOptions, Target};
 use logexp::sweep::{
-    Grid, Progress, Shard, parse_functions, parse_models, read_all_results, run_sweep_within,
+    Grid, Progress, Shard, parse_functions, parse_models, read_all_results_within, run_sweep_within,
 };
 use logexp::train::{Alternate, Loss, LrSchedule, Plateau, Schedule, Training};
 use std::io::{IsTerminal, Write};
@@ -252,6 +252,10 @@ struct ReportArgs {
     /// Directory for report.md, CSVs and figures.
     #[arg(long, default_value = "report")]
     out: PathBuf,
+    /// Most memory the report may use, in GiB (its records' loss curves take most of it); a
+    /// larger set of records is refused as soon as it is read.
+    #[arg(long, allow_negative_numbers = true, default_value_t = DEFAULT_MAX_RUN_GIB)]
+    max_memory: f64,
 }
 
 #[derive(Args, Clone)]
@@ -847,22 +851,21 @@ fn print_stdout(text: &str) -> Result<(), logexp::Error> {
 }
 
 /// Refuses an `--out` that exists but is not a directory, before any work is done.
-fn output_directory(out: &std::path::Path) -> Result<(), logexp::Error> {
-    match std::fs::metadata(out) {
-        Ok(meta) if !meta.is_dir() => Err(logexp::Error::InvalidSetting {
+/// Refuses an `--out` directory that cannot be one, naming the flag.
+fn out_directory(out: &std::path::Path) -> Result<(), logexp::Error> {
+    logexp::output::check_directory(out).map_err(|e| match e {
+        logexp::Error::NotADirectory { .. } => logexp::Error::InvalidSetting {
             field: "out",
-            message: format!(
-                "{} exists and is not a directory: give a directory (it is created if missing)",
-                out.display()
-            ),
-        }),
-        _ => Ok(()),
-    }
+            message: e.to_string(),
+        },
+        other => other,
+    })
 }
 
 fn report(args: &ReportArgs) -> Result<(), logexp::Error> {
-    output_directory(&args.out)?;
-    let records = read_all_results(&args.results)?;
+    out_directory(&args.out)?;
+    let limits = memory_limits(args.max_memory)?;
+    let records = read_all_results_within(&args.results, &limits)?;
     let names: Vec<String> = args
         .results
         .iter()
@@ -945,7 +948,7 @@ fn reproduce(args: &ReproduceArgs) -> Result<(), logexp::Error> {
         }
         PathBuf::from(name)
     });
-    output_directory(&out)?;
+    out_directory(&out)?;
     let pool = thread_pool(args.threads)?;
     let progress = progress_reporter("reproduce");
     let summary = pool.install(|| logexp::reproduce::reproduce(&options, &out, &progress))?;

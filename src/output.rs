@@ -358,6 +358,52 @@ impl Batch {
     }
 }
 
+/// Checks, without creating anything, that `dir` is a directory or could be created as one:
+/// a path that exists as something else, or that a link to nothing or a loop of links stands
+/// in the way of, is refused with [`Error::NotADirectory`] (a usage error). What a command
+/// calls before its work, so that a bad `--out` is refused first.
+pub fn check_directory(dir: &Path) -> Result<(), Error> {
+    let refuse = |kind: &'static str| Error::NotADirectory {
+        path: dir.to_path_buf(),
+        kind,
+    };
+    match std::fs::metadata(dir) {
+        Ok(meta) if meta.is_dir() => Ok(()),
+        Ok(meta) if meta.is_file() => Err(refuse("a file")),
+        Ok(meta) => Err(refuse(kind_of(&meta))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            // A link to nothing reads as missing, but creating the directory would fail.
+            if std::fs::symlink_metadata(dir).is_ok_and(|m| m.is_symlink()) {
+                Err(refuse("a symbolic link to nothing"))
+            } else {
+                Ok(())
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => {
+            Err(refuse("a path through a file"))
+        }
+        Err(_) if std::fs::symlink_metadata(dir).is_ok_and(|m| m.is_symlink()) => {
+            Err(refuse("a symbolic link that cannot be followed (a loop?)"))
+        }
+        Err(e) => Err(Error::io("cannot create directory", dir, e)),
+    }
+}
+
+/// Creates the directory `dir` (and its parents) if missing, after [`check_directory`].
+pub fn create_directory(dir: &Path) -> Result<(), Error> {
+    check_directory(dir)?;
+    std::fs::create_dir_all(dir).map_err(|e| match e.kind() {
+        // A parent that is a file, or a link to nothing, on the way.
+        std::io::ErrorKind::AlreadyExists | std::io::ErrorKind::NotADirectory => {
+            Error::NotADirectory {
+                path: dir.to_path_buf(),
+                kind: "a path through a file or a link to nothing",
+            }
+        }
+        _ => Error::io("cannot create directory", dir, e),
+    })
+}
+
 /// An exclusive advisory lock on a directory that a command fills with files (a report),
 /// held until dropped: two reports into one directory would otherwise interleave their files.
 /// A second process gets [`Error::DirectoryLocked`] at once. Where directories cannot be
@@ -369,7 +415,7 @@ pub struct DirectoryLock {
 impl DirectoryLock {
     /// Creates `dir` if needed and locks it.
     pub fn acquire(dir: &Path) -> Result<DirectoryLock, Error> {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io("cannot create directory", dir, e))?;
+        create_directory(dir)?;
         #[cfg(unix)]
         {
             let handle = std::fs::File::open(dir).map_err(|e| Error::io("cannot open", dir, e))?;
@@ -573,5 +619,35 @@ mod tests {
         }
         drop(held);
         assert!(DirectoryLock::acquire(&out).is_ok());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_directory_path_that_is_something_else_is_refused_as_usage() {
+        let dir = TempDir::new("output-directories");
+        std::fs::write(dir.join("afile"), "kept").unwrap();
+        std::os::unix::fs::symlink(dir.join("nowhere"), dir.join("dangling")).unwrap();
+        std::os::unix::fs::symlink(dir.join("loop1"), dir.join("loop2")).unwrap();
+        std::os::unix::fs::symlink(dir.join("loop2"), dir.join("loop1")).unwrap();
+        let cases = [
+            ("afile", "a file"),
+            ("afile/sub", "a path through a file"),
+            ("dangling", "a symbolic link to nothing"),
+            ("dangling/sub", "a link to nothing"),
+            ("loop1", "cannot be followed"),
+        ];
+        for (name, kind) in cases {
+            let err = create_directory(&dir.join(name)).unwrap_err();
+            assert!(err.is_usage(), "{name}: {err}");
+            assert!(err.to_string().contains(kind), "{name}: {err}");
+        }
+        assert_eq!(std::fs::read(dir.join("afile")).unwrap(), b"kept");
+        assert!(!dir.join("nowhere").exists());
+        check_directory(&dir.join("new/deeper")).unwrap();
+        assert!(!dir.join("new").exists(), "a check creates nothing");
+        create_directory(&dir.join("new/deeper")).unwrap();
+        assert!(dir.join("new/deeper").is_dir());
+        std::os::unix::fs::symlink(dir.join("new"), dir.join("to-new")).unwrap();
+        create_directory(&dir.join("to-new")).unwrap();
     }
 }

@@ -278,8 +278,7 @@ pub fn reproduce(
     for grid in options.grids() {
         specs.extend(grid.plan(None)?);
     }
-    std::fs::create_dir_all(out_dir)
-        .map_err(|e| Error::io("cannot create directory", out_dir, e))?;
+    crate::output::create_directory(out_dir)?;
     let results = out_dir.join("results.jsonl");
     let sweep = run_sweep(&specs, &results, on_progress)?;
     let wanted: HashSet<String> = specs.iter().map(RunSpec::key).collect();

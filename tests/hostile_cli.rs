@@ -503,12 +503,12 @@ fn an_output_directory_that_is_a_file_is_refused_by_flag() {
     assert_refused(
         &["reproduce", "--quick", "--epochs", "1", "--out", file_arg],
         2,
-        &["--out", "not a directory"],
+        &["--out", "it is a file", "give a directory"],
     );
     assert_refused(
         &["report", file_arg, "--out", file_arg],
         2,
-        &["--out", "not a directory"],
+        &["--out", "it is a file", "give a directory"],
     );
     assert_eq!(std::fs::read(&file).unwrap(), b"keep me\n");
 }

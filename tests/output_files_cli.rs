@@ -478,3 +478,40 @@ fn a_second_report_into_the_same_directory_is_refused_while_the_first_writes() {
     assert!(made.status.success(), "{}", text(&made.stderr));
     assert!(out.join("report.md").exists());
 }
+
+#[cfg(unix)]
+#[test]
+fn a_report_directory_that_is_something_else_or_too_many_records_are_refused() {
+    let dir = TempDir::new("outputs-report-dirs");
+    let results = results_of(&dir, "r.jsonl", &["x1*x2"]);
+    std::os::unix::fs::symlink(dir.join("nowhere"), dir.join("dangling")).unwrap();
+    std::fs::create_dir(dir.join("rep")).unwrap();
+    let made = std::process::Command::new("mkfifo")
+        .arg(dir.join("rep/figures"))
+        .status();
+    assert!(made.unwrap().success());
+    for (out, kind) in [
+        ("dangling", "a symbolic link to nothing"),
+        ("rep", "FIFO"),
+        ("r.jsonl", "a file"),
+    ] {
+        let args = [
+            Path::new("report"),
+            &results,
+            Path::new("--out"),
+            &dir.join(out),
+        ];
+        assert_refused(&args, 2, &[kind, "give a directory"]);
+    }
+    assert!(!dir.join("nowhere").exists());
+    // A report that its records would not fit in is refused while they are read.
+    let args = [
+        Path::new("report"),
+        &results,
+        Path::new("--out"),
+        &dir.join("small"),
+        Path::new("--max-memory"),
+        Path::new("0.000001"),
+    ];
+    assert_refused(&args, 2, &["--max-memory", "records"]);
+}

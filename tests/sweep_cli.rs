@@ -767,19 +767,19 @@ fn report_refuses_missing_corrupt_and_unwritable_paths() {
     );
     assert!(!out.exists(), "a refused report created {}", out.display());
 
-    // An output directory under a regular file.
+    // --out naming an existing file, or a path through one, is the user's input to fix:
+    // exit 2, before any work.
     let regular = dir.join("regular");
     std::fs::write(&regular, "x").unwrap();
     refused(
         &report(&[&results], &regular.join("report")),
-        1,
-        &[s(&regular)],
+        2,
+        &["--out", s(&regular), "a path through a file"],
     );
-    // --out naming an existing file is the user's input to fix: exit 2, before any work.
     refused(
         &report(&[&results], &regular),
         2,
-        &["--out", s(&regular), "not a directory"],
+        &["--out", s(&regular), "give a directory"],
     );
     assert_eq!(std::fs::read(&regular).unwrap(), b"x");
 }

@@ -136,7 +136,7 @@ fn stage_report(
     let figures_dir = out_dir.join("figures");
     let rankings_dir = out_dir.join("rankings");
     for dir in [out_dir, &figures_dir, &rankings_dir] {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io("cannot create directory", dir, e))?;
+        crate::output::create_directory(dir)?;
     }
     let report_md = out_dir.join("report.md");
 
@@ -848,13 +848,14 @@ mod tests {
     }
 
     #[test]
-    fn an_unwritable_out_dir_is_an_error() {
+    fn an_out_dir_through_a_file_is_refused_as_usage() {
         let dir = TempDir::new("unwritable");
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("a-file");
         std::fs::write(&file, "x").unwrap();
         let err = write_report(&fixture(), &file.join("out")).unwrap_err();
-        assert!(matches!(err, Error::Io { .. }), "{err}");
+        assert!(matches!(err, Error::NotADirectory { .. }), "{err}");
+        assert!(err.is_usage());
         assert!(err.to_string().contains("a-file"), "{err}");
     }
 }
