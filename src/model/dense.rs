@@ -431,6 +431,17 @@ pub(crate) mod tests {
             Dense::new(2, &[4], &[Relu, Relu]),
             Err(ShapeError::ActivationCount { .. })
         ));
+        // 2^62 parameters: no usize arithmetic wraps, but their bytes would pass isize::MAX.
+        let huge = 1usize << 31;
+        assert!(matches!(
+            Dense::new(1, &[huge, huge], &[Relu, Relu]),
+            Err(ShapeError::TooManyParameters { .. })
+        ));
+        // A count that does wrap is refused too.
+        assert!(matches!(
+            Dense::new(2, &[usize::MAX, 2], &[Relu, Relu]),
+            Err(ShapeError::TooManyParameters { .. })
+        ));
     }
 
     #[test]
