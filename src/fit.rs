@@ -714,6 +714,26 @@ pub fn fit_within(
         Some(s) => s.apply(&subset(data, &train_rows)),
         None => subset(data, &train_rows),
     };
+    // A network computes in f32: a target it cannot represent can only "diverge", and no
+    // learning rate helps. (The log-linear fit works in f64.)
+    if !matches!(network, Model::LogLinear(_))
+        && let Some((row, y)) = train_set
+            .targets()
+            .iter()
+            .enumerate()
+            .find(|(_, y)| !(**y as f32).is_finite())
+    {
+        return Err(Error::InvalidSetting {
+            field: "target",
+            message: format!(
+                "the target of row {} is {:e} as the network sees it, beyond the largest f32 ({:e}), and {} computes in f32: divide the column by a power of ten, scale it (--scale), or fit --model loglinear, which works in f64",
+                train_rows.get(row).map_or(row, |&t| t) + 1,
+                y,
+                f32::MAX,
+                options.model.describe()
+            ),
+        });
+    }
     let config = options.training.config();
     let mut best: Option<(f64, usize, Vec<f32>, crate::train::History)> = None;
     for k in 0..options.restarts {
@@ -1091,6 +1111,37 @@ mod tests {
             "{text}"
         );
         assert!(out.is_empty(), "nothing is written before the refusal");
+    }
+
+    #[test]
+    fn a_target_beyond_f32_is_refused_for_networks_but_fitted_by_loglinear() {
+        let t = table("x,y\n1,1e38\n2,2e38\n3,3e38\n4,4e38\n5,5e38\n");
+        let dense = FitOptions {
+            valid: Validation::None,
+            ..FitOptions::new(ModelSpec::parse("dense", &"lg".parse().unwrap(), None).unwrap())
+        };
+        let err = fit(&t, &dense).unwrap_err();
+        assert!(err.is_usage(), "{err}");
+        let text = err.to_string();
+        assert!(
+            text.contains("--target") && text.contains("row 4"),
+            "{text}"
+        );
+        assert!(
+            text.contains("--scale") && text.contains("loglinear"),
+            "{text}"
+        );
+        let loglinear = FitOptions {
+            valid: Validation::None,
+            ..FitOptions::new(ModelSpec::Loglinear)
+        };
+        assert!(fit(&t, &loglinear).is_ok());
+        // Scaled, the same table is within f32 for the network.
+        let scaled = FitOptions {
+            scale: true,
+            ..dense
+        };
+        assert!(fit(&t, &scaled).is_ok());
     }
 
     #[test]
