@@ -183,7 +183,7 @@ fn fit(args: &FitArgs) -> Result<(), logexp::Error> {
             } else {
                 String::new()
             },
-            args.out.display()
+            shown(&args.out)
         )));
     }
     logexp::modelfile::save(&model, &args.out)?;
@@ -193,7 +193,7 @@ fn fit(args: &FitArgs) -> Result<(), logexp::Error> {
         (None, Some(note)) => text.push_str(&format!("\nno formula: {note}")),
         (None, None) => {}
     }
-    print_stdout(&format!("{text}\nmodel written to {}", args.out.display()))
+    print_stdout(&format!("{text}\nmodel written to {}", shown(&args.out)))
 }
 
 fn predict(args: &PredictArgs) -> Result<(), logexp::Error> {
@@ -207,7 +207,7 @@ fn predict(args: &PredictArgs) -> Result<(), logexp::Error> {
     let model = logexp::modelfile::load(&args.model)?;
     let rows = logexp::fit::predict_file(&model, &args.data, args.out.as_deref())?;
     if let Some(out) = &args.out {
-        print_stderr(&format!("{rows} predictions written to {}", out.display()));
+        print_stderr(&format!("{rows} predictions written to {}", shown(out)));
     }
     Ok(())
 }
@@ -790,7 +790,7 @@ fn sweep(args: &SweepArgs) -> Result<(), logexp::Error> {
     let pool = thread_pool(args.threads)?;
     let report = progress_reporter("sweep");
     let summary = pool.install(|| run_sweep_within(&specs, &args.out, &limits, &report))?;
-    print_stderr(&summary.describe(&args.out));
+    print_stderr(&summary.describe(std::path::Path::new(&shown(&args.out))));
     Ok(())
 }
 
@@ -807,9 +807,21 @@ fn print_stderr(text: &str) {
 /// the cursor, recolour the terminal or set its title, and invisible format characters, which
 /// can make text read differently from what it is) is escaped. Line breaks and tabs are kept.
 fn terminal_safe(text: &str) -> String {
+    escape_hidden(text, true)
+}
+
+/// A path for a message: like [`terminal_safe`], with line breaks and tabs escaped too, so a
+/// file name cannot start a line of its own (`--out $'x\nerror: fake'`).
+fn shown(path: &std::path::Path) -> String {
+    escape_hidden(&path.display().to_string(), false)
+}
+
+/// `text` with every hidden character escaped, line breaks and tabs kept if `keep_breaks`.
+fn escape_hidden(text: &str, keep_breaks: bool) -> String {
     let mut safe = String::with_capacity(text.len());
     for c in text.chars() {
-        if logexp::report::is_hidden_char(c) && c != '\n' && c != '\t' {
+        let kept = keep_breaks && (c == '\n' || c == '\t');
+        if logexp::report::is_hidden_char(c) && !kept {
             safe.extend(c.escape_default());
         } else {
             safe.push(c);
@@ -850,7 +862,6 @@ fn print_stdout(text: &str) -> Result<(), logexp::Error> {
     }
 }
 
-/// Refuses an `--out` that exists but is not a directory, before any work is done.
 /// Refuses an `--out` directory that cannot be one, naming the flag.
 fn out_directory(out: &std::path::Path) -> Result<(), logexp::Error> {
     logexp::output::check_directory(out).map_err(|e| match e {
@@ -884,7 +895,7 @@ fn report(args: &ReportArgs) -> Result<(), logexp::Error> {
     print_stderr(&format!(
         "report of {} runs written to {}",
         records.len(),
-        summary.report_md.display()
+        shown(&summary.report_md)
     ));
     Ok(())
 }
@@ -952,11 +963,12 @@ fn reproduce(args: &ReproduceArgs) -> Result<(), logexp::Error> {
     let pool = thread_pool(args.threads)?;
     let progress = progress_reporter("reproduce");
     let summary = pool.install(|| logexp::reproduce::reproduce(&options, &out, &progress))?;
-    print_stderr(&summary.sweep.describe(&summary.results));
-    print_stdout(&format!(
-        "report written to {}",
-        summary.report_md.display()
-    ))
+    print_stderr(
+        &summary
+            .sweep
+            .describe(std::path::Path::new(&shown(&summary.results))),
+    );
+    print_stdout(&format!("report written to {}", shown(&summary.report_md)))
 }
 
 fn main() -> ExitCode {

@@ -515,3 +515,19 @@ fn a_report_directory_that_is_something_else_or_too_many_records_are_refused() {
     ];
     assert_refused(&args, 2, &["--max-memory", "records"]);
 }
+
+#[test]
+fn a_path_with_a_line_break_cannot_forge_a_line_of_output() {
+    let dir = TempDir::new("outputs-newline-path");
+    let results = results_of(&dir, "r.jsonl", &["x1*x2"]);
+    let out = dir.join("x\nerror: forged");
+    let made = logexp(&[Path::new("report"), &results, Path::new("--out"), &out]);
+    assert!(made.status.success(), "{}", text(&made.stderr));
+    assert!(out.join("report.md").exists());
+    let stderr = text(&made.stderr);
+    assert!(
+        !stderr.lines().any(|l| l.starts_with("error: forged")),
+        "{stderr}"
+    );
+    assert!(stderr.contains("x\\nerror: forged"), "{stderr}");
+}
