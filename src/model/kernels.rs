@@ -415,6 +415,24 @@ pub(crate) mod tests {
         f()
     }
 
+    /// The guard before the unchecked loads covers the transposed layout of back-propagation
+    /// (inputs `in_step` apart), where one weight too few must be caught, not read past.
+    #[test]
+    #[should_panic(expected = "weight index out of range")]
+    fn a_transposed_weight_map_one_weight_short_is_refused() {
+        let weights = [1.0f32; 6]; // output 0 reads weights 0, 3 and 6
+        let map = WeightMap {
+            weights: &weights,
+            out_step: 1,
+            in_step: 3,
+            n_out: 1,
+            n_in: 3,
+        };
+        let src = [1.0f32; 3 * LANES];
+        let mut out = [0.0f32; LANES];
+        weighted_sums_rows::<1, 1>(&map, &|_| 0.0, &src, LANES, &mut out, 0, 0);
+    }
+
     #[test]
     fn the_lane_sum_gives_the_bits_of_the_portable_order() {
         use rand::Rng;
