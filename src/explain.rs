@@ -1095,8 +1095,16 @@ fn explain_lg(
     let work = (hidden as f64).powi(2) * all.len() as f64;
     if hidden > MAX_LG_UNITS || work > MAX_LG_WORK {
         return Err(format!(
-            "the network has {hidden} hidden units and the data {} rows; lg formulas are read out for at most {MAX_LG_UNITS} hidden units (the paper's network has 28) and (hidden units)² × rows up to {MAX_LG_WORK:e}",
-            all.len()
+            "the network has {hidden} hidden units and the data {} rows; lg formulas are read out for at most {MAX_LG_UNITS} hidden units (the paper's network has 28) and (hidden units)² × rows up to {MAX_LG_WORK:e}{}",
+            all.len(),
+            if hidden <= MAX_LG_UNITS {
+                format!(
+                    ": read it out on at most {} rows",
+                    (MAX_LG_WORK / (hidden.max(1) as f64).powi(2)) as u64
+                )
+            } else {
+                String::new()
+            }
         ));
     }
     let (mut f, mut notes) = read_out_lg(model, data, &all)?;
@@ -1514,6 +1522,20 @@ mod tests {
 
     fn all_rows(t: &crate::table::Table) -> Vec<usize> {
         (0..t.data.len()).collect()
+    }
+
+    #[test]
+    fn an_lg_read_out_on_too_many_rows_says_how_many_it_takes() {
+        let (m, t) = model_on_law("dense");
+        let hidden: usize = m.spec.hidden().iter().sum();
+        let most = (MAX_LG_WORK / (hidden as f64).powi(2)) as usize;
+        // Row indices may repeat: only their count matters to the bound.
+        let rows: Vec<usize> = (0..most + 1).map(|r| r % t.data.len()).collect();
+        let err = explain(&m, &t.data, &rows, &[]).unwrap_err();
+        assert!(
+            err.contains(&format!("read it out on at most {most} rows")),
+            "{err}"
+        );
     }
 
     #[test]
