@@ -57,7 +57,7 @@ impl Limits {
     pub fn check_machine(&self, needed: u64, what: &str) -> Result<(), Error> {
         match self.machine_bytes {
             Some(machine) if needed > machine => Err(Error::Run(format!(
-                "{what} would need {} of memory, but this machine has {} (memory and swap): make it smaller",
+                "{what} would need {} of memory, but this machine has {} for it (memory and swap, or the process's address-space limit, ulimit -v, if lower): make it smaller",
                 format_bytes(needed),
                 format_bytes(machine)
             ))),
@@ -66,14 +66,35 @@ impl Limits {
     }
 }
 
-/// The machine's memory plus swap in bytes, from `/proc/meminfo` (`None` where there is no
-/// such file, or it does not say). Read once per process.
+/// The memory this process can have, in bytes: the machine's memory plus swap, from
+/// `/proc/meminfo`, or the process's address-space limit (`ulimit -v`, from
+/// `/proc/self/limits`) if that is lower. `None` where neither file says. Read once per
+/// process.
 pub fn machine_memory() -> Option<u64> {
     static MACHINE: std::sync::OnceLock<Option<u64>> = std::sync::OnceLock::new();
     *MACHINE.get_or_init(|| {
-        let text = std::fs::read_to_string("/proc/meminfo").ok()?;
-        meminfo_bytes(&text)
+        let machine = std::fs::read_to_string("/proc/meminfo")
+            .ok()
+            .and_then(|text| meminfo_bytes(&text));
+        let limit = std::fs::read_to_string("/proc/self/limits")
+            .ok()
+            .and_then(|text| address_space_limit(&text));
+        match (machine, limit) {
+            (Some(m), Some(l)) => Some(m.min(l)),
+            (m, l) => m.or(l),
+        }
     })
+}
+
+/// The soft "Max address space" of a `/proc/self/limits` text, in bytes (`None` when
+/// unlimited or absent).
+fn address_space_limit(text: &str) -> Option<u64> {
+    let line = text.lines().find(|l| l.starts_with("Max address space"))?;
+    line["Max address space".len()..]
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 /// `MemTotal` + `SwapTotal` of a `/proc/meminfo` text, in bytes.
@@ -1092,6 +1113,21 @@ impl Data<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_address_space_limit_is_read_from_proc_limits() {
+        let head =
+            "Limit                     Soft Limit           Hard Limit           Units     \n";
+        let limited = format!(
+            "{head}Max stack size            8388608              unlimited            bytes     \nMax address space         4096000000           unlimited            bytes     \n"
+        );
+        assert_eq!(address_space_limit(&limited), Some(4_096_000_000));
+        let unlimited = format!(
+            "{head}Max address space         unlimited            unlimited            bytes     \n"
+        );
+        assert_eq!(address_space_limit(&unlimited), None);
+        assert_eq!(address_space_limit(head), None);
+    }
 
     #[test]
     fn machine_memory_is_memory_plus_swap_from_meminfo() {

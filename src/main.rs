@@ -129,11 +129,15 @@ fn fit(args: &FitArgs) -> Result<(), logexp::Error> {
     use logexp::table::{ReadOptions, read_table};
     logexp::output::check_writable(&args.out)?;
     logexp::output::check_not_an_input(&args.out, "out", &[(&args.data, "--data")])?;
+    let limits = memory_limits(args.max_memory)?;
     let table = read_table(
         &args.data,
         &ReadOptions {
             features: args.features.clone(),
             drop_invalid: args.drop_invalid,
+            max_table_bytes: limits
+                .max_run_bytes
+                .min(limits.machine_bytes.unwrap_or(u64::MAX)),
             ..ReadOptions::new(&args.target)
         },
     )?;
@@ -164,7 +168,6 @@ fn fit(args: &FitArgs) -> Result<(), logexp::Error> {
         );
         bar
     });
-    let limits = memory_limits(args.max_memory)?;
     let model = logexp::fit::fit_within(&table, &options, &limits, &mut |p| {
         if let Some(bar) = &bar {
             bar.set_length((p.epochs * p.restarts) as u64);
@@ -543,11 +546,12 @@ impl ProtocolArgs {
 
 /// Reads `--max-memory GIB`.
 fn memory_limits(gib: f64) -> Result<Limits, logexp::Error> {
-    if !(gib.is_finite() && gib > 0.0 && gib <= 1024.0 * 1024.0) {
+    // Below a MiB nothing fits, and the refusal would blame the run's size instead.
+    if !(1.0 / 1024.0..=1024.0 * 1024.0).contains(&gib) {
         return Err(logexp::Error::InvalidSetting {
             field: "max-memory",
             message: format!(
-                "must be a positive number of GiB up to 1048576, e.g. {DEFAULT_MAX_RUN_GIB}"
+                "must be a number of GiB from 0.001 (1 MiB) up to 1048576, e.g. {DEFAULT_MAX_RUN_GIB}"
             ),
         });
     }

@@ -107,7 +107,7 @@ pub fn check_not_an_input(
         return Ok(()); // A new file cannot be an input.
     };
     for (input, flag) in inputs {
-        if std::fs::canonicalize(input).is_ok_and(|real| real == out_real) {
+        if input_identity(input).is_some_and(|real| real == out_real) {
             return Err(Error::InvalidSetting {
                 field: out_flag,
                 message: format!(
@@ -118,6 +118,18 @@ pub fn check_not_an_input(
         }
     }
     Ok(())
+}
+
+/// The real path of an input, for comparing with an output: `-` is standard input
+/// ([`crate::table::open_data`]), which may be redirected from a file (`< in.csv`); on Linux
+/// `/dev/stdin` resolves to that file. A pipe resolves to nothing and matches no output.
+fn input_identity(input: &Path) -> Option<PathBuf> {
+    if input.as_os_str() == "-" {
+        return std::fs::canonicalize("/dev/stdin")
+            .ok()
+            .filter(|real| real.is_file());
+    }
+    std::fs::canonicalize(input).ok()
 }
 
 /// Checks, without writing anything, that `path` could be written: what a command calls
@@ -385,7 +397,12 @@ pub fn check_directory(dir: &Path) -> Result<(), Error> {
         Err(_) if std::fs::symlink_metadata(dir).is_ok_and(|m| m.is_symlink()) => {
             Err(refuse("a symbolic link that cannot be followed (a loop?)"))
         }
-        Err(e) => Err(Error::io("cannot create directory", dir, e)),
+        // Only the environment can refuse access; any other failure to follow the path
+        // (a loop of links among its parents) is the path's doing.
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+            Err(Error::io("cannot create directory", dir, e))
+        }
+        Err(_) => Err(refuse("a path that cannot be followed (a loop of links?)")),
     }
 }
 
@@ -635,6 +652,7 @@ mod tests {
             ("dangling", "a symbolic link to nothing"),
             ("dangling/sub", "a link to nothing"),
             ("loop1", "cannot be followed"),
+            ("loop1/sub", "cannot be followed"),
         ];
         for (name, kind) in cases {
             let err = create_directory(&dir.join(name)).unwrap_err();

@@ -39,6 +39,10 @@ pub struct ReadOptions {
     pub drop_invalid: bool,
     /// Longest record accepted, in bytes.
     pub max_row_bytes: usize,
+    /// Most memory the table's values may take, in bytes (counted twice, for the copy a
+    /// growing buffer makes): a file, or a stream on standard input, with more rows is refused
+    /// at the first row past it rather than read until memory runs out.
+    pub max_table_bytes: u64,
 }
 
 impl ReadOptions {
@@ -50,6 +54,7 @@ impl ReadOptions {
             features: None,
             drop_invalid: false,
             max_row_bytes: DEFAULT_MAX_ROW_BYTES,
+            max_table_bytes: crate::experiment::DEFAULT_MAX_RUN_BYTES,
         }
     }
 }
@@ -395,6 +400,19 @@ pub fn read_table_from<R: Read>(
             Some(Ok(())) => {
                 records.extend(values[..inputs].iter().map(|&v| v as f32));
                 targets.push(values[inputs]);
+                let held = (records.len() * std::mem::size_of::<f32>()
+                    + targets.len() * std::mem::size_of::<f64>()) as u64;
+                if held.saturating_mul(2) > options.max_table_bytes {
+                    return Err(source.error(
+                        Some(source.line()),
+                        None,
+                        &format!(
+                            "the table's rows up to here already need {} of memory, more than the limit of {}: give fewer rows, or raise the limit (--max-memory)",
+                            crate::experiment::format_bytes(held.saturating_mul(2)),
+                            crate::experiment::format_bytes(options.max_table_bytes)
+                        ),
+                    ));
+                }
             }
             Some(Err(e)) if options.drop_invalid => {
                 dropped += 1;
@@ -597,6 +615,26 @@ mod tests {
             e.contains("the row has 2 fields") && !e.contains("quote"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn a_table_past_its_memory_limit_is_refused_at_the_row_that_passes_it() {
+        let mut csv = String::from("a,b,y\n");
+        for r in 0..1000 {
+            csv += &format!("{r},{r},{r}\n");
+        }
+        // A row holds 2 × 4 + 8 = 16 bytes, counted twice: 100 rows fit in 3,200 bytes.
+        let options = ReadOptions {
+            max_table_bytes: 3_200,
+            ..opts("y")
+        };
+        let e = read(&csv, &options).unwrap_err().to_string();
+        assert!(e.contains("line 102") && e.contains("--max-memory"), "{e}");
+        let roomy = ReadOptions {
+            max_table_bytes: 32_000,
+            ..opts("y")
+        };
+        assert_eq!(read(&csv, &roomy).unwrap().data.len(), 1000);
     }
 
     #[test]

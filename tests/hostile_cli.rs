@@ -56,6 +56,11 @@ fn sizes_that_overflow_or_exceed_memory_are_refused_before_allocating() {
             &["--max-memory"],
         ),
         (
+            // Below a MiB: the refusal must blame the limit, not the run's size.
+            &["--function", "x1", "--max-memory", "1e-12"],
+            &["--max-memory", "1 MiB"],
+        ),
+        (
             &[
                 "--function",
                 "x1",

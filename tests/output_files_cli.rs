@@ -504,14 +504,26 @@ fn a_report_directory_that_is_something_else_or_too_many_records_are_refused() {
         assert_refused(&args, 2, &[kind, "give a directory"]);
     }
     assert!(!dir.join("nowhere").exists());
-    // A report that its records would not fit in is refused while they are read.
+    // A report that its records would not fit in is refused while they are read: two records
+    // of 100,000 epochs hold 1.6 MB of losses, more than 1 MiB.
+    let mut record: serde_json::Value =
+        serde_json::from_str(std::fs::read_to_string(&results).unwrap().trim()).unwrap();
+    record["epochs"] = 100_000.into();
+    record["train_loss"] = vec![1.0; 100_000].into();
+    let mut lines = String::new();
+    for seed in 0..2 {
+        record["seed"] = seed.into();
+        lines += &(record.to_string() + "\n");
+    }
+    let long = dir.join("long.jsonl");
+    std::fs::write(&long, lines).unwrap();
     let args = [
         Path::new("report"),
-        &results,
+        &long,
         Path::new("--out"),
         &dir.join("small"),
         Path::new("--max-memory"),
-        Path::new("0.000001"),
+        Path::new("0.001"),
     ];
     assert_refused(&args, 2, &["--max-memory", "records"]);
 }
@@ -530,4 +542,44 @@ fn a_path_with_a_line_break_cannot_forge_a_line_of_output() {
         "{stderr}"
     );
     assert!(stderr.contains("x\\nerror: forged"), "{stderr}");
+}
+
+/// `--data -` with standard input redirected from the very file `--out` names.
+#[cfg(target_os = "linux")]
+#[test]
+fn standard_input_redirected_from_the_output_file_is_refused_and_kept() {
+    let dir = TempDir::new("outputs-stdin-is-out");
+    let (data, model) = table_and_model(&dir);
+    let kept = std::fs::read(&data).unwrap();
+    for args in [
+        vec!["predict", "--model", &model, "--data", "-", "--out", &data],
+        vec!["fit", "--data", "-", "--target", "y", "--out", &data],
+    ] {
+        let out = std::process::Command::new(common::BIN)
+            .args(&args)
+            .stdin(std::fs::File::open(&data).unwrap())
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        assert!(
+            text(&out.stderr).contains("same file as --data"),
+            "{}",
+            text(&out.stderr)
+        );
+        assert_eq!(std::fs::read(&data).unwrap(), kept, "{args:?}");
+    }
+    // A file that happens to be called `-` is not standard input.
+    std::fs::write(dir.join("-"), "x").unwrap();
+    let out = std::process::Command::new(common::BIN)
+        .current_dir(&dir.0)
+        .args(["predict", "--model", &model, "--data", "-", "--out", "-"])
+        .stdin(std::fs::File::open(&data).unwrap())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
 }
