@@ -30,7 +30,7 @@ fn train_args<'a>(args: &[&'a str]) -> Vec<&'a str> {
 
 #[test]
 fn sizes_that_overflow_or_exceed_memory_are_refused_before_allocating() {
-    let cases: [(&[&str], &[&str]); 7] = [
+    let cases: [(&[&str], &[&str]); 8] = [
         (
             &["--function", "x1", "--hidden", "18446744073709551615,2"],
             &["--hidden", "parameters"],
