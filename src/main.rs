@@ -141,6 +141,23 @@ fn fit(args: &FitArgs) -> Result<(), logexp::Error> {
             ..ReadOptions::new(&args.target)
         },
     )?;
+    if !table.left_out.is_empty() {
+        const SHOWN: usize = 20;
+        let mut names: Vec<&str> = table
+            .left_out
+            .iter()
+            .take(SHOWN)
+            .map(String::as_str)
+            .collect();
+        let more = format!("and {} more", table.left_out.len().saturating_sub(SHOWN));
+        if table.left_out.len() > SHOWN {
+            names.push(&more);
+        }
+        print_stderr(&format!(
+            "note: not inputs, since data row 1 holds no number there: {} (to use them, name the inputs with --features)",
+            names.join(", ")
+        ));
+    }
     if table.dropped > 0 {
         print_stderr(&format!(
             "note: {} invalid rows skipped (--drop-invalid); the first: {}",

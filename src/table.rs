@@ -72,6 +72,9 @@ pub struct Table {
     pub dropped: usize,
     /// Why the first skipped row was skipped (for the report), if any was.
     pub first_dropped: Option<String>,
+    /// Named columns left out of the default features because the first data row holds
+    /// something other than a number there (text, a typo), so that a caller can say so.
+    pub left_out: Vec<String>,
 }
 
 /// Counts the bytes read since the last [`Limited::reset`] and fails the read once they exceed
@@ -331,6 +334,7 @@ pub fn read_table_from<R: Read>(
     let target = source.column(&options.target, "target")?;
     let mut values = Vec::new();
     let mut pending_first: Option<Result<(), Error>> = None;
+    let mut left_out = Vec::new();
     let features: Vec<usize> = match &options.features {
         Some(names) => {
             let mut columns = Vec::with_capacity(names.len());
@@ -358,18 +362,22 @@ pub fn read_table_from<R: Read>(
             }
             // A row of the wrong length cannot say which columns are numeric.
             source.check_row_length()?;
-            let numeric: Vec<usize> = all
+            // A column without a name (e.g. after a trailing comma) is not an input. An empty
+            // cell says nothing about its column: it stays an input, and the row is refused
+            // (or dropped) like any row with an empty cell.
+            let candidates = all
                 .iter()
                 .copied()
-                .filter(|&c| {
-                    // A column without a name (e.g. after a trailing comma) is not an input.
-                    c != target
-                        && !source.header[c].is_empty()
-                        && source.record.get(c).is_some_and(|cell| {
-                            std::str::from_utf8(cell).is_ok_and(|t| t.trim().parse::<f64>().is_ok())
-                        })
+                .filter(|&c| c != target && !source.header[c].is_empty());
+            let (numeric, text): (Vec<usize>, Vec<usize>) = candidates.partition(|&c| {
+                source.record.get(c).is_some_and(|cell| {
+                    std::str::from_utf8(cell).is_ok_and(|t| {
+                        let t = t.trim();
+                        t.is_empty() || t.parse::<f64>().is_ok()
+                    })
                 })
-                .collect();
+            });
+            left_out = text.iter().map(|&c| source.header[c].clone()).collect();
             // Re-parse that first row below with the chosen columns.
             pending_first = Some(Ok(()));
             numeric
@@ -433,6 +441,7 @@ pub fn read_table_from<R: Read>(
         return Err(source.error(None, None, &message));
     }
     Ok(Table {
+        left_out,
         features: features.iter().map(|&c| source.header[c].clone()).collect(),
         target: source.header[target].clone(),
         data: Dataset::new(inputs, records, targets),
@@ -635,6 +644,24 @@ mod tests {
             ..opts("y")
         };
         assert_eq!(read(&csv, &roomy).unwrap().data.len(), 1000);
+    }
+
+    #[test]
+    fn a_bad_first_row_cell_never_silently_drops_its_column() {
+        // An empty cell keeps its column an input and the row is refused, naming it.
+        let e = read("a,b,y\n1,,2\n2,3,6\n", &opts("y"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("line 2") && e.contains("column b") && e.contains("empty"),
+            "{e}"
+        );
+        // Text leaves the column out, and the table says which.
+        let t = read("a,b,note,y\n1,2x,hi,2\n2,3,ho,6\n", &opts("y")).unwrap();
+        assert_eq!(t.features, ["a"]);
+        assert_eq!(t.left_out, ["b", "note"]);
+        let t = read("a,b,y\n1,2,2\n", &opts("y")).unwrap();
+        assert!(t.left_out.is_empty());
     }
 
     #[test]
