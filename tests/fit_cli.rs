@@ -417,15 +417,7 @@ fn a_column_left_out_for_text_in_the_first_row_is_named() {
     let data = dir.join("d.csv");
     std::fs::write(&data, "a,b,y\n1,2x,2\n2,3,6\n3,5,15\n4,7,28\n").unwrap();
     let model = dir.join("m.st");
-    let out = logexp(&[
-        "fit",
-        "--data",
-        data.to_str().unwrap(),
-        "--target",
-        "y",
-        "--out",
-        model.to_str().unwrap(),
-    ]);
+    let out = logexp(&common::fit_args(&data, &model, &[]));
     assert!(out.status.success(), "{}", text(&out.stderr));
     let stderr = text(&out.stderr);
     assert!(

@@ -90,18 +90,9 @@ fn a_run_or_fit_beyond_the_machines_memory_is_refused_whatever_the_limit() {
     let data = dir.join("d.csv");
     std::fs::write(&data, "a,b,y\n1,2,2\n2,3,6\n3,5,15\n").unwrap();
     let model = dir.join("m.st");
-    let mut args = vec![
-        "fit",
-        "--data",
-        data.to_str().unwrap(),
-        "--target",
-        "y",
-        "--model",
-        "dense",
-        "--out",
-        model.to_str().unwrap(),
-    ];
-    args.extend(too_big);
+    let mut extra = vec!["--model", "dense"];
+    extra.extend(too_big);
+    let args = common::fit_args(&data, &model, &extra);
     assert_refused(&args, 1, &["fitting", "this machine has"]);
     assert!(!model.exists());
 }

@@ -256,15 +256,7 @@ fn text_from_a_table_never_reaches_the_terminal_raw() {
     )
     .unwrap();
     let model = dir.join("c.st");
-    let out = logexp(&[
-        "fit",
-        "--data",
-        data.to_str().unwrap(),
-        "--target",
-        "y",
-        "--out",
-        model.to_str().unwrap(),
-    ]);
+    let out = logexp(&common::fit_args(&data, &model, &[]));
     assert!(out.status.success(), "{}", text(&out.stderr));
     let explained = logexp(&["explain", "--model", model.to_str().unwrap()]);
     assert!(explained.status.success(), "{}", text(&explained.stderr));

@@ -31,6 +31,26 @@ pub fn logexp<S: AsRef<OsStr>>(args: &[S]) -> Output {
         .expect("the logexp binary runs")
 }
 
+/// The arguments of `fit --data DATA --target y --out MODEL`, then `extra`.
+#[allow(dead_code)] // not every test crate fits a model
+pub fn fit_args<'a>(
+    data: &'a std::path::Path,
+    model: &'a std::path::Path,
+    extra: &[&'a str],
+) -> Vec<&'a str> {
+    let mut args = vec![
+        "fit",
+        "--data",
+        data.to_str().expect("a UTF-8 path"),
+        "--target",
+        "y",
+        "--out",
+        model.to_str().expect("a UTF-8 path"),
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
 /// Output bytes as text.
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8(bytes.to_vec()).expect("output is UTF-8")
