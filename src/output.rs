@@ -103,11 +103,11 @@ pub fn check_not_an_input(
     out_flag: &'static str,
     inputs: &[(&Path, &str)],
 ) -> Result<(), Error> {
-    let Ok(out_real) = std::fs::canonicalize(out) else {
+    let Some(out_id) = file_id(out) else {
         return Ok(()); // A new file cannot be an input.
     };
     for (input, flag) in inputs {
-        if input_identity(input).is_some_and(|real| real == out_real) {
+        if input_identity(input).is_some_and(|id| id == out_id) {
             return Err(Error::InvalidSetting {
                 field: out_flag,
                 message: format!(
@@ -120,16 +120,35 @@ pub fn check_not_an_input(
     Ok(())
 }
 
-/// The real path of an input, for comparing with an output: `-` is standard input
-/// ([`crate::table::open_data`]), which may be redirected from a file (`< in.csv`); on Linux
-/// `/dev/stdin` resolves to that file. A pipe resolves to nothing and matches no output.
-fn input_identity(input: &Path) -> Option<PathBuf> {
-    if input.as_os_str() == "-" {
-        return std::fs::canonicalize("/dev/stdin")
-            .ok()
-            .filter(|real| real.is_file());
+/// What makes two paths one file: device and inode on Unix, so that hard links and symbolic
+/// links match too; the canonical path elsewhere.
+#[cfg(unix)]
+type FileId = (u64, u64);
+#[cfg(not(unix))]
+type FileId = PathBuf;
+
+/// The [`FileId`] of the regular file at `path` (links followed), if there is one.
+fn file_id(path: &Path) -> Option<FileId> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::metadata(path).ok()?;
+        meta.is_file().then(|| (meta.dev(), meta.ino()))
     }
-    std::fs::canonicalize(input).ok()
+    #[cfg(not(unix))]
+    {
+        std::fs::canonicalize(path).ok().filter(|p| p.is_file())
+    }
+}
+
+/// The [`FileId`] of an input, for comparing with an output: `-` is standard input
+/// ([`crate::table::open_data`]), which may be redirected from a file (`< in.csv`); on Linux
+/// `/dev/stdin` leads to that file. A pipe is no regular file and matches no output.
+fn input_identity(input: &Path) -> Option<FileId> {
+    if input.as_os_str() == "-" {
+        return file_id(Path::new("/dev/stdin"));
+    }
+    file_id(input)
 }
 
 /// Checks, without writing anything, that `path` could be written: what a command calls
@@ -293,8 +312,8 @@ pub fn write_file_with<T>(
 #[derive(Default)]
 pub struct Batch {
     staged: Mutex<Vec<Staged>>,
-    /// Files the batch must not replace (canonical path, the flag that named them).
-    inputs: Vec<(PathBuf, String)>,
+    /// Files the batch must not replace, with the flag that named them.
+    inputs: Vec<(FileId, String)>,
 }
 
 impl Batch {
@@ -308,10 +327,7 @@ impl Batch {
     pub fn keeping(inputs: &[(&Path, &str)]) -> Batch {
         let inputs = inputs
             .iter()
-            .filter_map(|(path, flag)| {
-                let real = std::fs::canonicalize(path).ok()?;
-                Some((real, flag.to_string()))
-            })
+            .filter_map(|(path, flag)| Some((input_identity(path)?, flag.to_string())))
             .collect();
         Batch {
             staged: Mutex::default(),
@@ -327,8 +343,8 @@ impl Batch {
         write: impl FnOnce(&Path) -> Result<(), Error>,
     ) -> Result<(), Error> {
         let staged = Staged::new(path)?;
-        if let Ok(real) = std::fs::canonicalize(&staged.dest)
-            && let Some((_, flag)) = self.inputs.iter().find(|(input, _)| *input == real)
+        if let Some(id) = file_id(&staged.dest)
+            && let Some((_, flag)) = self.inputs.iter().find(|(input, _)| *input == id)
         {
             return Err(Error::InvalidSetting {
                 field: "out",

@@ -41,7 +41,9 @@ pub struct ReadOptions {
     pub max_row_bytes: usize,
     /// Most memory the table's values may take, in bytes (counted twice, for the copy a
     /// growing buffer makes): a file, or a stream on standard input, with more rows is refused
-    /// at the first row past it rather than read until memory runs out.
+    /// at the first row past it rather than read until memory runs out. Default: a run's
+    /// default limit, or what the process can have if that is less
+    /// ([`crate::experiment::machine_memory`]).
     pub max_table_bytes: u64,
 }
 
@@ -54,7 +56,8 @@ impl ReadOptions {
             features: None,
             drop_invalid: false,
             max_row_bytes: DEFAULT_MAX_ROW_BYTES,
-            max_table_bytes: crate::experiment::DEFAULT_MAX_RUN_BYTES,
+            max_table_bytes: crate::experiment::DEFAULT_MAX_RUN_BYTES
+                .min(crate::experiment::machine_memory().unwrap_or(u64::MAX)),
         }
     }
 }
@@ -415,7 +418,7 @@ pub fn read_table_from<R: Read>(
                         Some(source.line()),
                         None,
                         &format!(
-                            "the table's rows up to here already need {} of memory, more than the limit of {}: give fewer rows, or raise the limit (--max-memory)",
+                            "the table's rows up to here already need {} of memory, more than the limit of {} (the run limit, or what this process may have if less): give fewer rows (fit can raise its limit with --max-memory)",
                             crate::experiment::format_bytes(held.saturating_mul(2)),
                             crate::experiment::format_bytes(options.max_table_bytes)
                         ),

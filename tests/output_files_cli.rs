@@ -311,6 +311,18 @@ fn an_output_that_is_an_input_is_refused_and_the_input_kept() {
         let predict = ["predict", "--model", &model, "--data", &data, "--out", out];
         assert_refused(&predict, 2, &["--out", &format!("same file as {flag}")]);
     }
+    // A hard link is the same file under another name.
+    #[cfg(unix)]
+    {
+        let hard = dir.join("hard.csv");
+        std::fs::hard_link(&data, &hard).unwrap();
+        let fit = ["fit", "--data", &data, "--target", "y", "--out"];
+        assert_refused(
+            &[&fit[..], &[hard.to_str().unwrap()]].concat(),
+            2,
+            &["--out", "same file as --data"],
+        );
+    }
     let after = (
         std::fs::read(&data).unwrap(),
         std::fs::read(&model).unwrap(),
