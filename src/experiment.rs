@@ -52,6 +52,12 @@ impl Default for Limits {
 }
 
 impl Limits {
+    /// The most bytes one run may really take: the limit, or the machine's memory if less.
+    pub fn usable_bytes(&self) -> u64 {
+        self.max_run_bytes
+            .min(self.machine_bytes.unwrap_or(u64::MAX))
+    }
+
     /// Refuses `needed` bytes (of `what`) beyond the machine's memory and swap: an
     /// [`Error::Run`], since no setting of the limit can make it fit.
     pub fn check_machine(&self, needed: u64, what: &str) -> Result<(), Error> {
@@ -1149,6 +1155,7 @@ mod tests {
             max_run_bytes: u64::MAX,
             machine_bytes: Some(1 << 20),
         };
+        assert_eq!(small_machine.usable_bytes(), 1 << 20);
         let err = spec.validate_within(&small_machine).unwrap_err();
         assert!(matches!(err, Error::Run(_)), "{err:?}");
         assert!(
@@ -1165,6 +1172,7 @@ mod tests {
             ..small_machine
         };
         assert!(spec.validate_within(&unknown).is_ok());
+        assert_eq!(unknown.usable_bytes(), u64::MAX);
     }
 
     fn small(function: &str, pair: &str) -> RunSpec {

@@ -135,9 +135,7 @@ fn fit(args: &FitArgs) -> Result<(), logexp::Error> {
         &ReadOptions {
             features: args.features.clone(),
             drop_invalid: args.drop_invalid,
-            max_table_bytes: limits
-                .max_run_bytes
-                .min(limits.machine_bytes.unwrap_or(u64::MAX)),
+            max_table_bytes: limits.usable_bytes(),
             ..ReadOptions::new(&args.target)
         },
     )?;

@@ -108,16 +108,21 @@ pub fn check_not_an_input(
     };
     for (input, flag) in inputs {
         if input_identity(input).is_some_and(|id| id == out_id) {
-            return Err(Error::InvalidSetting {
-                field: out_flag,
-                message: format!(
-                    "{} is the same file as {flag}, which it would replace: give another path",
-                    out.display()
-                ),
-            });
+            return Err(replaces_input(out, out_flag, flag, "path"));
         }
     }
     Ok(())
+}
+
+/// The refusal of an output `out` (from `out_flag`) that is the input named `input`.
+fn replaces_input(out: &Path, out_flag: &'static str, input: &str, instead: &str) -> Error {
+    Error::InvalidSetting {
+        field: out_flag,
+        message: format!(
+            "{} is the same file as {input}, which it would replace: give another {instead}",
+            out.display()
+        ),
+    }
 }
 
 /// What makes two paths one file: device and inode on Unix, so that hard links and symbolic
@@ -346,14 +351,7 @@ impl Batch {
         if let Some(id) = file_id(&staged.dest)
             && let Some((_, flag)) = self.inputs.iter().find(|(input, _)| *input == id)
         {
-            return Err(Error::InvalidSetting {
-                field: "out",
-                message: format!(
-                    "{} is the same file as {flag}, which it would replace: give another \
-                         output directory",
-                    path.display()
-                ),
-            });
+            return Err(replaces_input(path, "out", flag, "output directory"));
         }
         write(staged.temp())?;
         staged.prepare()?;
@@ -435,6 +433,22 @@ pub fn create_directory(dir: &Path) -> Result<(), Error> {
         }
         _ => Error::io("cannot create directory", dir, e),
     })
+}
+
+/// Fills the directory `dir` with the files `stage` puts in a [`Batch`], all made visible
+/// together once `stage` succeeds, while holding the directory's [`DirectoryLock`] and refusing
+/// to write over any of `inputs` ([`Batch::keeping`]): how a command writes many files (a
+/// report).
+pub fn write_directory<T>(
+    dir: &Path,
+    inputs: &[(&Path, &str)],
+    stage: impl FnOnce(&Batch) -> Result<T, Error>,
+) -> Result<T, Error> {
+    let _lock = DirectoryLock::acquire(dir)?;
+    let batch = Batch::keeping(inputs);
+    let staged = stage(&batch)?;
+    batch.commit()?;
+    Ok(staged)
 }
 
 /// An exclusive advisory lock on a directory that a command fills with files (a report),

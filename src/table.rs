@@ -56,8 +56,7 @@ impl ReadOptions {
             features: None,
             drop_invalid: false,
             max_row_bytes: DEFAULT_MAX_ROW_BYTES,
-            max_table_bytes: crate::experiment::DEFAULT_MAX_RUN_BYTES
-                .min(crate::experiment::machine_memory().unwrap_or(u64::MAX)),
+            max_table_bytes: crate::experiment::Limits::default().usable_bytes(),
         }
     }
 }

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{TempDir, assert_refused, logexp, text};
+use common::{TempDir, assert_refused, fit_args, logexp, text};
 use std::path::Path;
 
 /// A small table of y = a·b and a model fitted on it, in `dir`.
@@ -22,7 +22,7 @@ fn table_and_model(dir: &TempDir) -> (String, String) {
         data.to_str().unwrap().to_string(),
         model.to_str().unwrap().to_string(),
     );
-    let out = logexp(&["fit", "--data", &data, "--target", "y", "--out", &model]);
+    let out = logexp(&fit_args(Path::new(&data), Path::new(&model), &[]));
     assert!(out.status.success(), "{}", text(&out.stderr));
     (data, model)
 }
@@ -200,13 +200,10 @@ fn a_diverged_fit_writes_no_model_and_exits_1() {
     let dir = TempDir::new("outputs-diverged");
     let (data, _) = table_and_model(&dir);
     let model = dir.join("div.st");
-    let model = model.to_str().unwrap();
-    let args = [
-        "fit", "--data", &data, "--target", "y", "--model", "dense", "--lr", "1e30", "--epochs",
-        "2", "--out", model,
-    ];
+    let extra = ["--model", "dense", "--lr", "1e30", "--epochs", "2"];
+    let args = fit_args(Path::new(&data), &model, &extra);
     assert_refused(&args, 1, &["diverged", "no model written", "--lr"]);
-    assert!(!Path::new(model).exists());
+    assert!(!model.exists());
 }
 
 #[test]
@@ -214,36 +211,16 @@ fn a_fit_too_large_for_memory_is_refused_before_it_starts() {
     let dir = TempDir::new("outputs-memory");
     let (data, _) = table_and_model(&dir);
     let model = dir.join("big.st");
-    let model = model.to_str().unwrap();
-    let args = [
-        "fit",
-        "--data",
-        &data,
-        "--target",
-        "y",
-        "--model",
-        "dense",
-        "--hidden",
-        "100000,100000",
-        "--out",
-        model,
-    ];
+    let extra = ["--model", "dense", "--hidden", "100000,100000"];
+    let args = fit_args(Path::new(&data), &model, &extra);
     assert_refused(&args, 2, &["--hidden", "GiB", "--max-memory"]);
     // The closed-form fit grows with the square of the columns.
     let wide = dir.join("wide.csv");
     let n = 40_000;
     write_wide_csv(&wide, n, 2);
-    let args = [
-        "fit",
-        "--data",
-        wide.to_str().unwrap(),
-        "--target",
-        "y",
-        "--out",
-        model,
-    ];
+    let args = fit_args(&wide, &model, &[]);
     assert_refused(&args, 2, &["--features", "GiB", "--max-memory"]);
-    assert!(!Path::new(model).exists());
+    assert!(!model.exists());
 }
 
 #[test]
@@ -256,7 +233,7 @@ fn text_from_a_table_never_reaches_the_terminal_raw() {
     )
     .unwrap();
     let model = dir.join("c.st");
-    let out = logexp(&common::fit_args(&data, &model, &[]));
+    let out = logexp(&fit_args(&data, &model, &[]));
     assert!(out.status.success(), "{}", text(&out.stderr));
     let explained = logexp(&["explain", "--model", model.to_str().unwrap()]);
     assert!(explained.status.success(), "{}", text(&explained.stderr));
@@ -278,19 +255,11 @@ fn a_unit_model_on_a_wide_table_is_fitted_without_a_formula() {
     let data = dir.join("wide.csv");
     write_wide_csv(&data, n, 4);
     let model = dir.join("w.st");
-    let out = logexp(&[
-        "fit",
-        "--data",
-        data.to_str().unwrap(),
-        "--target",
-        "y",
-        "--model",
-        "nau",
-        "--epochs",
-        "1",
-        "--out",
-        model.to_str().unwrap(),
-    ]);
+    let out = logexp(&fit_args(
+        &data,
+        &model,
+        &["--model", "nau", "--epochs", "1"],
+    ));
     assert!(out.status.success(), "{}", text(&out.stderr));
     let printed = text(&out.stdout);
     assert!(printed.contains("300 input features"), "{printed}");
@@ -305,7 +274,7 @@ fn an_output_that_is_an_input_is_refused_and_the_input_kept() {
         std::fs::read(&data).unwrap(),
         std::fs::read(&model).unwrap(),
     );
-    let fit = ["fit", "--data", &data, "--target", "y", "--out", &data];
+    let fit = fit_args(Path::new(&data), Path::new(&data), &[]);
     assert_refused(&fit, 2, &["--out", "same file as --data"]);
     for (out, flag) in [(&data, "--data"), (&model, "--model")] {
         let predict = ["predict", "--model", &model, "--data", &data, "--out", out];
@@ -316,12 +285,8 @@ fn an_output_that_is_an_input_is_refused_and_the_input_kept() {
     {
         let hard = dir.join("hard.csv");
         std::fs::hard_link(&data, &hard).unwrap();
-        let fit = ["fit", "--data", &data, "--target", "y", "--out"];
-        assert_refused(
-            &[&fit[..], &[hard.to_str().unwrap()]].concat(),
-            2,
-            &["--out", "same file as --data"],
-        );
+        let fit = fit_args(Path::new(&data), &hard, &[]);
+        assert_refused(&fit, 2, &["--out", "same file as --data"]);
     }
     let after = (
         std::fs::read(&data).unwrap(),
@@ -338,7 +303,6 @@ fn wide_networks_are_fitted_without_a_formula_instead_of_an_endless_read_out() {
     write_wide_csv(&wide_data, 256, 8);
     let wide_data = wide_data.to_str().unwrap();
     let model = dir.join("w.st");
-    let model = model.to_str().unwrap();
     let cases = [
         (
             &data[..],
@@ -354,10 +318,8 @@ fn wide_networks_are_fitted_without_a_formula_instead_of_an_endless_read_out() {
         ),
     ];
     for (data, kind, hidden, reason) in cases {
-        let out = logexp(&[
-            "fit", "--data", data, "--target", "y", "--model", kind, "--hidden", hidden,
-            "--epochs", "1", "--out", model,
-        ]);
+        let extra = ["--model", kind, "--hidden", hidden, "--epochs", "1"];
+        let out = logexp(&fit_args(Path::new(data), &model, &extra));
         assert!(out.status.success(), "{}", text(&out.stderr));
         let printed = text(&out.stdout);
         assert!(printed.contains(reason), "{printed}");

@@ -121,11 +121,9 @@ pub fn write_report_keeping(
     out_dir: &Path,
     inputs: &[(&Path, &str)],
 ) -> Result<ReportSummary, Error> {
-    let _lock = crate::output::DirectoryLock::acquire(out_dir)?;
-    let batch = crate::output::Batch::keeping(inputs);
-    let summary = stage_report(records, out_dir, &batch)?;
-    batch.commit()?;
-    Ok(summary)
+    crate::output::write_directory(out_dir, inputs, |batch| {
+        stage_report(records, out_dir, batch)
+    })
 }
 
 fn stage_report(

@@ -227,11 +227,9 @@ pub fn write_recipes_report_keeping(
     out_dir: &Path,
     inputs: &[(&Path, &str)],
 ) -> Result<RecipesReport, Error> {
-    let _lock = crate::output::DirectoryLock::acquire(out_dir)?;
-    let batch = crate::output::Batch::keeping(inputs);
-    let report = stage_recipes_report(records, out_dir, &batch)?;
-    batch.commit()?;
-    Ok(report)
+    crate::output::write_directory(out_dir, inputs, |batch| {
+        stage_recipes_report(records, out_dir, batch)
+    })
 }
 
 fn stage_recipes_report(
