@@ -62,11 +62,12 @@ impl Limits {
     /// [`Error::Run`], since no setting of the limit can make it fit.
     pub fn check_machine(&self, needed: u64, what: &str) -> Result<(), Error> {
         match self.machine_bytes {
-            Some(machine) if needed > machine => Err(Error::Run(format!(
-                "{what} would need {} of memory, but this machine has {} for it (memory and swap, or the process's address-space limit, ulimit -v, if lower): make it smaller",
-                format_bytes(needed),
-                format_bytes(machine)
-            ))),
+            Some(machine) if needed > machine => {
+                let (needed, machine) = format_bytes_beside(needed, machine);
+                Err(Error::Run(format!(
+                    "{what} would need {needed} of memory, but this machine has {machine} for it (memory and swap, or the process's address-space limit, ulimit -v, if lower): make it smaller"
+                )))
+            }
             _ => Ok(()),
         }
     }
@@ -116,6 +117,11 @@ fn meminfo_bytes(text: &str) -> Option<u64> {
 
 /// Bytes for people: `1.5 GiB`, `512 B`.
 pub(crate) fn format_bytes(bytes: u64) -> String {
+    format_bytes_with(bytes, 1)
+}
+
+/// `bytes` in the largest unit it reaches, with `decimals` digits after the point.
+fn format_bytes_with(bytes: u64, decimals: usize) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut value = bytes as f64;
     let mut unit = 0;
@@ -126,7 +132,31 @@ pub(crate) fn format_bytes(bytes: u64) -> String {
     if unit == 0 {
         format!("{bytes} B")
     } else {
-        format!("{value:.1} {}", UNITS[unit])
+        format!("{value:.decimals$} {}", UNITS[unit])
+    }
+}
+
+/// A need beside its limit, each as [`format_bytes`] would write it but with as many
+/// decimals as it takes for two different sizes to read differently ("3.80 GiB, more than
+/// 3.75 GiB", never "3.8 GiB, more than 3.8 GiB"); exact bytes when even three do not.
+pub(crate) fn format_bytes_beside(needed: u64, limit: u64) -> (String, String) {
+    for decimals in 1..=3 {
+        let pair = (
+            format_bytes_with(needed, decimals),
+            format_bytes_with(limit, decimals),
+        );
+        if pair.0 != pair.1 || needed == limit {
+            return pair;
+        }
+    }
+    (format!("{needed} bytes"), format!("{limit} bytes"))
+}
+
+/// [`format_bytes_beside`] for a need that may have overflowed `u64` (`None`).
+pub(crate) fn format_need_beside(needed: Option<u64>, limit: u64) -> (String, String) {
+    match needed {
+        Some(bytes) => format_bytes_beside(bytes, limit),
+        None => ("more than 2^64 bytes".to_string(), format_bytes(limit)),
     }
 }
 
@@ -459,16 +489,17 @@ impl RunSpec {
             } else {
                 "hidden"
             };
+            let (needed_text, limit_text) = format_need_beside(needed, limits.max_run_bytes);
             return invalid(
                 field,
                 format!(
                     "the run would need {} of memory ({} inputs, {} parameters, {} training and {} test rows), more than the limit of {}: make it smaller, or raise the limit (--max-memory)",
-                    needed.map_or("more than 2^64 bytes".to_string(), format_bytes),
+                    needed_text,
                     n_inputs,
                     net.n_params(),
                     self.n_train,
                     self.n_test,
-                    format_bytes(limits.max_run_bytes)
+                    limit_text
                 ),
             );
         }
@@ -1133,6 +1164,32 @@ mod tests {
         );
         assert_eq!(address_space_limit(&unlimited), None);
         assert_eq!(address_space_limit(head), None);
+    }
+
+    #[test]
+    fn a_need_and_its_limit_are_written_so_that_they_read_differently() {
+        let gib = 1u64 << 30;
+        // 3.80 and 3.75 GiB both round to "3.8 GiB" at one decimal.
+        let need = (3.80 * gib as f64) as u64;
+        let limit = (3.75 * gib as f64) as u64;
+        assert_eq!(
+            format_bytes_beside(need, limit),
+            ("3.80 GiB".to_string(), "3.75 GiB".to_string())
+        );
+        // Sizes one decimal already tells apart keep it.
+        assert_eq!(
+            format_bytes_beside(3 * gib, 2 * gib),
+            ("3.0 GiB".to_string(), "2.0 GiB".to_string())
+        );
+        // Too close for three decimals: exact bytes.
+        assert_eq!(
+            format_bytes_beside(gib + 1, gib),
+            (format!("{} bytes", gib + 1), format!("{gib} bytes"))
+        );
+        assert_eq!(
+            format_need_beside(None, gib),
+            ("more than 2^64 bytes".to_string(), "1.0 GiB".to_string())
+        );
     }
 
     #[test]

@@ -30,7 +30,7 @@
 
 use crate::data::Dataset;
 use crate::error::Error;
-use crate::experiment::{Limits, RunSpec, format_bytes};
+use crate::experiment::{Limits, RunSpec};
 use crate::metrics::{EVAL_BATCH, Scores};
 use crate::model::Network;
 use crate::model::spec::{Model, ModelSpec};
@@ -681,6 +681,8 @@ pub fn fit_within(
                 .iter()
                 .any(|&w| w > data.n_features());
         let field = if wide_layers { "hidden" } else { "features" };
+        let (needed_text, limit_text) =
+            crate::experiment::format_need_beside(needed, limits.max_run_bytes);
         return Err(Error::InvalidSetting {
             field,
             message: format!(
@@ -688,8 +690,8 @@ pub fn fit_within(
                 options.model.describe(),
                 data.len(),
                 data.n_features(),
-                needed.map_or("more than 2^64 bytes".to_string(), format_bytes),
-                format_bytes(limits.max_run_bytes),
+                needed_text,
+                limit_text,
                 if wide_layers {
                     " or narrower layers"
                 } else {

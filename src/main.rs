@@ -281,9 +281,9 @@ struct ReproduceArgs {
     /// What to reproduce: `paper` (Table I, the figures and the normaliser study); `peers`
     /// (every peer unit, the log-linear baseline, lg and dense baselines on the paper's
     /// functions, with its ranges and with [1,5) -> [5,21)); or a peer's own task with its own
-    /// protocol beside its published numbers: `stable-nalu`, `npu`, `inalu` (--epochs does not
-    /// apply to these three); or `recipes`, the ablation of training recipes for lg and the
-    /// "When does lg help?" table (its settings are fixed: --epochs and --recipe do not apply).
+    /// protocol beside its published numbers: `stable-nalu`, `npu`, `inalu` (their epochs are
+    /// fixed: --epochs is refused); or `recipes`, the ablation of training recipes for lg and the
+    /// "When does lg help?" table (its settings are fixed: --epochs and --recipe are refused).
     #[arg(default_value = "paper")]
     target: Target,
     /// Training recipe of the runs of `paper` and `peers` (see `train --help`); --epochs
@@ -947,10 +947,14 @@ fn reproduce(args: &ReproduceArgs) -> Result<(), logexp::Error> {
         options.seeds = seeds;
     }
     if let Some(epochs) = args.epochs {
-        if args.target == Target::Recipes {
+        if !args.target.takes_training_settings() {
             return Err(logexp::Error::InvalidSetting {
                 field: "epochs",
-                message: "reproduce recipes fixes each cell's epochs: drop --epochs".to_string(),
+                message: format!(
+                    "reproduce {} fixes the epochs of its runs: drop --epochs (it applies to \
+                     the paper and peers targets)",
+                    args.target.name()
+                ),
             });
         }
         options.epochs = epochs;

@@ -353,14 +353,14 @@ pub fn read_all_results_within(
                 held = held.saturating_add(record_bytes(&record));
                 let needed = held.saturating_mul(REPORT_BYTES_PER_RECORD_BYTE);
                 if needed > limits.max_run_bytes {
+                    let (needed, limit) =
+                        crate::experiment::format_bytes_beside(needed, limits.max_run_bytes);
                     return Err(Error::InvalidSetting {
                         field: "max-memory",
                         message: format!(
-                            "the first {} records (up to {}) already need {} of memory for a report, more than the limit of {}: report fewer records (split the results file), or raise the limit",
+                            "the first {} records (up to {}) already need {needed} of memory for a report, more than the limit of {limit}: report fewer records (split the results file), or raise the limit",
                             records.len() + 1,
                             path.display(),
-                            crate::experiment::format_bytes(needed),
-                            crate::experiment::format_bytes(limits.max_run_bytes)
                         ),
                     });
                 }

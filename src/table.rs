@@ -413,13 +413,15 @@ pub fn read_table_from<R: Read>(
                 let held = (records.len() * std::mem::size_of::<f32>()
                     + targets.len() * std::mem::size_of::<f64>()) as u64;
                 if held.saturating_mul(2) > options.max_table_bytes {
+                    let (needed, limit) = crate::experiment::format_bytes_beside(
+                        held.saturating_mul(2),
+                        options.max_table_bytes,
+                    );
                     return Err(source.error(
                         Some(source.line()),
                         None,
                         &format!(
-                            "the table's rows up to here already need {} of memory, more than the limit of {} (the run limit, or what this process may have if less): give fewer rows (fit can raise its limit with --max-memory)",
-                            crate::experiment::format_bytes(held.saturating_mul(2)),
-                            crate::experiment::format_bytes(options.max_table_bytes)
+                            "the table's rows up to here already need {needed} of memory, more than the limit of {limit} (the run limit, or what this process may have if less): give fewer rows (fit can raise its limit with --max-memory)",
                         ),
                     ));
                 }

@@ -167,5 +167,13 @@ fn bad_recipe_settings_are_refused_naming_the_flag() {
         2,
         &["--recipe", "paper and peers"],
     );
+    // The peers' own protocols fix their epochs too: an ignored --epochs would mislead.
+    for target in ["npu", "inalu", "stable-nalu"] {
+        assert_refused(
+            &["reproduce", target, "--epochs", "5", "--out", out],
+            2,
+            &["--epochs", "paper and peers"],
+        );
+    }
     assert!(!dir.0.join("r").join("results.jsonl").exists());
 }
