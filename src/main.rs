@@ -9,7 +9,7 @@ use logexp::recipe::{Ingredients, Recipe};
 use logexp::report::write_report_keeping;
 use logexp::reproduce::{ReproduceOptions, Target};
 use logexp::sweep::{
-    Grid, Progress, Shard, parse_functions, parse_models, read_all_results_within, run_sweep_within,
+    Grid, Progress, Shard, parse_functions, parse_models, read_report_records, run_sweep_within,
 };
 use logexp::train::{Alternate, Loss, LrSchedule, Plateau, Schedule, Training};
 use std::io::{IsTerminal, Write};
@@ -895,7 +895,11 @@ fn out_directory(out: &std::path::Path) -> Result<(), logexp::Error> {
 fn report(args: &ReportArgs) -> Result<(), logexp::Error> {
     out_directory(&args.out)?;
     let limits = memory_limits(args.max_memory)?;
-    let records = read_all_results_within(&args.results, &limits)?;
+    let read = read_report_records(&args.results, &limits)?;
+    for note in read.notes() {
+        print_stderr(&format!("note: {note}"));
+    }
+    let records = read.records;
     let names: Vec<String> = args
         .results
         .iter()

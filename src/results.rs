@@ -330,6 +330,42 @@ pub fn read_all_results(paths: &[PathBuf]) -> Result<Vec<RunRecord>, Error> {
     read_all_results_within(paths, &Limits::default())
 }
 
+/// The records a report reads, with what it left out of them.
+#[derive(Debug, Clone, Default)]
+pub struct ReportRecords {
+    /// One record per run, the first copy of each, in file order.
+    pub records: Vec<RunRecord>,
+    /// Files whose last line is a torn record (a sweep may still be writing it), left out.
+    pub torn: Vec<PathBuf>,
+    /// Records left out because an earlier one (in the same or an earlier file) has the same
+    /// spec.
+    pub duplicates: usize,
+}
+
+impl ReportRecords {
+    /// One sentence per kind of record left out, for people (empty when nothing was).
+    pub fn notes(&self) -> Vec<String> {
+        let mut notes: Vec<String> = self
+            .torn
+            .iter()
+            .map(|path| {
+                format!(
+                    "{}: its last line is a record cut short (a sweep may still be writing it), left out",
+                    path.display()
+                )
+            })
+            .collect();
+        if self.duplicates > 0 {
+            notes.push(format!(
+                "{} record{} left out: an earlier record has the same run (function, model, seed and settings); the first copy of each run is used",
+                self.duplicates,
+                if self.duplicates == 1 { "" } else { "s" }
+            ));
+        }
+        notes
+    }
+}
+
 /// Memory a report needs per byte its records hold: the records, plus what it builds from
 /// them. Measured: 1.1 (a report of 100 records of a million epochs, 800 MB of loss values,
 /// peaked at 889 MB); 2 leaves room for the figures' copies of the curves.
@@ -342,14 +378,24 @@ pub fn read_all_results_within(
     paths: &[PathBuf],
     limits: &Limits,
 ) -> Result<Vec<RunRecord>, Error> {
+    Ok(read_report_records(paths, limits)?.records)
+}
+
+/// [`read_all_results_within`], saying also which records it left out: torn last lines and
+/// repeated runs.
+pub fn read_report_records(paths: &[PathBuf], limits: &Limits) -> Result<ReportRecords, Error> {
     let mut seen = HashSet::new();
     let mut records = Vec::new();
+    let mut torn = Vec::new();
+    let mut duplicates = 0usize;
     let mut held: u64 = 0;
     for path in paths {
         refuse_non_regular(path, "give a results file written by `logexp sweep`")?;
         let file = File::open(path).map_err(|e| Error::io("cannot read", path, e))?;
-        scan(file, path, &mut |record| {
-            if seen.insert(record.spec.key()) {
+        let scanned = scan(file, path, &mut |record| {
+            if !seen.insert(record.spec.key()) {
+                duplicates += 1;
+            } else {
                 held = held.saturating_add(record_bytes(&record));
                 let needed = held.saturating_mul(REPORT_BYTES_PER_RECORD_BYTE);
                 if needed > limits.max_run_bytes {
@@ -369,6 +415,9 @@ pub fn read_all_results_within(
             }
             Ok(())
         })?;
+        if matches!(scanned.tail, Tail::Torn { .. }) {
+            torn.push(path.clone());
+        }
     }
     if records.is_empty() {
         let (first, others) = match paths.split_first() {
@@ -393,7 +442,11 @@ pub fn read_all_results_within(
             ),
         });
     }
-    Ok(records)
+    Ok(ReportRecords {
+        records,
+        torn,
+        duplicates,
+    })
 }
 
 /// About how many bytes `record` holds in memory: the struct, its loss curve and its other
@@ -547,6 +600,33 @@ mod tests {
             ..RunSpec::paper("x1*x2/10", Pair::lg())
         })
         .unwrap()
+    }
+
+    #[test]
+    fn a_report_says_which_records_it_left_out() {
+        let dir = crate::test_dir::TempDir::new("results-left-out");
+        let mut first = record();
+        let line = |r: &RunRecord| serde_json::to_string(r).unwrap() + "\n";
+        let one = line(&first);
+        first.spec.seed = 1;
+        let two = line(&first);
+        // a.jsonl: seed 0 twice, then seed 1 cut short; b.jsonl: seed 0 again, then seed 1.
+        let a = dir.join("a.jsonl");
+        std::fs::write(&a, format!("{one}{one}{}", &two[..two.len() / 2])).unwrap();
+        let b = dir.join("b.jsonl");
+        std::fs::write(&b, format!("{one}{two}")).unwrap();
+        let read = read_report_records(&[a.clone(), b.clone()], &Limits::default()).unwrap();
+        let seeds: Vec<u64> = read.records.iter().map(|r| r.spec.seed).collect();
+        assert_eq!(seeds, vec![0, 1]);
+        assert_eq!(read.torn, vec![a.clone()]);
+        assert_eq!(read.duplicates, 2);
+        let notes = read.notes();
+        assert_eq!(notes.len(), 2, "{notes:?}");
+        assert!(notes[0].contains("a.jsonl") && notes[0].contains("cut short"));
+        assert!(notes[1].starts_with("2 records left out"), "{notes:?}");
+        // A clean read has nothing to say.
+        let clean = read_report_records(&[b], &Limits::default()).unwrap();
+        assert!(clean.notes().is_empty());
     }
 
     #[test]

@@ -17,7 +17,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 // The results file used to live here; these paths stay importable from `sweep`.
-pub use crate::results::{Results, read_all_results, read_all_results_within, read_results};
+pub use crate::results::{
+    ReportRecords, Results, read_all_results, read_all_results_within, read_report_records,
+    read_results,
+};
 
 /// A grid of runs: every function × model × seed, all other settings from a template spec.
 ///
