@@ -915,9 +915,33 @@ impl FittedModel {
 /// table.
 pub const PREDICT_CHUNK: usize = 16 * EVAL_BATCH;
 
+/// What [`predict_csv`] wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Predicted {
+    /// Rows predicted (every data row of the input).
+    pub rows: u64,
+    /// Rows whose prediction is not a finite number (`NaN`, `inf` or `-inf` in the output):
+    /// the model overflows `f32` there, typically far outside the range it was fitted on.
+    pub non_finite: u64,
+    /// The first such row, counted from 1 among the data rows.
+    pub first_non_finite: Option<u64>,
+}
+
+impl Predicted {
+    /// A sentence for people about the predictions that are not numbers, if any.
+    pub fn note(&self) -> Option<String> {
+        let first = self.first_non_finite?;
+        Some(format!(
+            "{} of {} predictions are not finite numbers (NaN or inf), the first on data row {first}: the model overflows f32 there (inputs far outside the range it was fitted on?)",
+            self.non_finite, self.rows
+        ))
+    }
+}
+
 /// Reads the CSV `input` (named `path` in errors), finds the model's features by name, and
 /// writes every input row to `out` with a column `<target>_predicted` appended, chunk by chunk
-/// (memory stays flat however many rows). Returns the number of rows predicted.
+/// (memory stays flat however many rows). Returns how many rows it predicted, and how many of
+/// those predictions are not finite.
 ///
 /// A missing feature column, or an invalid cell in one, is an [`Error::Csv`] naming it.
 pub fn predict_csv<R: Read, W: Write>(
@@ -925,7 +949,7 @@ pub fn predict_csv<R: Read, W: Write>(
     input: R,
     path: &Path,
     out: W,
-) -> Result<u64, Error> {
+) -> Result<Predicted, Error> {
     let mut reader = FeatureReader::new(input, path, &model.features)?;
     let mut writer = csv::Writer::from_writer(out);
     let write_err = |e: csv::Error| Error::Run(format!("cannot write the predictions: {e}"));
@@ -948,7 +972,7 @@ pub fn predict_csv<R: Read, W: Write>(
     let k = model.features.len();
     let mut inputs = Vec::with_capacity(PREDICT_CHUNK * k);
     let mut rows: Vec<csv::ByteRecord> = Vec::with_capacity(PREDICT_CHUNK);
-    let mut total = 0u64;
+    let mut done = Predicted::default();
     loop {
         inputs.clear();
         let mut n = 0;
@@ -972,8 +996,13 @@ pub fn predict_csv<R: Read, W: Write>(
         let predictions = model.predict(&chunk);
         inputs = chunk.records().to_vec();
         let mut number = String::new();
-        for (record, p) in rows[..n].iter().zip(&predictions) {
+        for (i, (record, p)) in rows[..n].iter().zip(&predictions).enumerate() {
             use std::fmt::Write as _;
+            if !p.is_finite() {
+                done.non_finite += 1;
+                done.first_non_finite
+                    .get_or_insert(done.rows + i as u64 + 1);
+            }
             number.clear();
             // Rust's shortest text that reads back to the same f32.
             let _ = write!(number, "{p}");
@@ -981,17 +1010,21 @@ pub fn predict_csv<R: Read, W: Write>(
             fields.push(number.as_bytes());
             writer.write_record(&fields).map_err(write_err)?;
         }
-        total += n as u64;
+        done.rows += n as u64;
     }
     writer
         .flush()
         .map_err(|e| Error::Run(format!("cannot write the predictions: {e}")))?;
-    Ok(total)
+    Ok(done)
 }
 
 /// [`predict_csv`] from the file `data` (`-`: standard input) to the file `out` (written atomically: on any error
-/// `out` is left as it was) or, without `out`, to standard output. Returns the rows predicted.
-pub fn predict_file(model: &FittedModel, data: &Path, out: Option<&Path>) -> Result<u64, Error> {
+/// `out` is left as it was) or, without `out`, to standard output.
+pub fn predict_file(
+    model: &FittedModel,
+    data: &Path,
+    out: Option<&Path>,
+) -> Result<Predicted, Error> {
     let (input, data) = crate::table::open_data(data)?;
     match out {
         Some(path) => crate::output::write_file_with(path, |w| predict_csv(model, input, &data, w)),

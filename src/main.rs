@@ -223,9 +223,16 @@ fn predict(args: &PredictArgs) -> Result<(), logexp::Error> {
         logexp::output::check_not_an_input(out, "out", &inputs)?;
     }
     let model = logexp::modelfile::load(&args.model)?;
-    let rows = logexp::fit::predict_file(&model, &args.data, args.out.as_deref())?;
+    let predicted = logexp::fit::predict_file(&model, &args.data, args.out.as_deref())?;
+    if let Some(note) = predicted.note() {
+        print_stderr(&format!("note: {note}"));
+    }
     if let Some(out) = &args.out {
-        print_stderr(&format!("{rows} predictions written to {}", shown(out)));
+        print_stderr(&format!(
+            "{} predictions written to {}",
+            predicted.rows,
+            shown(out)
+        ));
     }
     Ok(())
 }

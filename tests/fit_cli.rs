@@ -65,6 +65,36 @@ fn loglinear_finds_keplers_law_and_predicts_by_column_name() {
     // Earth's year, 365.26 days, from the law fitted on the other bodies.
     let days: f64 = row[3].parse().unwrap();
     assert!((days - 365.26).abs() < 0.02 * 365.26, "{days}");
+    assert!(!text(&out.stderr).contains("not finite"));
+
+    // An orbit of 1e30 km gives a period beyond f32: written as inf, and said so.
+    std::fs::write(
+        &input,
+        "semi_major_axis_1e3km,central_mass_1e24kg
+149598,1988500
+1e30,1
+",
+    )
+    .unwrap();
+    let out = logexp(&[
+        "predict",
+        "--model",
+        model_arg,
+        "--data",
+        input.to_str().unwrap(),
+        "--out",
+        predictions.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let written = std::fs::read_to_string(&predictions).unwrap();
+    assert!(written.ends_with(",inf\n"), "{written}");
+    assert!(
+        text(&out.stderr).contains(
+            "1 of 2 predictions are not finite numbers (NaN or inf), the first on data row 2"
+        ),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]

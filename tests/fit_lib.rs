@@ -69,7 +69,8 @@ fn fit_save_load_predict_is_bit_identical() {
             &mut out,
         )
         .unwrap();
-        assert_eq!(n as usize, table.data.len());
+        assert_eq!(n.rows as usize, table.data.len());
+        assert_eq!(n.non_finite, 0);
         let out = String::from_utf8(out).unwrap();
         let mut lines = out.lines();
         assert_eq!(lines.next().unwrap(), "extra,b,a,y_predicted");
