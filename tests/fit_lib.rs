@@ -207,7 +207,9 @@ fn predictions_go_to_a_file_only_when_every_row_is_good() {
     std::fs::write(&good, "a,b\n2,3\n4,5\n").unwrap();
     let out = dir.path().join("p.csv");
     assert_eq!(
-        logexp::fit::predict_file(&model, &good, Some(&out)).unwrap(),
+        logexp::fit::predict_file(&model, &good, Some(&out))
+            .unwrap()
+            .rows,
         2
     );
     let written = std::fs::read_to_string(&out).unwrap();
