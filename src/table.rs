@@ -18,6 +18,7 @@
 use crate::data::Dataset;
 use crate::error::Error;
 use std::cell::Cell;
+use std::collections::{HashMap, HashSet};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
@@ -144,6 +145,9 @@ pub struct CsvSource<R: Read> {
     since_reset: Rc<Cell<usize>>,
     path: PathBuf,
     header: Vec<String>,
+    /// Column of each name in `header`: a header may have a hundred thousand names, and a
+    /// model as many features to find among them.
+    index: HashMap<String, usize>,
     record: csv::ByteRecord,
 }
 
@@ -166,12 +170,14 @@ impl<R: Read> CsvSource<R> {
             since_reset,
             path: path.to_path_buf(),
             header: Vec::new(),
+            index: HashMap::new(),
             record: csv::ByteRecord::new(),
         };
         if !source.next_record()? {
             return Err(source.error(None, None, "the file is empty: it needs a header row naming the columns, then one row per measurement"));
         }
         let mut header = Vec::with_capacity(source.record.len());
+        let mut index = HashMap::with_capacity(source.record.len());
         for (i, name) in source.record.iter().enumerate() {
             let mut name = std::str::from_utf8(name).map_err(|_| {
                 source.error(
@@ -192,7 +198,7 @@ impl<R: Read> CsvSource<R> {
                     &format!("the first row looks like data ('{name}' is a number): the file needs a header row naming the columns"),
                 ));
             }
-            if header.contains(&name) {
+            if index.insert(name.clone(), i).is_some() {
                 return Err(source.error(
                     Some(1),
                     Some(name.clone()),
@@ -202,6 +208,7 @@ impl<R: Read> CsvSource<R> {
             header.push(name);
         }
         source.header = header;
+        source.index = index;
         Ok(source)
     }
 
@@ -222,7 +229,7 @@ impl<R: Read> CsvSource<R> {
                 ),
             ));
         }
-        self.header.iter().position(|h| h == name).ok_or_else(|| {
+        self.index.get(name).copied().ok_or_else(|| {
             self.error(
                 Some(1),
                 Some(name.to_string()),
@@ -340,6 +347,7 @@ pub fn read_table_from<R: Read>(
     let features: Vec<usize> = match &options.features {
         Some(names) => {
             let mut columns = Vec::with_capacity(names.len());
+            let mut listed = HashSet::with_capacity(names.len());
             for name in names {
                 let c = source.column(name, "features")?;
                 if c == target {
@@ -349,7 +357,7 @@ pub fn read_table_from<R: Read>(
                         "the target cannot also be a feature",
                     ));
                 }
-                if columns.contains(&c) {
+                if !listed.insert(c) {
                     return Err(source.error(None, Some(name.clone()), "feature listed twice"));
                 }
                 columns.push(c);
@@ -666,6 +674,43 @@ mod tests {
         assert_eq!(t.left_out, ["b", "note"]);
         let t = read("a,b,y\n1,2,2\n", &opts("y")).unwrap();
         assert!(t.left_out.is_empty());
+    }
+
+    #[test]
+    fn a_wide_header_finds_every_column_by_name_and_its_last_duplicate() {
+        // benches/table.rs times this width; here, that every name maps to its own column.
+        let names: Vec<String> = (0..100_000).map(|i| format!("c{i}")).collect();
+        let csv = names.join(",") + "\n";
+        let source = CsvSource::new(csv.as_bytes(), Path::new("w.csv"), 1 << 20).unwrap();
+        for (i, name) in names.iter().enumerate().step_by(997) {
+            assert_eq!(source.column(name, "features").unwrap(), i);
+        }
+        assert_eq!(source.column("c99999", "features").unwrap(), 99_999);
+        assert!(source.column("c100000", "features").is_err());
+        // A repeat of the very first name, as the last column.
+        let csv = names.join(",") + ",c0\n";
+        let e = CsvSource::new(csv.as_bytes(), Path::new("w.csv"), 1 << 20)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("column c0") && e.contains("two columns"), "{e}");
+        // --features naming a column twice, far apart in the list.
+        let mut listed: Vec<String> = names[..5000].to_vec();
+        listed.push("c1".into());
+        let e = read(
+            &format!(
+                "{},y\n{}\n",
+                names[..5000].join(","),
+                vec!["1"; 5001].join(",")
+            ),
+            &ReadOptions {
+                features: Some(listed),
+                ..opts("y")
+            },
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("column c1") && e.contains("listed twice"), "{e}");
     }
 
     #[test]
