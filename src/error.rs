@@ -144,6 +144,19 @@ pub enum Error {
         /// What it is.
         kind: &'static str,
     },
+    /// An output file whose directory does not exist: refused before any work, so a long fit
+    /// is not thrown away when its model cannot be saved.
+    #[error(
+        "{}: cannot write the output there: the directory {} does not exist; create it first, or give another path",
+        path.display(),
+        directory.display()
+    )]
+    MissingDirectory {
+        /// The path given.
+        path: PathBuf,
+        /// Its directory, which does not exist.
+        directory: PathBuf,
+    },
     /// Work that could not start or finish for a reason outside the user's input (e.g. the
     /// operating system refused the worker threads).
     #[error("{0}")]
@@ -168,7 +181,8 @@ impl Error {
             | Error::NotADirectory { .. }
             | Error::Csv { .. }
             | Error::ModelFile { .. }
-            | Error::NotRegularOutput { .. } => true,
+            | Error::NotRegularOutput { .. }
+            | Error::MissingDirectory { .. } => true,
             Error::CorruptResults { .. } | Error::Io { .. } | Error::Run(_) => false,
         }
     }

@@ -216,6 +216,7 @@ fn fit(args: &FitArgs) -> Result<(), logexp::Error> {
 
 fn predict(args: &PredictArgs) -> Result<(), logexp::Error> {
     if let Some(out) = &args.out {
+        logexp::output::check_writable(out)?;
         let inputs = [
             (args.data.as_path(), "--data"),
             (args.model.as_path(), "--model"),

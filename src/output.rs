@@ -74,7 +74,20 @@ fn destination(path: &Path) -> Result<PathBuf, Error> {
         kind,
     };
     match std::fs::symlink_metadata(path) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(path.to_path_buf()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let directory = match path.parent() {
+                Some(parent) if !parent.as_os_str().is_empty() => parent,
+                _ => Path::new("."),
+            };
+            if std::fs::metadata(directory).is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound)
+            {
+                return Err(Error::MissingDirectory {
+                    path: path.to_path_buf(),
+                    directory: directory.to_path_buf(),
+                });
+            }
+            Ok(path.to_path_buf())
+        }
         Err(e) => Err(Error::io("cannot write", path, e)),
         Ok(meta) if meta.file_type().is_symlink() => match std::fs::canonicalize(path) {
             Ok(target) => match std::fs::metadata(&target) {

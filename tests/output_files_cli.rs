@@ -207,6 +207,31 @@ fn a_diverged_fit_writes_no_model_and_exits_1() {
 }
 
 #[test]
+fn an_output_in_a_missing_directory_is_refused_before_any_work() {
+    let dir = TempDir::new("outputs-missing-dir");
+    let (data, model) = table_and_model(&dir);
+    let missing = dir.join("nodir").join("m.st");
+    // Before, the fit trained in full and only then failed to save (exit 1).
+    let args = fit_args(Path::new(&data), &missing, &["--epochs", "5"]);
+    assert_refused(&args, 2, &["nodir", "does not exist", "create it first"]);
+    let predictions = dir.join("nodir").join("p.csv");
+    assert_refused(
+        &[
+            "predict",
+            "--model",
+            &model,
+            "--data",
+            &data,
+            "--out",
+            predictions.to_str().unwrap(),
+        ],
+        2,
+        &["nodir", "does not exist"],
+    );
+    assert!(!dir.join("nodir").exists());
+}
+
+#[test]
 fn a_fit_too_large_for_memory_is_refused_before_it_starts() {
     let dir = TempDir::new("outputs-memory");
     let (data, _) = table_and_model(&dir);
