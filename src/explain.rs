@@ -269,12 +269,6 @@ fn read_out(
     if let Model::LogLinear(_) = &model.network {
         // s · exp(c + Σ wᵢ ln|xᵢ|) is already one monomial (for inputs of one sign).
         let n = model.features.len();
-        if n > crate::expr::MAX_VARIABLES {
-            return Err(format!(
-                "the model has {n} input features; formulas are written for at most {} (fit on fewer columns with --features)",
-                crate::expr::MAX_VARIABLES
-            ));
-        }
         let p = &model.params;
         let exps: Vec<f64> = p[..n].iter().map(|&w| f64::from(w)).collect();
         let coef = f64::from(p[n + 1]) * f64::from(p[n]).exp();
@@ -746,6 +740,14 @@ pub fn explain(
     train: &[usize],
     valid: &[usize],
 ) -> Result<Explanation, String> {
+    // A formula is checked by parsing it back, and the parser knows x1…x1000.
+    let n = model.features.len();
+    if n > crate::expr::MAX_VARIABLES {
+        return Err(format!(
+            "the model has {n} input features; formulas are written for at most {} (fit on fewer columns with --features)",
+            crate::expr::MAX_VARIABLES
+        ));
+    }
     if is_lg(model) {
         return match &model.scaling {
             None => explain_lg(model, data, train, valid),
@@ -1522,6 +1524,39 @@ mod tests {
 
     fn all_rows(t: &crate::table::Table) -> Vec<usize> {
         (0..t.data.len()).collect()
+    }
+
+    #[test]
+    fn a_model_of_more_features_than_a_formula_names_says_so_for_lg_and_units() {
+        // 1001 features: one more than the formula's x1…x1000 (before, lg gave "internal: …
+        // does not parse", a 2 KB message).
+        let n = crate::expr::MAX_VARIABLES + 1;
+        let names: Vec<String> = (0..n).map(|i| format!("c{i}")).collect();
+        let mut csv = names.join(",") + ",y\n";
+        for r in 0..6 {
+            let row: Vec<String> = (0..=n).map(|i| format!("{}", 1 + (i + r) % 3)).collect();
+            csv += &(row.join(",") + "\n");
+        }
+        let t =
+            read_table_from(csv.as_bytes(), Path::new("w.csv"), &ReadOptions::new("y")).unwrap();
+        let rows = all_rows(&t);
+        for preset in ["lg", "product"] {
+            let spec = ModelSpec::parse(preset, &crate::experiment::Pair::lg(), None).unwrap();
+            let options = FitOptions {
+                training: Training {
+                    epochs: 1,
+                    ..Training::default()
+                },
+                ..FitOptions::new(spec)
+            };
+            let m = fit(&t, &options).unwrap();
+            let err = explain(&m, &t.data, &rows, &[]).unwrap_err();
+            assert!(
+                err.contains("1001 input features") && err.contains("at most 1000"),
+                "{preset}: {err}"
+            );
+            assert!(!err.contains("internal"), "{preset}: {err}");
+        }
     }
 
     #[test]
