@@ -65,9 +65,10 @@ struct FitArgs {
     /// `dense` (activations from --pair, e.g. lg) or unit layers such as "nau,nmu".
     #[arg(long, default_value = "loglinear", allow_hyphen_values = true)]
     model: String,
-    /// Activations of a dense model, one per hidden layer; `lg` is symlog,symexp.
-    #[arg(long, default_value = "lg", allow_hyphen_values = true)]
-    pair: Pair,
+    /// Activations of a dense model (--model dense), one per hidden layer; `lg` is
+    /// symlog,symexp [default: lg].
+    #[arg(long, allow_hyphen_values = true)]
+    pair: Option<Pair>,
     /// Hidden layer widths [default: the model's own].
     #[arg(long, value_delimiter = ',', allow_hyphen_values = true)]
     hidden: Option<Vec<usize>>,
@@ -130,6 +131,19 @@ fn fit(args: &FitArgs) -> Result<(), logexp::Error> {
     logexp::output::check_writable(&args.out)?;
     logexp::output::check_not_an_input(&args.out, "out", &[(&args.data, "--data")])?;
     let limits = memory_limits(args.max_memory)?;
+    // Every flag is checked before the data is read (which may be a long stream).
+    let options = logexp::fit::FitOptions {
+        seed: args.seed,
+        training: args.training.training()?,
+        valid: args.valid,
+        restarts: args.restarts,
+        scale: args.scale,
+        ..logexp::fit::FitOptions::new(model_spec(
+            &args.model,
+            args.pair.as_ref(),
+            args.hidden.as_deref(),
+        )?)
+    };
     let table = read_table(
         &args.data,
         &ReadOptions {
@@ -163,18 +177,6 @@ fn fit(args: &FitArgs) -> Result<(), logexp::Error> {
             table.first_dropped.as_deref().unwrap_or("?")
         ));
     }
-    let options = logexp::fit::FitOptions {
-        seed: args.seed,
-        training: args.training.training()?,
-        valid: args.valid,
-        restarts: args.restarts,
-        scale: args.scale,
-        ..logexp::fit::FitOptions::new(ModelSpec::parse(
-            &args.model,
-            &args.pair,
-            args.hidden.as_deref(),
-        )?)
-    };
     let bar = std::io::stderr().is_terminal().then(|| {
         let bar = ProgressBar::new(0);
         bar.set_style(
@@ -694,9 +696,10 @@ struct TrainArgs {
     function: String,
     /// Hidden-layer activations, one per hidden layer, comma-separated (e.g. relu,linear).
     /// `lg` is the paper's pair symlog,symexp. Names: elu, hard_sigmoid, linear, relu, selu,
-    /// sigmoid, softmax, softplus, softsign, swish, tanh, symlog, symexp.
-    #[arg(long, default_value = "lg", allow_hyphen_values = true)]
-    pair: Pair,
+    /// sigmoid, softmax, softplus, softsign, swish, tanh, symlog, symexp. Only for --model
+    /// dense [default: lg].
+    #[arg(long, allow_hyphen_values = true)]
+    pair: Option<Pair>,
     /// The model: `dense` (activations from --pair), a preset (lg, nmu, …) or unit layers
     /// such as "nau,nmu".
     #[arg(long, default_value = "dense", allow_hyphen_values = true)]
@@ -715,6 +718,25 @@ struct TrainArgs {
     json: bool,
 }
 
+/// The model of `--model`, with `--pair`'s activations when it is `dense`; a `--pair` given
+/// for any other model would be ignored, so it is refused.
+fn model_spec(
+    model: &str,
+    pair: Option<&Pair>,
+    hidden: Option<&[usize]>,
+) -> Result<ModelSpec, logexp::Error> {
+    if pair.is_some() && !model.trim().eq_ignore_ascii_case("dense") {
+        return Err(logexp::Error::InvalidSetting {
+            field: "pair",
+            message: format!(
+                "--pair sets the activations of --model dense, and {} has its own: drop --pair, or use --model dense",
+                model.trim()
+            ),
+        });
+    }
+    ModelSpec::parse(model, pair.unwrap_or(&Pair::lg()), hidden)
+}
+
 fn train(args: &TrainArgs) -> Result<(), logexp::Error> {
     let function = logexp::expr::canonical_outputs(
         &logexp::expr::parse_outputs(&args.function).map_err(|e| e.for_flag("--function"))?,
@@ -724,9 +746,9 @@ fn train(args: &TrainArgs) -> Result<(), logexp::Error> {
         data_seed: args.data_seed.unwrap_or(args.seed),
         ..args.protocol.template(
             &function,
-            args.protocol.with_unit_init(ModelSpec::parse(
+            args.protocol.with_unit_init(model_spec(
                 &args.model,
-                &args.pair,
+                args.pair.as_ref(),
                 args.protocol.hidden.as_deref(),
             )?)?,
         )?

@@ -353,6 +353,33 @@ fn one_activation_for_two_hidden_layers_is_refused() {
 }
 
 #[test]
+fn a_pair_for_a_model_without_one_is_refused_not_ignored() {
+    // Before, the run used the model's own activations and the pair was dropped unseen.
+    train_refused(
+        &["--model", "nmu", "--pair", "relu,tanh"],
+        &["--pair", "nmu has its own", "--model dense"],
+    );
+    train_refused(&["--model", "lg", "--pair", "relu,tanh"], &["--pair", "lg"]);
+    refused(
+        &[
+            "fit",
+            "--data",
+            "none.csv",
+            "--target",
+            "y",
+            "--model",
+            "loglinear",
+            "--pair",
+            "relu",
+            "--out",
+            "never.st",
+        ],
+        &["--pair", "loglinear"],
+    );
+    assert!(!std::path::Path::new("never.st").exists());
+}
+
+#[test]
 fn an_empty_hidden_layer_is_refused() {
     train_refused(&["--hidden", "16,0"], &["hidden layer 2", "0 units"]);
 }
