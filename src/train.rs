@@ -182,6 +182,12 @@ impl Schedule {
                 self.lambda
             ));
         }
+        if self.start > self.end {
+            return Err(format!(
+                "the weight rises from step START to step END, so START ({}) cannot come after END ({})",
+                self.start, self.end
+            ));
+        }
         if let Some(below) = self.below
             && !(below.is_finite() && below > 0.0)
         {
@@ -1630,6 +1636,22 @@ mod tests {
         });
         assert_eq!(seen, [(1, -1.0), (2, -2.0), (3, 0.0), (4, -1.0)]);
         assert_eq!(history.reinit_epochs, [3]);
+    }
+
+    #[test]
+    fn a_regulariser_must_start_rising_no_later_than_it_stops() {
+        let schedule = |start, end| Schedule {
+            lambda: 1.0,
+            start,
+            end,
+            below: None,
+        };
+        let e = schedule(1, 0).validate().unwrap_err();
+        assert!(e.contains("START (1) cannot come after END (0)"), "{e}");
+        assert!(schedule(u64::MAX, 0).validate().is_err());
+        // Equal steps are a jump to LAMBDA (iNALU's 11000,11000).
+        assert!(schedule(11_000, 11_000).validate().is_ok());
+        assert!(schedule(0, 10).validate().is_ok());
     }
 
     #[test]
