@@ -25,6 +25,17 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// become the destination, and never lets a rename follow its removal.
 static STAGED: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
 
+/// Directories that an uncommitted [`Batch`] created, in creation order (parents first):
+/// removed, where still empty, by [`remove_staged_files`] and by a batch dropped without a
+/// commit, so that a refused or interrupted report into a new directory leaves nothing.
+static CREATED_DIRS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+fn created_dirs() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {
+    CREATED_DIRS
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 fn staged() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {
     // A thread that panicked while holding the lock left the list itself intact.
     STAGED
@@ -39,6 +50,12 @@ pub fn remove_staged_files() {
     for temp in list.drain(..) {
         let _ = std::fs::remove_file(temp);
     }
+    // Then the directories made for them, deepest first, where nothing else came to be.
+    let mut dirs = created_dirs();
+    for dir in dirs.drain(..).rev() {
+        let _ = std::fs::remove_dir(dir);
+    }
+    std::mem::forget(dirs);
     // The guard is leaked on purpose: the process is about to exit, and no write may finish.
     std::mem::forget(list);
 }
@@ -332,6 +349,31 @@ pub struct Batch {
     staged: Mutex<Vec<Staged>>,
     /// Files the batch must not replace, with the flag that named them.
     inputs: Vec<(FileId, String)>,
+    /// Directories [`Batch::create_directory`] made, parents first.
+    created: Mutex<Vec<PathBuf>>,
+    committed: bool,
+}
+
+impl Drop for Batch {
+    fn drop(&mut self) {
+        // The temporary files first (dropping them removes them), then the directories made
+        // for them, deepest first; one that holds anything else stays.
+        self.staged
+            .get_mut()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clear();
+        let created = std::mem::take(
+            self.created
+                .get_mut()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        );
+        if !self.committed {
+            for dir in created.iter().rev() {
+                let _ = std::fs::remove_dir(dir);
+            }
+        }
+        created_dirs().retain(|dir| !created.contains(dir));
+    }
 }
 
 impl Batch {
@@ -350,7 +392,33 @@ impl Batch {
         Batch {
             staged: Mutex::default(),
             inputs,
+            created: Mutex::default(),
+            committed: false,
         }
+    }
+
+    /// Creates the directory `dir` (and its missing parents) for files of this batch, after
+    /// the checks of [`create_directory`]. The directories it makes are removed again, where
+    /// still empty, if the batch is dropped without a commit or the process is interrupted
+    /// first.
+    pub fn create_directory(&self, dir: &Path) -> Result<(), Error> {
+        let mut missing = Vec::new();
+        let mut next = Some(dir);
+        while let Some(d) = next {
+            if d.as_os_str().is_empty() || std::fs::symlink_metadata(d).is_ok() {
+                break;
+            }
+            missing.push(d.to_path_buf());
+            next = d.parent();
+        }
+        missing.reverse();
+        // Registered before they exist, so an interrupt in between still removes them.
+        created_dirs().extend(missing.iter().cloned());
+        self.created
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .extend(missing);
+        create_directory(dir)
     }
 
     /// Stages `path`: checks it (the module's rules, and not one of the inputs), lets `write`
@@ -384,13 +452,16 @@ impl Batch {
 
     /// Renames every staged file into place, in the order they were staged. An interrupt
     /// cannot stop it halfway; if a rename fails, the files not yet renamed are removed.
-    pub fn commit(self) -> Result<(), Error> {
-        let mut files = self
-            .staged
-            .into_inner()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+    pub fn commit(mut self) -> Result<(), Error> {
+        let mut files = std::mem::take(
+            self.staged
+                .get_mut()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        );
         let mut list = staged();
         let renamed = files.iter_mut().try_for_each(|file| file.rename(&mut list));
+        // The directories hold the new files now (or the old ones), whatever came of it.
+        self.committed = true;
         // Released before `files` drops, since dropping an unrenamed file takes the lock.
         drop(list);
         renamed
@@ -457,8 +528,10 @@ pub fn write_directory<T>(
     inputs: &[(&Path, &str)],
     stage: impl FnOnce(&Batch) -> Result<T, Error>,
 ) -> Result<T, Error> {
-    let _lock = DirectoryLock::acquire(dir)?;
     let batch = Batch::keeping(inputs);
+    batch.create_directory(dir)?;
+    // Declared after the batch, so released before the batch removes what it created.
+    let _lock = DirectoryLock::acquire(dir)?;
     let staged = stage(&batch)?;
     batch.commit()?;
     Ok(staged)

@@ -447,8 +447,33 @@ fn a_report_never_writes_over_a_results_file_it_reads() {
         &["--out", "report.md", "same file", "results file"],
     );
     assert_eq!(std::fs::read(&results).unwrap(), kept);
-    assert_eq!(names(&out), ["figures", "rankings", "report.md"]);
-    assert!(names(&out.join("figures")).is_empty());
+    // The refused report leaves the directory as it found it: no empty figures/, rankings/.
+    assert_eq!(names(&out), ["report.md"]);
+}
+
+#[cfg(unix)]
+#[test]
+fn a_refused_or_interrupted_report_into_a_new_directory_leaves_no_directory() {
+    let dir = TempDir::new("outputs-report-new-dir");
+    let results = results_of(&dir, "r.jsonl", &["x1*x2", "x1/x2", "x1*x2*x3"]);
+    let out = dir.join("a").join("report");
+    let staged = |d: &Path| d.exists() && names(d).iter().any(|n| is_temporary(n));
+    let args = [Path::new("report"), &results, Path::new("--out"), &out];
+    let status = signal_once(
+        &args,
+        "INT",
+        || staged(&out) || staged(&out.join("rankings")),
+        std::time::Duration::from_millis(20),
+    );
+    assert_eq!(status.code(), Some(130), "{status}");
+    assert!(!dir.join("a").exists(), "{:?}", tree(&dir.0));
+    // Refused at its first file (a ranking that is a link to nothing): nothing is left.
+    std::fs::create_dir_all(out.join("rankings")).unwrap();
+    std::os::unix::fs::symlink(dir.join("nowhere"), out.join("rankings/x1_x2.csv")).unwrap();
+    std::fs::remove_dir(out.join("rankings")).unwrap_err();
+    assert_refused(&args, 2, &["x1_x2.csv", "link to nothing"]);
+    assert_eq!(names(&out), ["rankings"]);
+    assert_eq!(names(&out.join("rankings")), ["x1_x2.csv"]);
 }
 
 #[cfg(unix)]

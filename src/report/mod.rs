@@ -134,7 +134,7 @@ fn stage_report(
     let figures_dir = out_dir.join("figures");
     let rankings_dir = out_dir.join("rankings");
     for dir in [out_dir, &figures_dir, &rankings_dir] {
-        crate::output::create_directory(dir)?;
+        batch.create_directory(dir)?;
     }
     let report_md = out_dir.join("report.md");
 

@@ -239,7 +239,7 @@ fn stage_recipes_report(
 ) -> Result<RecipesReport, Error> {
     let figures_dir = out_dir.join("figures");
     for dir in [out_dir, &figures_dir] {
-        crate::output::create_directory(dir)?;
+        batch.create_directory(dir)?;
     }
     let is_family = |r: &&RunRecord| {
         crate::study::family_of(&r.spec.function, r.spec.train_range, r.spec.test_range).is_some()
