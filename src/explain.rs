@@ -74,6 +74,13 @@ use crate::model::spec::{Model, ModelSpec};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
+/// A column name as formulas show it: a line break, tab or other control character in it (a
+/// CSV header may quote one) written as its code point, so a name never splits a formula's
+/// line or reaches the terminal raw.
+fn shown_name(name: &str) -> String {
+    crate::report::printable(name, usize::MAX)
+}
+
 /// Largest distance of an exponent from a simple rational for it to be rounded to it.
 pub const ROUND_DISTANCE: f64 = 0.05;
 
@@ -170,7 +177,7 @@ impl Explanation {
             .features
             .iter()
             .enumerate()
-            .map(|(i, f)| format!("x{} = {f}", i + 1))
+            .map(|(i, f)| format!("x{} = {}", i + 1, shown_name(f)))
             .collect();
         out += &format!("expression: {}   ({})\n", best.expression, vars.join(", "));
         for note in &self.notes {
@@ -635,10 +642,10 @@ fn make_formula(
             }
             let (human, parsed) = exponent(e, rational);
             if rational && e == 1.0 {
-                text += &format!(" · {}", features[i]);
+                text += &format!(" · {}", shown_name(&features[i]));
                 expr += &format!("*x{}", i + 1);
             } else {
-                text += &format!(" · {}^{human}", features[i]);
+                text += &format!(" · {}^{human}", shown_name(&features[i]));
                 expr += &format!("*x{}^{parsed}", i + 1);
             }
         }
@@ -665,7 +672,7 @@ fn make_formula(
     Ok(Formula {
         train: eval_rows(train),
         valid: (!valid.is_empty()).then(|| eval_rows(valid)),
-        text: format!("{target} ≈ {text}"),
+        text: format!("{} ≈ {text}", shown_name(target)),
         expression: expr,
         terms,
     })
@@ -1075,7 +1082,7 @@ fn lg_text(f: &LgFormula, features: &[String]) -> (String, String) {
         }
         out
     };
-    let human = render(&|i| features[i].clone(), " · ");
+    let human = render(&|i| shown_name(&features[i]), " · ");
     let parsed = render(&|i| format!("x{}", i + 1), "*");
     (human, parsed)
 }
@@ -1239,7 +1246,7 @@ fn parsed_formula(
     };
     Ok(Formula {
         terms: Vec::new(),
-        text: format!("{} ≈ {human}", model.target),
+        text: format!("{} ≈ {human}", shown_name(&model.target)),
         train: eval_rows(train),
         valid: (!valid.is_empty()).then(|| eval_rows(valid)),
         expression,

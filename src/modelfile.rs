@@ -602,7 +602,10 @@ mod tests {
         assert_eq!(names, ["m.safetensors"]);
         // A directory that does not exist: refused as the user's input, nothing created.
         let e = save(&m, &dir.join("no/such/m.safetensors")).unwrap_err();
-        assert!(e.is_usage() && e.to_string().contains("does not exist"), "{e}");
+        assert!(
+            e.is_usage() && e.to_string().contains("does not exist"),
+            "{e}"
+        );
         assert!(!dir.join("no").exists());
     }
 }

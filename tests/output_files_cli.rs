@@ -267,9 +267,26 @@ fn text_from_a_table_never_reaches_the_terminal_raw() {
             !printed.chars().any(|c| c.is_control() && c != '\n'),
             "{printed:?}"
         );
-        assert!(printed.contains("a\\u{1b}[31mRED"), "{printed}");
-        assert!(printed.contains("b\\u{7}\\u{202e}\\u{200b}"), "{printed}");
+        // Formulas write each hidden character as its code point, as error messages do.
+        assert!(printed.contains("aU+001B[31mRED"), "{printed}");
+        assert!(printed.contains("bU+0007U+202EU+200B"), "{printed}");
         assert!(!printed.contains(['\u{202e}', '\u{200b}']), "{printed}");
+    }
+    // A quoted line break in a name: the formula stays on its line (before, "d^1.000" began a
+    // line of its own).
+    let data = dir.join("break.csv");
+    std::fs::write(
+        &data,
+        "a,\"c\nd\",y\n2,3,6\n3,4,12\n4,5,20\n5,7,35\n6,8,48\n7,9,63\n",
+    )
+    .unwrap();
+    let out = logexp(&fit_args(&data, &model, &[]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let explained = logexp(&["explain", "--model", model.to_str().unwrap()]);
+    assert!(explained.status.success(), "{}", text(&explained.stderr));
+    for printed in [text(&out.stdout), text(&explained.stdout)] {
+        assert!(printed.contains("x2 = cU+000Ad)"), "{printed}");
+        assert!(!printed.lines().any(|l| l.starts_with("d")), "{printed}");
     }
 }
 
