@@ -344,6 +344,8 @@ pub fn read_table_from<R: Read>(
     let mut values = Vec::new();
     let mut pending_first: Option<Result<(), Error>> = None;
     let mut left_out = Vec::new();
+    let mut typo_suspects: Vec<(usize, String)> = Vec::new();
+    let mut first_row_line = 2;
     let features: Vec<usize> = match &options.features {
         Some(names) => {
             let mut columns = Vec::with_capacity(names.len());
@@ -388,6 +390,16 @@ pub fn read_table_from<R: Read>(
                 })
             });
             left_out = text.iter().map(|&c| source.header[c].clone()).collect();
+            // Whether a left-out column holds numbers in every later row: then its first cell
+            // is a typo, not a sign of a text column.
+            first_row_line = source.line();
+            typo_suspects = text
+                .iter()
+                .map(|&c| {
+                    let cell = source.record.get(c).unwrap_or_default();
+                    (c, String::from_utf8_lossy(cell).into_owned())
+                })
+                .collect();
             // Re-parse that first row below with the chosen columns.
             pending_first = Some(Ok(()));
             numeric
@@ -408,10 +420,23 @@ pub fn read_table_from<R: Read>(
     let inputs = features.len();
     let (mut records, mut targets) = (Vec::new(), Vec::new());
     let (mut dropped, mut first_dropped) = (0usize, None);
+    let mut later_rows = 0usize;
     loop {
         let row = match pending_first.take() {
             Some(_) => Some(source.parse_current(&columns, inputs, &mut values)),
-            None => source.next_row(&columns, inputs, &mut values)?,
+            None => {
+                let row = source.next_row(&columns, inputs, &mut values)?;
+                if row.as_ref().is_some_and(Result::is_ok) && !typo_suspects.is_empty() {
+                    later_rows += 1;
+                    let record = &source.record;
+                    typo_suspects.retain(|(c, _)| {
+                        record
+                            .get(*c)
+                            .is_some_and(|cell| cell_problem(cell, true).is_ok())
+                    });
+                }
+                row
+            }
         };
         match row {
             None => break,
@@ -440,6 +465,18 @@ pub fn read_table_from<R: Read>(
             }
             Some(Err(e)) => return Err(e),
         }
+    }
+    if later_rows > 0
+        && let Some((c, cell)) = typo_suspects.first()
+    {
+        return Err(source.error(
+            Some(first_row_line),
+            Some(source.header[*c].clone()),
+            &format!(
+                "data row 1 holds '{}', but every other row a number: a typo? Fix the cell, or name the inputs with --features",
+                crate::report::printable(cell, 40)
+            ),
+        ));
     }
     if targets.is_empty() {
         let message = if dropped > 0 {
@@ -669,9 +706,22 @@ mod tests {
             "{e}"
         );
         // Text leaves the column out, and the table says which.
-        let t = read("a,b,note,y\n1,2x,hi,2\n2,3,ho,6\n", &opts("y")).unwrap();
+        let t = read("a,b,note,y\n1,2x,hi,2\n2,n/a,ho,6\n", &opts("y")).unwrap();
         assert_eq!(t.features, ["a"]);
         assert_eq!(t.left_out, ["b", "note"]);
+        // Unless every other row holds a number there: then row 1's text is a typo (before,
+        // the column was dropped and the fit went on without it).
+        let e = read("a,b,note,y\n1,2x,hi,2\n2,3,ho,6\n3,4,hu,12\n", &opts("y"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("line 2") && e.contains("column b") && e.contains("'2x'"),
+            "{e}"
+        );
+        assert!(e.contains("a typo?") && e.contains("--features"), "{e}");
+        // A single data row says nothing either way.
+        let t = read("a,b,y\n1,2x,2\n", &opts("y")).unwrap();
+        assert_eq!(t.left_out, ["b"]);
         let t = read("a,b,y\n1,2,2\n", &opts("y")).unwrap();
         assert!(t.left_out.is_empty());
     }

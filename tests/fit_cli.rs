@@ -445,7 +445,7 @@ fn a_dash_reads_the_data_from_standard_input() {
 fn a_column_left_out_for_text_in_the_first_row_is_named() {
     let dir = TempDir::new("fit-left-out");
     let data = dir.join("d.csv");
-    std::fs::write(&data, "a,b,y\n1,2x,2\n2,3,6\n3,5,15\n4,7,28\n").unwrap();
+    std::fs::write(&data, "a,b,y\n1,red,2\n2,green,6\n3,red,15\n4,blue,28\n").unwrap();
     let model = dir.join("m.st");
     let out = logexp(&common::fit_args(&data, &model, &[]));
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -454,4 +454,8 @@ fn a_column_left_out_for_text_in_the_first_row_is_named() {
         stderr.contains("not inputs") && stderr.contains(": b (") && stderr.contains("--features"),
         "{stderr}"
     );
+    // A typo in row 1 of a numeric column is refused, not a reason to drop the column.
+    std::fs::write(&data, "a,b,y\n1,2x,2\n2,3,6\n3,5,15\n4,7,28\n").unwrap();
+    let args = common::fit_args(&data, &model, &[]);
+    assert_refused(&args, 2, &["line 2", "column b", "'2x'", "a typo?"]);
 }
