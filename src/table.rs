@@ -254,6 +254,7 @@ impl<R: Read> CsvSource<R> {
     /// Reads the next record into `self.record`; `false` at the end of the file.
     fn next_record(&mut self) -> Result<bool, Error> {
         self.since_reset.set(0);
+        let start = self.reader.position().line();
         match self.reader.read_byte_record(&mut self.record) {
             Ok(more) => Ok(more),
             Err(e) => {
@@ -262,6 +263,18 @@ impl<R: Read> CsvSource<R> {
                     csv::ErrorKind::Io(io)
                         if io.get_ref().is_some_and(|inner| inner.is::<RowTooLong>()) =>
                     {
+                        let now = self.reader.position().line();
+                        if now > start {
+                            // Only a quoted field spans lines: one never closed swallows the
+                            // rest of the file, so name where it opened.
+                            return Err(self.error(
+                                Some(start),
+                                None,
+                                &format!(
+                                    "this row runs on to line {now}, longer than a row may be ({io}): does a field on line {start} open a quote that is never closed?"
+                                ),
+                            ));
+                        }
                         format!("{io}: is this a CSV file of measurements?")
                     }
                     csv::ErrorKind::Io(_) => match e.into_kind() {
@@ -916,6 +929,19 @@ mod tests {
         }
         let e = read_table_from(Iter(data), Path::new("big.csv"), &o).unwrap_err();
         assert!(e.to_string().contains("line 2"), "{e}");
+        // A quote opened on line 2 and never closed: named there, not where the limit ran out.
+        let mut runaway = String::from("a,y\n1,\"2\n");
+        for _ in 0..20_000 {
+            runaway += "3,4\n";
+        }
+        let e = read_table_from(runaway.as_bytes(), Path::new("q.csv"), &o)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("q.csv, line 2:"), "{e}");
+        assert!(
+            e.contains("does a field on line 2 open a quote that is never closed?"),
+            "{e}"
+        );
     }
 
     /// A read that fails for a reason outside the file (a disk error) is an I/O error, exit 1.
