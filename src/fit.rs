@@ -728,11 +728,21 @@ pub fn fit_within(
         return Err(Error::InvalidSetting {
             field: "target",
             message: format!(
-                "the target of row {} is {:e} as the network sees it, beyond the largest f32 ({:e}), and {} computes in f32: divide the column by a power of ten, scale it (--scale), or fit --model loglinear, which works in f64",
+                "the target of row {} is {:e} as the network sees it{}, beyond the largest f32 ({:e}), and {} computes in f32: divide the column by a power of ten{}, or fit --model loglinear, which works in f64",
                 train_rows.get(row).map_or(row, |&t| t) + 1,
                 y,
+                if options.scale {
+                    " even after --scale"
+                } else {
+                    ""
+                },
                 f32::MAX,
-                options.model.describe()
+                options.model.describe(),
+                if options.scale {
+                    ""
+                } else {
+                    ", scale it (--scale)"
+                }
             ),
         });
     }
@@ -1177,6 +1187,11 @@ mod tests {
             ..dense
         };
         assert!(fit(&t, &scaled).is_ok());
+        // Beyond f32 even when scaled: the advice no longer offers --scale, which was given.
+        let huge = table("x,y\n1,1e300\n2,2e300\n3,3e300\n4,1e301\n5,5e300\n");
+        let text = fit(&huge, &scaled).unwrap_err().to_string();
+        assert!(text.contains("even after --scale"), "{text}");
+        assert!(!text.contains("scale it (--scale)"), "{text}");
     }
 
     #[test]

@@ -251,6 +251,10 @@ fn scan(
         if terminated {
             line.pop();
         }
+        // Editors on Windows may save the file with a UTF-8 byte-order mark.
+        if line_no == 1 && line.starts_with(b"\xef\xbb\xbf") {
+            line.drain(..3);
+        }
         if is_blank(&line) {
             offset += n as u64;
             if terminated {
@@ -283,7 +287,7 @@ fn scan(
                 return Err(Error::NotResults {
                     path: path.to_path_buf(),
                     message: format!(
-                        "line {line_no} is not a run record ({json}), so this is not a results file; it was left as it is (give a file written by `logexp sweep`, or a new path)"
+                        "line {line_no} is not a run record ({json}), so this is not a results file; it was left as it is (give a file written by `logexp sweep`; a sweep also starts a new one at a new path)"
                     ),
                 });
             }
@@ -600,6 +604,20 @@ mod tests {
             ..RunSpec::paper("x1*x2/10", Pair::lg())
         })
         .unwrap()
+    }
+
+    #[test]
+    fn a_byte_order_mark_before_the_first_record_is_read_past() {
+        let dir = crate::test_dir::TempDir::new("results-bom");
+        let path = dir.join("bom.jsonl");
+        let line = serde_json::to_string(&record()).unwrap();
+        std::fs::write(&path, format!("\u{feff}{line}\n{line}\n")).unwrap();
+        let read = read_results(&path).unwrap();
+        assert_eq!(read.records.len(), 2);
+        assert_eq!(read.tail, Tail::Terminated);
+        // Only at the start of the file: elsewhere it is a corrupt line.
+        std::fs::write(&path, format!("{line}\n\u{feff}{line}\n")).unwrap();
+        assert!(read_results(&path).is_err());
     }
 
     #[test]
