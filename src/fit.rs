@@ -962,7 +962,17 @@ pub fn predict_csv<R: Read, W: Write>(
 ) -> Result<Predicted, Error> {
     let mut reader = FeatureReader::new(input, path, &model.features)?;
     let mut writer = csv::Writer::from_writer(out);
-    let write_err = |e: csv::Error| Error::Run(format!("cannot write the predictions: {e}"));
+    // An I/O error keeps its kind, so a caller can tell a closed pipe (`| head`) from a
+    // failure.
+    let write_err = |e: csv::Error| {
+        if !e.is_io_error() {
+            return Error::Run(format!("cannot write the predictions: {e}"));
+        }
+        match e.into_kind() {
+            csv::ErrorKind::Io(io) => Error::io("cannot write the predictions of", path, io),
+            other => Error::Run(format!("cannot write the predictions: {other:?}")),
+        }
+    };
     let mut header: Vec<String> = reader.header().to_vec();
     let predicted = format!("{}_predicted", model.target);
     if let Some(at) = header.iter().position(|h| *h == predicted) {
@@ -1024,7 +1034,7 @@ pub fn predict_csv<R: Read, W: Write>(
     }
     writer
         .flush()
-        .map_err(|e| Error::Run(format!("cannot write the predictions: {e}")))?;
+        .map_err(|e| Error::io("cannot write the predictions of", path, e))?;
     Ok(done)
 }
 

@@ -226,7 +226,15 @@ fn predict(args: &PredictArgs) -> Result<(), logexp::Error> {
         logexp::output::check_not_an_input(out, "out", &inputs)?;
     }
     let model = logexp::modelfile::load(&args.model)?;
-    let predicted = logexp::fit::predict_file(&model, &args.data, args.out.as_deref())?;
+    let predicted = match logexp::fit::predict_file(&model, &args.data, args.out.as_deref()) {
+        // A reader that stopped early (`| head`) is a quiet end, as for any Unix filter.
+        Err(logexp::Error::Io { source, .. })
+            if args.out.is_none() && source.kind() == std::io::ErrorKind::BrokenPipe =>
+        {
+            return Ok(());
+        }
+        other => other?,
+    };
     if let Some(note) = predicted.note() {
         print_stderr(&format!("note: {note}"));
     }

@@ -196,6 +196,39 @@ fn an_interrupted_predict_keeps_the_old_output_and_leaves_no_temporary_file() {
 }
 
 #[test]
+fn predictions_piped_into_a_reader_that_stops_early_end_quietly() {
+    use std::io::Read;
+    let dir = TempDir::new("outputs-broken-pipe");
+    let (_, model) = table_and_model(&dir);
+    let data = dir.join("many.csv");
+    let mut rows = String::from("a,b\n");
+    for i in 0..200_000 {
+        rows += &format!("{},{}\n", i % 9 + 1, i % 7 + 1);
+    }
+    std::fs::write(&data, rows).unwrap();
+    let mut child = std::process::Command::new(common::BIN)
+        .args([
+            "predict",
+            "--model",
+            &model,
+            "--data",
+            data.to_str().unwrap(),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Like `| head -c 100`: read a little, then close the pipe.
+    let mut first = [0u8; 100];
+    child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(text(&first).starts_with("a,b,y_predicted\n"));
+    // Before, exit 1 with "cannot write the predictions: Broken pipe".
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stderr), "");
+}
+
+#[test]
 fn a_diverged_fit_writes_no_model_and_exits_1() {
     let dir = TempDir::new("outputs-diverged");
     let (data, _) = table_and_model(&dir);
