@@ -44,17 +44,20 @@ fn loglinear_finds_keplers_law_and_predicts_by_column_name() {
     )
     .unwrap();
     let predictions = dir.join("p.csv");
-    let out = logexp(&[
-        "predict",
-        "--model",
-        model_arg,
-        "--data",
-        input.to_str().unwrap(),
-        "--out",
-        predictions.to_str().unwrap(),
-    ]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let written = std::fs::read_to_string(&predictions).unwrap();
+    let predict = || {
+        let out = logexp(&[
+            "predict",
+            "--model",
+            model_arg,
+            "--data",
+            input.to_str().unwrap(),
+            "--out",
+            predictions.to_str().unwrap(),
+        ]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        (out, std::fs::read_to_string(&predictions).unwrap())
+    };
+    let (out, written) = predict();
     let mut lines = written.lines();
     assert_eq!(
         lines.next().unwrap(),
@@ -70,23 +73,10 @@ fn loglinear_finds_keplers_law_and_predicts_by_column_name() {
     // An orbit of 1e30 km gives a period beyond f32: written as inf, and said so.
     std::fs::write(
         &input,
-        "semi_major_axis_1e3km,central_mass_1e24kg
-149598,1988500
-1e30,1
-",
+        "semi_major_axis_1e3km,central_mass_1e24kg\n149598,1988500\n1e30,1\n",
     )
     .unwrap();
-    let out = logexp(&[
-        "predict",
-        "--model",
-        model_arg,
-        "--data",
-        input.to_str().unwrap(),
-        "--out",
-        predictions.to_str().unwrap(),
-    ]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let written = std::fs::read_to_string(&predictions).unwrap();
+    let (out, written) = predict();
     assert!(written.ends_with(",inf\n"), "{written}");
     assert!(
         text(&out.stderr).contains(

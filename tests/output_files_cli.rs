@@ -447,6 +447,22 @@ fn results_of(dir: &TempDir, name: &str, functions: &[&str]) -> std::path::PathB
     path
 }
 
+/// Runs `report RESULTS --out OUT` and sends it SIGINT once its first file is staged.
+#[cfg(unix)]
+fn interrupt_report_while_staging(results: &Path, out: &Path) -> std::process::ExitStatus {
+    // The first staged file (a ranking) comes long before the figures are drawn; written one
+    // by one, it would already be in place when the signal comes.
+    let staged = |d: &Path| d.exists() && names(d).iter().any(|n| is_temporary(n));
+    let args = [Path::new("report"), results, Path::new("--out"), out];
+    // 20 ms is ample for the old way to have put the first files in place.
+    signal_once(
+        &args,
+        "INT",
+        || staged(out) || staged(&out.join("rankings")),
+        std::time::Duration::from_millis(20),
+    )
+}
+
 #[cfg(unix)]
 #[test]
 fn an_interrupted_report_leaves_every_file_of_the_previous_report() {
@@ -462,17 +478,7 @@ fn an_interrupted_report_leaves_every_file_of_the_previous_report() {
         "{before:?}"
     );
 
-    // The first staged file (a ranking) comes long before the figures are drawn; written one
-    // by one, it would already be in place when the signal comes.
-    let staged = |d: &Path| d.exists() && names(d).iter().any(|n| is_temporary(n));
-    let args = [Path::new("report"), &new, Path::new("--out"), &out];
-    // 20 ms is ample for the old way to have put the first files in place.
-    let status = signal_once(
-        &args,
-        "INT",
-        || staged(&out) || staged(&out.join("rankings")),
-        std::time::Duration::from_millis(20),
-    );
+    let status = interrupt_report_while_staging(&new, &out);
     assert_eq!(status.code(), Some(130), "{status}");
     let after = tree(&out);
     let changed: Vec<&String> = after
@@ -507,14 +513,8 @@ fn a_refused_or_interrupted_report_into_a_new_directory_leaves_no_directory() {
     let dir = TempDir::new("outputs-report-new-dir");
     let results = results_of(&dir, "r.jsonl", &["x1*x2", "x1/x2", "x1*x2*x3"]);
     let out = dir.join("a").join("report");
-    let staged = |d: &Path| d.exists() && names(d).iter().any(|n| is_temporary(n));
     let args = [Path::new("report"), &results, Path::new("--out"), &out];
-    let status = signal_once(
-        &args,
-        "INT",
-        || staged(&out) || staged(&out.join("rankings")),
-        std::time::Duration::from_millis(20),
-    );
+    let status = interrupt_report_while_staging(&results, &out);
     assert_eq!(status.code(), Some(130), "{status}");
     assert!(!dir.join("a").exists(), "{:?}", tree(&dir.0));
     // Refused at its first file (a ranking that is a link to nothing): nothing is left.
