@@ -37,6 +37,16 @@ fn write_wide_csv(path: &Path, n: usize, rows: usize) {
     std::fs::write(path, lines.join("\n") + "\n").unwrap();
 }
 
+/// A table of inputs `a,b` (small integers) with `rows` rows, for predictions that take a while
+/// to write.
+fn write_many_rows(path: &Path, rows: u32) {
+    let mut text = String::from("a,b\n");
+    for i in 0..rows {
+        text += &format!("{},{}\n", 1 + i % 97, 1 + i % 89);
+    }
+    std::fs::write(path, text).unwrap();
+}
+
 /// Runs logexp with `args` (no input, output discarded), sends it `signal` (`INT`, `TERM`)
 /// `settle` after `ready` first holds, and returns how it ended. Fails if it ends first.
 fn signal_once(
@@ -161,11 +171,7 @@ fn an_interrupted_predict_keeps_the_old_output_and_leaves_no_temporary_file() {
     let (_, model) = table_and_model(&dir);
     // Enough rows that the prediction is still being written when the signal comes.
     let big = dir.join("big.csv");
-    let mut rows = String::from("a,b\n");
-    for i in 0..2_000_000u32 {
-        rows += &format!("{},{}\n", 1 + i % 97, 1 + i % 89);
-    }
-    std::fs::write(&big, rows).unwrap();
+    write_many_rows(&big, 2_000_000);
     for signal in ["INT", "TERM"] {
         let out = dir.join("out.csv");
         std::fs::write(&out, "keep").unwrap();
@@ -201,11 +207,7 @@ fn predictions_piped_into_a_reader_that_stops_early_end_quietly() {
     let dir = TempDir::new("outputs-broken-pipe");
     let (_, model) = table_and_model(&dir);
     let data = dir.join("many.csv");
-    let mut rows = String::from("a,b\n");
-    for i in 0..200_000 {
-        rows += &format!("{},{}\n", i % 9 + 1, i % 7 + 1);
-    }
-    std::fs::write(&data, rows).unwrap();
+    write_many_rows(&data, 200_000);
     let mut child = std::process::Command::new(common::BIN)
         .args([
             "predict",
