@@ -401,7 +401,7 @@ impl fmt::Display for Activation {
 
 /// An activation name that logexp does not know.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown activation '{name}': valid names are {}", valid_names())]
+#[error("unknown activation '{name}': valid names are {}{}", valid_names(), if name.trim().eq_ignore_ascii_case("lg") { " ('lg' names the whole pair symlog,symexp: give it alone)" } else { "" })]
 pub struct UnknownActivation {
     /// The name as given.
     pub name: String,

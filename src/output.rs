@@ -90,7 +90,23 @@ fn destination(path: &Path) -> Result<PathBuf, Error> {
         path: path.to_path_buf(),
         kind,
     };
+    // `dir/` names a directory, whether or not it exists: a file cannot be written there.
+    if path.as_os_str().as_encoded_bytes().ends_with(b"/") {
+        return Err(refuse("a directory path (it ends in /)"));
+    }
     match std::fs::symlink_metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => {
+            Err(refuse("a path through a file"))
+        }
+        Err(e)
+            if e.kind() != std::io::ErrorKind::NotFound
+                && e.kind() != std::io::ErrorKind::PermissionDenied
+                && std::fs::metadata(path.parent().unwrap_or(Path::new(".")))
+                    .is_err_and(|e| e.kind() != std::io::ErrorKind::PermissionDenied) =>
+        {
+            // A loop of links among the directories on the way.
+            Err(refuse("a path that cannot be followed (a loop of links?)"))
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let directory = match path.parent() {
                 Some(parent) if !parent.as_os_str().is_empty() => parent,

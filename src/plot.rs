@@ -1147,13 +1147,14 @@ mod tests {
     }
 
     #[test]
-    fn an_unwritable_directory_is_an_error() {
+    fn a_chart_under_a_file_is_refused() {
         let dir = TempDir::new("unwritable");
         let file = dir.join("a-file");
         std::fs::write(&file, "x").unwrap();
         let chart = LineChart::default();
         let err = write_line_chart(&chart, &file.join("chart")).unwrap_err();
-        assert!(matches!(err, Error::Io { .. }), "{err}");
+        // The path goes through a file: the user's input, refused before anything is drawn.
+        assert!(matches!(err, Error::NotRegularOutput { .. }), "{err}");
         assert!(err.to_string().contains("chart.svg"), "{err}");
     }
 

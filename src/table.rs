@@ -357,7 +357,8 @@ pub fn read_table_from<R: Read>(
     let mut values = Vec::new();
     let mut pending_first: Option<Result<(), Error>> = None;
     let mut left_out = Vec::new();
-    let mut typo_suspects: Vec<(usize, String)> = Vec::new();
+    // (column, its row-1 cell, whether a later row held a number there)
+    let mut typo_suspects: Vec<(usize, String, bool)> = Vec::new();
     let mut first_row_line = 2;
     let features: Vec<usize> = match &options.features {
         Some(names) => {
@@ -410,7 +411,7 @@ pub fn read_table_from<R: Read>(
                 .iter()
                 .map(|&c| {
                     let cell = source.record.get(c).unwrap_or_default();
-                    (c, String::from_utf8_lossy(cell).into_owned())
+                    (c, String::from_utf8_lossy(cell).into_owned(), false)
                 })
                 .collect();
             // Re-parse that first row below with the chosen columns.
@@ -433,19 +434,22 @@ pub fn read_table_from<R: Read>(
     let inputs = features.len();
     let (mut records, mut targets) = (Vec::new(), Vec::new());
     let (mut dropped, mut first_dropped) = (0usize, None);
-    let mut later_rows = 0usize;
     loop {
         let row = match pending_first.take() {
             Some(_) => Some(source.parse_current(&columns, inputs, &mut values)),
             None => {
                 let row = source.next_row(&columns, inputs, &mut values)?;
                 if row.as_ref().is_some_and(Result::is_ok) && !typo_suspects.is_empty() {
-                    later_rows += 1;
                     let record = &source.record;
-                    typo_suspects.retain(|(c, _)| {
-                        record
-                            .get(*c)
-                            .is_some_and(|cell| cell_problem(cell, true).is_ok())
+                    // An empty cell says nothing either way (as in row 1), so it keeps the
+                    // suspicion; only text clears it.
+                    typo_suspects.retain_mut(|(c, _, numbers)| {
+                        let cell = record.get(*c).unwrap_or_default();
+                        if cell.trim_ascii().is_empty() {
+                            return true;
+                        }
+                        *numbers = cell_problem(cell, true).is_ok();
+                        *numbers
                     });
                 }
                 row
@@ -479,9 +483,7 @@ pub fn read_table_from<R: Read>(
             Some(Err(e)) => return Err(e),
         }
     }
-    if later_rows > 0
-        && let Some((c, cell)) = typo_suspects.first()
-    {
+    if let Some((c, cell, _)) = typo_suspects.iter().find(|(_, _, numbers)| *numbers) {
         return Err(source.error(
             Some(first_row_line),
             Some(source.header[*c].clone()),
@@ -732,7 +734,14 @@ mod tests {
             "{e}"
         );
         assert!(e.contains("a typo?") && e.contains("--features"), "{e}");
-        // A single data row says nothing either way.
+        // An empty cell in a later row does not hide it.
+        let e = read("a,b,y\n1,oops,2\n2,,6\n3,4,12\n", &opts("y"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("'oops'") && e.contains("a typo?"), "{e}");
+        // Nor does a column empty below row 1, or a single data row.
+        let t = read("a,b,y\n1,note,2\n2,,6\n3,,12\n", &opts("y")).unwrap();
+        assert_eq!(t.left_out, ["b"]);
         let t = read("a,b,y\n1,2x,2\n", &opts("y")).unwrap();
         assert_eq!(t.left_out, ["b"]);
         let t = read("a,b,y\n1,2,2\n", &opts("y")).unwrap();

@@ -286,6 +286,11 @@ fn an_unknown_activation_is_refused_with_the_valid_names() {
         &["--pair", "relu,gelu"],
         &["gelu", "hard_sigmoid", "relu", "symlog", "symexp"],
     );
+    // `lg` is the pair, not one of its activations: the message says so.
+    train_refused(
+        &["--pair", "lg,lg"],
+        &["'lg' names the whole pair", "alone"],
+    );
 }
 
 #[test]

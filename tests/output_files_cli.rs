@@ -264,6 +264,25 @@ fn an_output_in_a_missing_directory_is_refused_before_any_work() {
         &["nodir", "does not exist"],
     );
     assert!(!dir.join("nodir").exists());
+    // A directory path, a path through a file and a loop of links: refused before the fit,
+    // as the user's input (before, the first trained in full, and all three exited 1).
+    std::fs::write(dir.join("afile"), "x").unwrap();
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::symlink(dir.join("loopb"), dir.join("loopa")).unwrap();
+        std::os::unix::fs::symlink(dir.join("loopa"), dir.join("loopb")).unwrap();
+    }
+    for (out, kind) in [
+        ("newd/", "a directory path"),
+        ("afile/m.st", "a path through a file"),
+        #[cfg(unix)]
+        ("loopa/m.st", "a loop of links"),
+    ] {
+        let path = format!("{}/{out}", dir.0.display());
+        let args = fit_args(Path::new(&data), Path::new(&path), &["--epochs", "5"]);
+        assert_refused(&args, 2, &[kind, "cannot write the output there"]);
+    }
+    assert!(!dir.join("newd").exists());
 }
 
 #[test]
