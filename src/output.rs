@@ -12,7 +12,11 @@
 //! - **Nothing left behind.** A temporary file is removed when its write fails, and also when
 //!   the process is interrupted: the binary's Ctrl-C / SIGTERM handler calls
 //!   [`remove_staged_files`] before it exits. Only `kill -9` can leave one (its name starts
-//!   with `.` and ends in `.tmp`, beside the destination).
+//!   with `.` and ends in `.tmp`, beside the destination). Temporary files are created under
+//!   the handler's lock and then only opened, never created again, so a writer still running
+//!   when the handler has removed its file fails instead of leaving a new one.
+//! - **Report files are the report's.** A [`Batch`] replaces a symbolic link at one of its
+//!   paths instead of following it: the user named the directory, not the files in it.
 
 use crate::error::Error;
 use std::io::Write;
@@ -246,13 +250,41 @@ pub struct Staged {
 }
 
 impl Staged {
-    /// Checks that `path` may be written (see the module's rules) and reserves a temporary
-    /// file beside it. Nothing is created yet; the caller writes [`Staged::temp`].
+    /// Checks that `path` may be written (see the module's rules) and creates an empty
+    /// temporary file beside it, which the caller fills through [`Staged::open`].
     pub fn new(path: &Path) -> Result<Staged, Error> {
-        let dest = destination(path)?;
-        let permissions = std::fs::metadata(&dest).ok().map(|m| m.permissions());
+        Staged::at(path, destination(path)?)
+    }
+
+    /// Stages `path` to be replaced whatever it is now, a symbolic link included (the link
+    /// itself is replaced, not followed): for files whose names the user did not choose (a
+    /// report's), so a link planted among them cannot send a write elsewhere.
+    pub fn replacing(path: &Path) -> Result<Staged, Error> {
+        match std::fs::symlink_metadata(path) {
+            Ok(meta) if meta.file_type().is_symlink() => Staged::at(path, path.to_path_buf()),
+            _ => Staged::new(path),
+        }
+    }
+
+    /// Creates the temporary file for `dest` and registers it, both under the lock that the
+    /// interrupt handler takes: the handler then either finds the file and removes it, or
+    /// holds the lock before it exists, so that it is never created. Writers open it without
+    /// creating it ([`Staged::open`]), so one that comes after the handler fails instead of
+    /// leaving a file behind.
+    fn at(path: &Path, dest: PathBuf) -> Result<Staged, Error> {
+        let permissions = std::fs::metadata(&dest)
+            .ok()
+            .filter(|m| m.is_file())
+            .map(|m| m.permissions());
         let temp = temp_beside(&dest);
-        staged().push(temp.clone());
+        let mut list = staged();
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&temp)
+            .map_err(|e| Error::io("cannot write", path, e))?;
+        list.push(temp.clone());
+        drop(list);
         Ok(Staged {
             path: path.to_path_buf(),
             dest,
@@ -265,6 +297,15 @@ impl Staged {
     /// The temporary file to write.
     pub fn temp(&self) -> &Path {
         &self.temp
+    }
+
+    /// Opens the temporary file for writing, never creating it (see [`Staged::at`]).
+    pub fn open(&self) -> Result<std::fs::File, Error> {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .truncate(true)
+            .open(&self.temp)
+            .map_err(|e| self.error(e))
     }
 
     /// An I/O error naming the path the user gave.
@@ -324,12 +365,7 @@ pub fn write_file_with<T>(
     write: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> Result<T, Error>,
 ) -> Result<T, Error> {
     let staged = Staged::new(path)?;
-    let file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(staged.temp())
-        .map_err(|e| staged.error(e))?;
-    let mut writer = std::io::BufWriter::new(file);
+    let mut writer = std::io::BufWriter::new(staged.open()?);
     let value = write(&mut writer)?;
     writer
         .into_inner()
@@ -428,7 +464,9 @@ impl Batch {
             next = d.parent();
         }
         missing.reverse();
-        // Registered before they exist, so an interrupt in between still removes them.
+        // Registered and made under the interrupt handler's lock, so it removes them or they
+        // are never made.
+        let _interrupt = staged();
         created_dirs().extend(missing.iter().cloned());
         self.created
             .lock()
@@ -438,19 +476,20 @@ impl Batch {
     }
 
     /// Stages `path`: checks it (the module's rules, and not one of the inputs), lets `write`
-    /// fill the temporary file it is given, and keeps it for [`Batch::commit`].
+    /// fill the temporary file it is given, and keeps it for [`Batch::commit`]. A symbolic
+    /// link at `path` is replaced, not followed ([`Staged::replacing`]).
     pub fn write_with(
         &self,
         path: &Path,
-        write: impl FnOnce(&Path) -> Result<(), Error>,
+        write: impl FnOnce(&mut std::fs::File) -> Result<(), Error>,
     ) -> Result<(), Error> {
-        let staged = Staged::new(path)?;
+        let staged = Staged::replacing(path)?;
         if let Some(id) = file_id(&staged.dest)
             && let Some((_, flag)) = self.inputs.iter().find(|(input, _)| *input == id)
         {
             return Err(replaces_input(path, "out", flag, "output directory"));
         }
-        write(staged.temp())?;
+        write(&mut staged.open()?)?;
         staged.prepare()?;
         self.staged
             .lock()
@@ -461,8 +500,9 @@ impl Batch {
 
     /// Stages `bytes` as the new content of `path`.
     pub fn write_file(&self, path: &Path, bytes: &[u8]) -> Result<(), Error> {
-        self.write_with(path, |temp| {
-            std::fs::write(temp, bytes).map_err(|e| Error::io("cannot write", path, e))
+        self.write_with(path, |file| {
+            file.write_all(bytes)
+                .map_err(|e| Error::io("cannot write", path, e))
         })
     }
 

@@ -441,13 +441,22 @@ fn render_both<F: Figure>(
         root.present().map_err(|e| draw_error(&svg_path, e))?;
     }
     batch.write_file(&svg_path, svg.as_bytes())?;
-    batch.write_with(&png_path, |temp| {
+    // Drawn into memory and encoded into the file the batch opened: a backend that opened
+    // the path itself could create it again after an interrupt had removed it.
+    let mut pixels = vec![0u8; size.0 as usize * size.1 as usize * 3];
+    {
         let drawn = (|| {
-            let root = BitMapBackend::new(temp, size).into_drawing_area();
+            let root = BitMapBackend::with_buffer(&mut pixels, size).into_drawing_area();
             figure.draw(&root)?;
             root.present().map_err(|e| e.to_string())
         })();
-        drawn.map_err(|e| draw_error(&png_path, e))
+        drawn.map_err(|e| draw_error(&png_path, e))?;
+    }
+    batch.write_with(&png_path, |file| {
+        use image::ImageEncoder;
+        image::codecs::png::PngEncoder::new(std::io::BufWriter::new(file))
+            .write_image(&pixels, size.0, size.1, image::ColorType::Rgb8)
+            .map_err(|e| draw_error(&png_path, e))
     })?;
     Ok([svg_path, png_path])
 }

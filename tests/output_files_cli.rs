@@ -538,13 +538,34 @@ fn a_refused_or_interrupted_report_into_a_new_directory_leaves_no_directory() {
     let status = interrupt_report_while_staging(&results, &out);
     assert_eq!(status.code(), Some(130), "{status}");
     assert!(!dir.join("a").exists(), "{:?}", tree(&dir.0));
-    // Refused at its first file (a ranking that is a link to nothing): nothing is left.
-    std::fs::create_dir_all(out.join("rankings")).unwrap();
-    std::os::unix::fs::symlink(dir.join("nowhere"), out.join("rankings/x1_x2.csv")).unwrap();
-    std::fs::remove_dir(out.join("rankings")).unwrap_err();
-    assert_refused(&args, 2, &["x1_x2.csv", "link to nothing"]);
+    // Refused at its first file (a ranking that is a directory): nothing else is left.
+    std::fs::create_dir_all(out.join("rankings/x1_x2.csv")).unwrap();
+    assert_refused(&args, 2, &["x1_x2.csv", "a directory"]);
     assert_eq!(names(&out), ["rankings"]);
     assert_eq!(names(&out.join("rankings")), ["x1_x2.csv"]);
+}
+
+#[cfg(unix)]
+#[test]
+fn a_link_planted_among_a_reports_files_is_replaced_not_followed() {
+    let dir = TempDir::new("outputs-report-link");
+    let results = results_of(&dir, "r.jsonl", &["x1*x2"]);
+    let other = results_of(&dir, "other.jsonl", &["x1/x2"]);
+    let kept = std::fs::read(&other).unwrap();
+    let out = dir.join("rep");
+    std::fs::create_dir(&out).unwrap();
+    // A report's file names are its own, not the user's: a link there must not send the
+    // table into another file (before, other.jsonl's records were replaced by Table I).
+    std::os::unix::fs::symlink(&other, out.join("table1.csv")).unwrap();
+    std::os::unix::fs::symlink(dir.join("nowhere"), out.join("report.md")).unwrap();
+    let made = logexp(&[Path::new("report"), &results, Path::new("--out"), &out]);
+    assert!(made.status.success(), "{}", text(&made.stderr));
+    assert_eq!(std::fs::read(&other).unwrap(), kept);
+    for name in ["table1.csv", "report.md"] {
+        let meta = std::fs::symlink_metadata(out.join(name)).unwrap();
+        assert!(meta.is_file(), "{name} is still a link");
+    }
+    assert!(!dir.join("nowhere").exists());
 }
 
 #[cfg(unix)]
