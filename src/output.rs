@@ -94,9 +94,16 @@ fn destination(path: &Path) -> Result<PathBuf, Error> {
         path: path.to_path_buf(),
         kind,
     };
-    // `dir/` names a directory, whether or not it exists: a file cannot be written there.
-    if path.as_os_str().as_encoded_bytes().ends_with(b"/") {
-        return Err(refuse("a directory path (it ends in /)"));
+    // `dir/`, `dir/.` and `..` name directories, whether or not they exist: a file cannot be
+    // written there.
+    let bytes = path.as_os_str().as_encoded_bytes();
+    if bytes.ends_with(b"/")
+        || bytes.ends_with(b"/.")
+        || bytes.ends_with(b"/..")
+        || bytes == b"."
+        || bytes == b".."
+    {
+        return Err(refuse("a directory path (it ends in /, . or ..)"));
     }
     match std::fs::symlink_metadata(path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => {

@@ -274,6 +274,8 @@ fn an_output_in_a_missing_directory_is_refused_before_any_work() {
     }
     for (out, kind) in [
         ("newd/", "a directory path"),
+        ("newd/.", "a directory path"),
+        ("new.st/..", "a directory path"),
         ("afile/m.st", "a path through a file"),
         #[cfg(unix)]
         ("loopa/m.st", "a loop of links"),
