@@ -456,6 +456,20 @@ impl Batch {
         }
     }
 
+    /// [`Batch::create_directory`] for a directory whose name is the command's own (a report's
+    /// `figures/`): a symbolic link there is refused rather than followed, as a link among the
+    /// batch's files is replaced rather than followed, so that nothing is written outside the
+    /// directory the user named.
+    pub fn create_own_directory(&self, dir: &Path) -> Result<(), Error> {
+        if std::fs::symlink_metadata(dir).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Err(Error::NotADirectory {
+                path: dir.to_path_buf(),
+                kind: "a symbolic link, which a report does not follow for its own directories (remove it)",
+            });
+        }
+        self.create_directory(dir)
+    }
+
     /// Creates the directory `dir` (and its missing parents) for files of this batch, after
     /// the checks of [`create_directory`]. The directories it makes are removed again, where
     /// still empty, if the batch is dropped without a commit or the process is interrupted

@@ -568,6 +568,14 @@ fn a_link_planted_among_a_reports_files_is_replaced_not_followed() {
         assert!(meta.is_file(), "{name} is still a link");
     }
     assert!(!dir.join("nowhere").exists());
+    // Nor may a link stand in for one of its directories: refused, the other directory kept.
+    let elsewhere = dir.join("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    std::fs::remove_dir_all(out.join("figures")).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, out.join("figures")).unwrap();
+    let args = [Path::new("report"), &results, Path::new("--out"), &out];
+    assert_refused(&args, 2, &["figures", "symbolic link", "remove it"]);
+    assert!(names(&elsewhere).is_empty());
 }
 
 #[cfg(unix)]

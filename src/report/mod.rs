@@ -133,8 +133,9 @@ fn stage_report(
 ) -> Result<ReportSummary, Error> {
     let figures_dir = out_dir.join("figures");
     let rankings_dir = out_dir.join("rankings");
-    for dir in [out_dir, &figures_dir, &rankings_dir] {
-        batch.create_directory(dir)?;
+    batch.create_directory(out_dir)?;
+    for dir in [&figures_dir, &rankings_dir] {
+        batch.create_own_directory(dir)?;
     }
     let report_md = out_dir.join("report.md");
 

@@ -238,9 +238,8 @@ fn stage_recipes_report(
     batch: &crate::output::Batch,
 ) -> Result<RecipesReport, Error> {
     let figures_dir = out_dir.join("figures");
-    for dir in [out_dir, &figures_dir] {
-        batch.create_directory(dir)?;
-    }
+    batch.create_directory(out_dir)?;
+    batch.create_own_directory(&figures_dir)?;
     let is_family = |r: &&RunRecord| {
         crate::study::family_of(&r.spec.function, r.spec.train_range, r.spec.test_range).is_some()
     };
