@@ -105,24 +105,27 @@ fn destination(path: &Path) -> Result<PathBuf, Error> {
     {
         return Err(refuse("a directory path (it ends in /, . or ..)"));
     }
+    let directory = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
     match std::fs::symlink_metadata(path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => {
             Err(refuse("a path through a file"))
         }
+        Err(e) if e.kind() == std::io::ErrorKind::InvalidFilename => {
+            Err(refuse("a name longer than the file system allows"))
+        }
         Err(e)
             if e.kind() != std::io::ErrorKind::NotFound
                 && e.kind() != std::io::ErrorKind::PermissionDenied
-                && std::fs::metadata(path.parent().unwrap_or(Path::new(".")))
+                && std::fs::metadata(directory)
                     .is_err_and(|e| e.kind() != std::io::ErrorKind::PermissionDenied) =>
         {
             // A loop of links among the directories on the way.
             Err(refuse("a path that cannot be followed (a loop of links?)"))
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let directory = match path.parent() {
-                Some(parent) if !parent.as_os_str().is_empty() => parent,
-                _ => Path::new("."),
-            };
             if std::fs::metadata(directory).is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound)
             {
                 return Err(Error::MissingDirectory {
@@ -242,9 +245,10 @@ fn temp_beside(dest: &Path) -> PathBuf {
     dest.with_file_name(format!(".{}{suffix}", &name[..cut]))
 }
 
-/// A file being written: its content goes to [`Staged::temp`], and [`Staged::commit`] renames
-/// it over the destination. Dropped without a commit (an error, a panic), the temporary file
-/// is removed and the destination is left as it was.
+/// A file being written: its content goes to a temporary file beside the destination
+/// ([`Staged::open`]), and [`Staged::commit`] renames it over the destination. Dropped without
+/// a commit (an error, a panic), the temporary file is removed and the destination is left as
+/// it was.
 pub struct Staged {
     /// The path the user named, for messages.
     path: PathBuf,
@@ -301,12 +305,7 @@ impl Staged {
         })
     }
 
-    /// The temporary file to write.
-    pub fn temp(&self) -> &Path {
-        &self.temp
-    }
-
-    /// Opens the temporary file for writing, never creating it (see [`Staged::at`]).
+    /// Opens the temporary file for writing, never creating it: it was created with the [`Staged`].
     pub fn open(&self) -> Result<std::fs::File, Error> {
         std::fs::OpenOptions::new()
             .write(true)

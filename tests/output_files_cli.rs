@@ -277,6 +277,10 @@ fn an_output_in_a_missing_directory_is_refused_before_any_work() {
         ("newd/.", "a directory path"),
         ("new.st/..", "a directory path"),
         ("afile/m.st", "a path through a file"),
+        (
+            &"n".repeat(256),
+            "a name longer than the file system allows",
+        ),
         #[cfg(unix)]
         ("loopa/m.st", "a loop of links"),
     ] {
